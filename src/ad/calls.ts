@@ -1,0 +1,61 @@
+// The call-site model shared by forward and reverse mode: what kind of callee a call
+// reaches (a Math intrinsic with a rule, a function of the module, another import) and the
+// activity signature a call site asks of a module function.
+import type { ActivityAnalysis } from "../analysis/activity.js";
+import type { PointerAnalysis } from "../analysis/pointers.js";
+import type { ActivitySignature, ParamActivity } from "../analysis/signature.js";
+import { UnsupportedError } from "../errors.js";
+import type { Call, CallIndirect, Expr, IRFunction, IRModule } from "../ir/types.js";
+import { isFloat } from "../ir/types.js";
+import { mathRules } from "./rules/math.js";
+import type { IntrinsicRule } from "./rules/rule.js";
+
+export type Callee =
+  | { kind: "intrinsic"; name: string; rule: IntrinsicRule }
+  | { kind: "function"; fn: IRFunction }
+  | { kind: "import"; fn: IRFunction };
+
+export function calleeOf(mod: IRModule, name: string): Callee {
+  const fn = mod.functions.find((f) => f.name === name);
+  if (!fn) throw new Error(`call to unknown function ${name}`);
+  if (!fn.import) return { kind: "function", fn };
+  const rule = mathRules[fn.import.base];
+  const floatSig = fn.params.every(isFloat) && fn.results.length === 1 && isFloat(fn.results[0]) && fn.params.every((p) => p === fn.results[0]);
+  if (fn.import.module === "Math" && rule && floatSig && rule.arity === fn.params.length) return { kind: "intrinsic", name: fn.import.base, rule };
+  return { kind: "import", fn };
+}
+
+/** Whether a call's result may carry a derivative, given which arguments do. */
+export function callResultActive(mod: IRModule, call: Expr, argActive: (e: Expr) => boolean): boolean {
+  if (call.kind === "call_indirect") return call.args.some(argActive);
+  if (call.kind !== "call") return false;
+  return call.args.some(argActive);
+}
+
+/** The signature a call site asks of a module function. */
+export function calleeSignature(fn: IRFunction, call: Call, act: ActivityAnalysis, ptr: PointerAnalysis): ActivitySignature {
+  const params: ParamActivity[] = call.args.map((a, i) => {
+    const t = fn.params[i];
+    if (isFloat(t)) return act.isActive(a) ? "active" : "const";
+    if (t === "i32") {
+      const p = ptr.of(a);
+      if (p.kind === "arg") return p.shadowed ? "dup" : "const-ptr";
+    }
+    return "const";
+  });
+  const resultActive = fn.results.length === 1 && isFloat(fn.results[0]) && call.args.some((a) => act.argCarriesDerivative(a));
+  return { params, resultActive };
+}
+
+/** Refuses calls that carry derivatives into code we cannot differentiate. */
+export function checkCallSupported(caller: string, callee: Callee | null, call: Call | CallIndirect, act: ActivityAnalysis): void {
+  const carries = call.args.some((a) => act.argCarriesDerivative(a));
+  if (!carries) return;
+  if (call.kind === "call_indirect")
+    throw new UnsupportedError(caller, "call_indirect with active arguments", "indirect calls on the active path are not supported yet; call the function directly");
+  if (callee?.kind === "import") {
+    const imp = callee.fn.import!;
+    throw new UnsupportedError(caller, `call ${imp.module}.${imp.base}`,
+      `the import receives active values and has no derivative rule; use an import from "Math" with a known rule, or mark it inactive`);
+  }
+}

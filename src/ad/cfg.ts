@@ -1,0 +1,97 @@
+// Turns a function in statement form into a control-flow graph of basic blocks, the
+// shape reverse mode works on: the reverse sweep runs the blocks backwards and chooses
+// each predecessor by a recorded edge id. Returns become an assignment to a result
+// local and a jump to one EXIT block.
+import type { Expr } from "../ir/types.js";
+
+export type FTerm =
+  | { kind: "goto"; to: number }
+  | { kind: "branch"; cond: Expr; then: number; else: number }
+  | { kind: "switch"; index: Expr; targets: number[]; default: number }
+  | { kind: "exit" }
+  | { kind: "unreachable" };
+
+export interface FBlock { id: number; stmts: Expr[]; exit: FTerm; preds: number[] }
+export interface ForwardCfg { blocks: Map<number, FBlock>; entry: number; exit: number; order: number[] }
+
+export const successors = (t: FTerm): number[] =>
+  t.kind === "goto" ? [t.to] : t.kind === "branch" ? [t.then, t.else] : t.kind === "switch" ? [...t.targets, t.default] : [];
+
+/** Builds the CFG; `retLocal` receives return values (-1 for functions without results). */
+export function buildCfg(body: Expr, retLocal: number): ForwardCfg {
+  const blocks = new Map<number, FBlock>();
+  let next = 0;
+  const make = (): FBlock => { const b: FBlock = { id: next++, stmts: [], exit: { kind: "unreachable" }, preds: [] }; blocks.set(b.id, b); return b; };
+  const entry = make();
+  const exit = make();
+  exit.exit = { kind: "exit" };
+  let cur = entry;
+  const labels: { label: string; target: number }[] = [];
+  const target = (label: string) => {
+    for (let i = labels.length - 1; i >= 0; i--) if (labels[i].label === label) return labels[i].target;
+    throw new Error(`branch to unknown label ${label}`);
+  };
+  const end = (t: FTerm, continueIn: FBlock = make()) => { cur.exit = t; cur = continueIn; };
+
+  const stmt = (s: Expr): void => {
+    switch (s.kind) {
+      case "block": {
+        const after = make();
+        if (s.label) labels.push({ label: s.label, target: after.id });
+        s.body.forEach(stmt);
+        if (s.label) labels.pop();
+        end({ kind: "goto", to: after.id }, after);
+        return;
+      }
+      case "loop": {
+        const header = make();
+        end({ kind: "goto", to: header.id }, header);
+        labels.push({ label: s.label, target: header.id });
+        stmt(s.body);
+        labels.pop();
+        return;
+      }
+      case "if": {
+        const thenB = make(), join = make();
+        const elseB = s.else ? make() : join;
+        end({ kind: "branch", cond: s.cond, then: thenB.id, else: elseB.id }, thenB);
+        stmt(s.then);
+        end({ kind: "goto", to: join.id }, elseB);
+        if (s.else) { stmt(s.else); end({ kind: "goto", to: join.id }, join); }
+        return;
+      }
+      case "br":
+        if (s.cond) { const fall = make(); end({ kind: "branch", cond: s.cond, then: target(s.label), else: fall.id }, fall); }
+        else end({ kind: "goto", to: target(s.label) });
+        return;
+      case "br_table":
+        end({ kind: "switch", index: s.index, targets: s.labels.map(target), default: target(s.default) });
+        return;
+      case "return":
+        if (s.value && retLocal >= 0) cur.stmts.push({ kind: "local.set", type: "none", local: retLocal, value: s.value, tee: false });
+        end({ kind: "goto", to: exit.id });
+        return;
+      case "unreachable": end({ kind: "unreachable" }); return;
+      case "nop": return;
+      default: cur.stmts.push(s);
+    }
+  };
+  stmt(body);
+  end({ kind: "goto", to: exit.id });
+
+  // drop blocks that cannot be reached, then record predecessors (each once, in a stable order)
+  const reached = new Set<number>();
+  const order: number[] = [];
+  const stack = [entry.id];
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (reached.has(id)) continue;
+    reached.add(id);
+    order.push(id);
+    for (const s of successors(blocks.get(id)!.exit).reverse()) if (!reached.has(s)) stack.push(s);
+  }
+  for (const id of [...blocks.keys()]) if (!reached.has(id) && id !== exit.id) blocks.delete(id);
+  if (!reached.has(exit.id)) order.push(exit.id);
+  for (const id of order) for (const s of new Set(successors(blocks.get(id)!.exit))) blocks.get(s)!.preds.push(id);
+  return { blocks, entry: entry.id, exit: exit.id, order };
+}

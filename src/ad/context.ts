@@ -1,0 +1,135 @@
+// What forward and reverse mode share while generating one derivative function: the
+// new function's locals (original parameters, then extra parameters, then the original
+// locals, then generated ones), derivative locals per active original local, per-buffer
+// shadow offsets, and the materialisation of pure trees into temporaries so that rules
+// can refer to operand values without duplicating work.
+import type { ActivityAnalysis } from "../analysis/activity.js";
+import type { PointerAnalysis, Provenance } from "../analysis/pointers.js";
+import type { ActivitySignature } from "../analysis/signature.js";
+import { ActivityError, UnsupportedError } from "../errors.js";
+import { binary, get, set } from "../ir/builder.js";
+import type { Expr, IRFunction, ValType } from "../ir/types.js";
+import { mapTree } from "../ir/walk.js";
+import { printExpr } from "../ir/print.js";
+import type { MathCall, Partial } from "./rules/rule.js";
+
+/** Placeholders a rule's partials are built on: operand i and the result, replaced after the rule ran. */
+export const PLACEHOLDER = { operand: (i: number) => -1 - i, result: -100 };
+
+export class DiffContext {
+  readonly locals: ValType[];
+  readonly localNames: string[];
+  private readonly deriv = new Map<number, number>();
+  private readonly deltas = new Map<number, number>();
+  readonly nExtra: number;
+
+  constructor(
+    readonly src: IRFunction, readonly sig: ActivitySignature, readonly act: ActivityAnalysis, readonly ptr: PointerAnalysis,
+    extraParams: { type: ValType; name: string }[], readonly math: MathCall, readonly derivSuffix: string,
+  ) {
+    const np = src.params.length;
+    this.nExtra = extraParams.length;
+    this.locals = [...src.params, ...extraParams.map((p) => p.type), ...src.locals.slice(np)];
+    const name = (i: number) => src.localNames?.[i] ?? `l${i}`;
+    this.localNames = [...src.params.map((_, i) => name(i)), ...extraParams.map((p) => p.name), ...src.locals.slice(np).map((_, i) => name(np + i))];
+  }
+
+  /** New index of an original local. */
+  map(orig: number): number {
+    return orig < this.src.params.length ? orig : orig + this.nExtra;
+  }
+  add(type: ValType, name: string): number {
+    this.locals.push(type);
+    this.localNames.push(`${name}${this.locals.length - 1}`);
+    return this.locals.length - 1;
+  }
+  /** Rewrites an original tree to the new local numbering. */
+  remap(e: Expr): Expr {
+    return mapTree(e, (n) => {
+      if (n.kind === "local.get") return n.local < 0 ? n : { ...n, local: this.map(n.local) };
+      if (n.kind === "local.set") return { ...n, local: this.map(n.local) };
+      if (n.kind === "tuple.set") return { ...n, locals: n.locals.map((l) => this.map(l)) };
+      return n;
+    });
+  }
+
+  /** The tangent (forward) or adjoint (reverse) local of an active original local. */
+  derivOf(orig: number): number {
+    let d = this.deriv.get(orig);
+    if (d === undefined) {
+      d = this.add(this.src.locals[orig], `${this.src.localNames?.[orig] ?? "l" + orig}${this.derivSuffix}`);
+      this.deriv.set(orig, d);
+    }
+    return d;
+  }
+  setDeriv(orig: number, local: number) { this.deriv.set(orig, local); }
+
+  /** Local holding shadow − primal for a shadowed parameter; set at function entry by `deltaInit`. */
+  deltaOf(param: number): number {
+    let d = this.deltas.get(param);
+    if (d === undefined) { d = this.add("i32", `delta_p${param}_`); this.deltas.set(param, d); }
+    return d;
+  }
+  deltaInit(shadowParamOf: (param: number) => number): Expr[] {
+    return [...this.deltas].map(([p, d]) => set(d, binary("i32.sub", get(shadowParamOf(p), "i32"), get(p, "i32"))));
+  }
+
+  /** The shadow address (new numbering) for an access through `addr` (new numbering), or why there is none. */
+  shadowAddress(addrOrig: Expr, addrNew: Expr, instr: () => string): Expr | null {
+    const p: Provenance = this.ptr.of(addrOrig);
+    if (p.kind === "arg" && p.shadowed) return binary("i32.add", addrNew, get(this.deltaOf(p.param), "i32"));
+    if (p.kind === "unknown")
+      throw new UnsupportedError(this.src.name, instr(),
+        `the address cannot be traced to an argument buffer (${p.why}); pass the data as a Duplicated buffer argument and index it directly`);
+    return null;
+  }
+
+  activityError(what: string, addrOrig: Expr): never {
+    const p = this.ptr.of(addrOrig);
+    const where = p.kind === "arg" ? `argument ${p.param} is Const but receives active values; pass it as Duplicated` :
+      "memory not derived from any Duplicated argument receives active values (module data or a Const integer address); pass the destination as a Duplicated buffer";
+    throw new ActivityError(`${this.src.name}: ${what}: ${where}`);
+  }
+
+  describe(e: Expr): string {
+    const s = printExpr(e).replace(/\s+/g, " ");
+    return s.length > 120 ? s.slice(0, 117) + "..." : s;
+  }
+}
+
+/** Substitutes placeholders in a partial with the given operand/result expressions. */
+export function fillPartial(p: Partial, operands: Expr[], result: () => Expr): Partial {
+  if (typeof p === "string") return p;
+  return mapTree(p, (n) => {
+    if (n.kind !== "local.get" || n.local >= 0) return n;
+    if (n.local === PLACEHOLDER.result) return result();
+    return operands[-1 - n.local];
+  });
+}
+
+export function placeholders(types: ValType[], resultType: ValType): { ops: Expr[]; result: Expr } {
+  return { ops: types.map((t, i) => get(PLACEHOLDER.operand(i), t)), result: get(PLACEHOLDER.result, resultType) };
+}
+
+/** Which placeholders a partial refers to. */
+export function partialUses(p: Partial): { operands: Set<number>; result: boolean } {
+  const operands = new Set<number>();
+  let result = false;
+  if (typeof p !== "string")
+    mapTree(p, (n) => {
+      if (n.kind === "local.get" && n.local < 0) {
+        if (n.local === PLACEHOLDER.result) result = true;
+        else operands.add(-1 - n.local);
+      }
+      return n;
+    });
+  return { operands, result };
+}
+
+/** partial · d, folding the unit cases. */
+export function scale(p: Partial, d: Expr, t: ValType): Expr | null {
+  if (p === "zero") return null;
+  if (p === "one") return d;
+  if (p === "neg-one") return { kind: "unary", type: t, op: `${t}.neg`, value: d };
+  return binary(`${t}.mul`, p, d);
+}

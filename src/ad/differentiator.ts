@@ -1,0 +1,122 @@
+// The driver of the AD stage: takes a module, hands out derivative functions per
+// (function, mode, activity signature) on request, generates them (and the callees they
+// reach, recursion included) and returns the module extended with them.
+import { ActivityAnalysis } from "../analysis/activity.js";
+import { PointerAnalysis } from "../analysis/pointers.js";
+import type { ActivitySignature } from "../analysis/signature.js";
+import { signatureKey } from "../analysis/signature.js";
+import { normalizeFunction } from "../ir/normalize.js";
+import type { Expr, IRFunction, IRModule, ValType } from "../ir/types.js";
+import { verifyFunction } from "../ir/verify.js";
+import { callResultActive } from "./calls.js";
+import { DiffContext } from "./context.js";
+import { generateForward } from "./forward.js";
+import { generateReverse, reverseSignature } from "./reverse.js";
+import type { MathCall } from "./rules/rule.js";
+import { TAPE } from "./tape.js";
+
+export interface Analyzed { fn: IRFunction; ptr: PointerAnalysis; act: ActivityAnalysis }
+
+export class Differentiator {
+  readonly module: IRModule;
+  private readonly normalized = new Map<string, IRFunction>();
+  private readonly generated = new Map<string, string>();
+  private readonly queue: (() => IRFunction)[] = [];
+  private readonly added: IRFunction[] = [];
+  private readonly mathImports = new Map<string, string>();
+  private readonly names = new Set<string>();
+
+  constructor(mod: IRModule) {
+    this.module = mod;
+    for (const f of mod.functions) this.names.add(f.name);
+  }
+
+  private unique(base: string): string {
+    let n = base, i = 1;
+    while (this.names.has(n)) n = `${base}_${i++}`;
+    this.names.add(n);
+    return n;
+  }
+
+  normalizedFn(name: string): IRFunction {
+    let f = this.normalized.get(name);
+    if (!f) {
+      const orig = this.module.functions.find((x) => x.name === name);
+      if (!orig) throw new Error(`unknown function ${name}`);
+      f = normalizeFunction(orig);
+      verifyFunction(f, this.module);
+      this.normalized.set(name, f);
+    }
+    return f;
+  }
+
+  analyze(name: string, sig: ActivitySignature): Analyzed {
+    const fn = this.normalizedFn(name);
+    const ptr = new PointerAnalysis(fn, sig);
+    const act = new ActivityAnalysis(fn, sig, ptr, (call, argActive) => callResultActive(this.module, call, argActive));
+    return { fn, ptr, act };
+  }
+
+  hasShadows(sig: ActivitySignature): boolean { return sig.params.includes("dup"); }
+
+  /** A call to the JS Math function `name` at type t, importing it on first use. */
+  mathCall(t: ValType): MathCall {
+    return (name, args) => {
+      const key = `${name}:${t}`;
+      let fname = this.mathImports.get(key);
+      if (!fname) {
+        const existing = this.module.functions.find((f) => f.import?.module === "Math" && f.import.base === name && f.results[0] === t && f.params.length === args.length && f.params.every((p) => p === t));
+        fname = existing ? existing.name : this.unique(`Math.${name}${t === "f64" ? "" : "_" + t}`);
+        if (!existing) this.added.unshift({ name: fname, params: args.map(() => t), results: [t], locals: args.map(() => t), body: null, import: { module: "Math", base: name } });
+        this.mathImports.set(key, fname);
+      }
+      return { kind: "call", type: t, func: fname, args } as Expr;
+    };
+  }
+
+  /** Name of the forward-mode version of `name` for `sig` (generated when drained). */
+  forward(name: string, sig: ActivitySignature): string {
+    const key = `fwd:${name}:${signatureKey(sig)}`;
+    let g = this.generated.get(key);
+    if (!g) {
+      const gname = this.unique(`${name}__fwd_${signatureKey(sig).replace(">", "_")}`);
+      g = gname;
+      this.generated.set(key, gname);
+      this.queue.push(() => {
+        const a = this.analyze(name, sig);
+        const extra = sig.params.flatMap((p, i) => (p === "active" ? [{ type: a.fn.params[i], name: `p${i}_tan` }] : p === "dup" ? [{ type: "i32" as ValType, name: `p${i}_shadow` }] : []));
+        const ctx = new DiffContext(a.fn, sig, a.act, a.ptr, extra, this.mathCall("f64"), "_tan");
+        return generateForward(this, gname, name, ctx);
+      });
+    }
+    return g;
+  }
+
+  /** Names of the augmented forward sweep and the reverse sweep of `name` for `sig`. */
+  reverse(name: string, sig: ActivitySignature): { aug: string; rev: string } {
+    const key = `rev:${name}:${signatureKey(sig)}`;
+    const got = this.generated.get(key);
+    if (got) return JSON.parse(got);
+    const base = `${name}__${signatureKey(sig).replace(">", "_")}`;
+    const names = { aug: this.unique(`${base}_aug`), rev: this.unique(`${base}_rev`) };
+    this.generated.set(key, JSON.stringify(names));
+    this.queue.push(() => {
+      const a = this.analyze(name, sig);
+      const { aug, rev } = generateReverse(this, names, a, sig);
+      this.added.push(aug);
+      return rev;
+    });
+    return names;
+  }
+
+  revSignature(fn: IRFunction, sig: ActivitySignature) { return reverseSignature(fn, sig); }
+
+  /** Generates everything requested so far (and what that requests) and returns the extended module. */
+  finish(extra: IRFunction[] = []): IRModule {
+    while (this.queue.length) this.added.push(this.queue.shift()!());
+    const needsTape = this.added.some((f) => f.name.endsWith("_aug"));
+    const globals = needsTape ? [...this.module.globals, ...TAPE.globals()] : this.module.globals;
+    const tapeFns = needsTape ? [TAPE.growFunction()] : [];
+    return { ...this.module, globals, functions: [...this.added.filter((f) => f.import), ...this.module.functions, ...this.added.filter((f) => !f.import), ...tapeFns, ...extra] };
+  }
+}

@@ -1,0 +1,36 @@
+// Entry points that the runtime calls: for reverse mode one function that starts the
+// tape, runs the augmented forward sweep and then the reverse sweep, and returns the
+// primal result, the adjoints of the active scalars and the tape bytes used; for forward
+// mode the forward function itself.
+import type { ActivitySignature } from "../analysis/signature.js";
+import { binary, get, set, stmtBlock } from "../ir/builder.js";
+import type { Expr, IRFunction, ValType } from "../ir/types.js";
+import type { Differentiator } from "./differentiator.js";
+import { reverseSignature } from "./reverse.js";
+import { TAPE } from "./tape.js";
+
+export function reverseEntry(d: Differentiator, kernel: string, sig: ActivitySignature, name: string): IRFunction {
+  const fn = d.normalizedFn(kernel);
+  const names = d.reverse(kernel, sig);
+  const rsig = reverseSignature(fn, sig);
+  // parameters: the kernel's, the shadows, the seed (as the reverse sweep takes them), then the tape base
+  const params: ValType[] = [...rsig.params, "i32"];
+  const tapeBase = params.length - 1;
+  const locals: ValType[] = [...params, ...fn.results, ...rsig.results, "i32"];
+  const resLocal = params.length;
+  const adjLocals = rsig.results.map((_, i) => params.length + fn.results.length + i);
+  const usedLocal = locals.length - 1;
+  const args = fn.params.map((t, i) => get(i, t));
+  const augCall: Expr = { kind: "call", type: fn.results[0] ?? "none", func: names.aug, args };
+  const revCall: Expr = { kind: "call", type: rsig.results.length > 1 ? "tuple" : rsig.results[0] ?? "none", func: names.rev, args: rsig.params.map((t, i) => get(i, t)) };
+  const body: Expr[] = [
+    ...TAPE.start(get(tapeBase, "i32")),
+    fn.results.length ? set(resLocal, augCall) : augCall,
+    set(usedLocal, binary("i32.sub", TAPE.top(), get(tapeBase, "i32"))),
+    rsig.results.length === 0 ? revCall : rsig.results.length === 1 ? set(adjLocals[0], revCall) : { kind: "tuple.set", type: "none", locals: adjLocals, value: revCall as never },
+  ];
+  const results: ValType[] = [...fn.results, ...rsig.results, "i32"];
+  const values = [...fn.results.map((t) => get(resLocal, t)), ...rsig.results.map((t, i) => get(adjLocals[i], t)), get(usedLocal, "i32")];
+  body.push({ kind: "return", type: "unreachable", value: values.length === 1 ? values[0] : { kind: "tuple.make", type: "tuple", values } });
+  return { name, params, results, locals, body: stmtBlock(body) };
+}

@@ -1,0 +1,134 @@
+// What the reverse sweep reads, and therefore what the augmented forward sweep must
+// record. The reverse sweep runs on the function's own locals, restoring each assigned
+// local to its previous value as it walks back ("restore on overwrite"). A restore is
+// needed only when an earlier statement's reversal reads that local before another
+// assignment: a forward data-flow analysis over the CFG. Restores of `x = x ± c` on
+// integers invert the operation instead of using the tape.
+import type { ActivityAnalysis } from "../analysis/activity.js";
+import type { PointerAnalysis } from "../analysis/pointers.js";
+import type { Expr } from "../ir/types.js";
+import { forEachNode } from "../ir/walk.js";
+import type { ForwardCfg } from "./cfg.js";
+import { calleeOf } from "./calls.js";
+import { partialUses, placeholders } from "./context.js";
+import type { Differentiator } from "./differentiator.js";
+import { nodeRule } from "./rules/index.js";
+
+export interface StmtNeeds { defs: number[]; pre: Set<number>; post: Set<number> }
+
+const localsOf = (e: Expr, into: Set<number>) => forEachNode(e, (n) => { if (n.kind === "local.get") into.add(n.local); });
+
+export class ReverseNeeds {
+  /** Per block, per statement: defined locals and the locals its reversal reads. */
+  readonly stmts = new Map<number, StmtNeeds[]>();
+  /** Per block, per statement: the defined locals whose previous value must be restored. */
+  readonly restore = new Map<number, number[][]>();
+  /** Locals the reverse sweep reads at its start (the end state of the forward sweep). */
+  readonly atExit: Set<number>;
+
+  constructor(private readonly d: Differentiator, private readonly act: ActivityAnalysis, private readonly ptr: PointerAnalysis,
+    cfg: ForwardCfg, retLocal: number, resultActive: boolean) {
+    for (const [id, b] of cfg.blocks) this.stmts.set(id, b.stmts.map((s) => this.needsOf(s, retLocal, resultActive)));
+    const blockStmts = (id: number) => cfg.blocks.get(id)!.stmts;
+    const lin = new Map<number, Set<number>>();
+    const lout = new Map<number, Set<number>>();
+    for (const id of cfg.blocks.keys()) { lin.set(id, new Set()); lout.set(id, new Set()); }
+    const transfer = (id: number, record: boolean) => {
+      const L = new Set(lin.get(id));
+      const restores: number[][] = [];
+      this.stmts.get(id)!.forEach((n, k) => {
+        const restored = n.defs.filter((x) => L.has(x) || n.pre.has(x));
+        restores.push(restored);
+        for (const x of n.pre) L.add(x);
+        for (const x of n.defs) L.delete(x);
+        for (const x of n.post) L.add(x);
+        // restoring by the inverse operation reads the value the statement produced
+        if (restored.length && invertible(blockStmts(id)[k])) for (const x of restored) L.add(x);
+      });
+      if (record) this.restore.set(id, restores);
+      return L;
+    };
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const id of cfg.order) {
+        const b = cfg.blocks.get(id)!;
+        const inSet = lin.get(id)!;
+        for (const p of b.preds) for (const x of lout.get(p)!) if (!inSet.has(x)) { inSet.add(x); changed = true; }
+        const out = transfer(id, false);
+        const prev = lout.get(id)!;
+        if (out.size !== prev.size) { lout.set(id, out); changed = true; }
+      }
+    }
+    for (const id of cfg.blocks.keys()) transfer(id, true);
+    this.atExit = lin.get(cfg.exit)!;
+  }
+
+  /** Locals read while propagating an adjoint into pure tree e (values the partials use, addresses of shadowed loads). */
+  propagationReads(e: Expr, into: Set<number>): void {
+    if (!this.act.isActive(e)) return;
+    switch (e.kind) {
+      case "load": localsOf(e.addr, into); return;
+      case "unary": case "binary": case "select": {
+        const rule = nodeRule(e, this.d.mathCall(e.type as "f64"));
+        if (!rule || rule.kind === "constant") return;
+        if (rule.kind === "convert") return this.propagationReads(rule.operand, into);
+        rule.partials.forEach((p, i) => {
+          const u = partialUses(p);
+          for (const j of u.operands) localsOf(rule.operands[j], into);
+          if (u.result) localsOf(e, into);
+          if (p !== "zero") this.propagationReads(rule.operands[i], into);
+        });
+        return;
+      }
+      default: return;
+    }
+  }
+
+  private needsOf(s: Expr, retLocal: number, resultActive: boolean): StmtNeeds {
+    const pre = new Set<number>(), post = new Set<number>();
+    const defs: number[] = [];
+    const addrIfShadowed = (addr: Expr) => { const p = this.ptr.of(addr); if (p.kind === "arg" && p.shadowed) localsOf(addr, pre); };
+    const callNeeds = (c: Expr) => {
+      if (c.kind !== "call") return;
+      const callee = calleeOf(this.d.module, c.func);
+      const carries = c.args.some((a) => this.act.argCarriesDerivative(a));
+      if (!carries || callee.kind === "import") return;
+      if (callee.kind === "intrinsic") {
+        const t = c.type as "f64";
+        const ph = placeholders(c.args.map(() => t), t);
+        callee.rule.partials(ph.ops, ph.result, t, this.d.mathCall(t)).forEach((p, i) => {
+          const u = partialUses(p);
+          for (const j of u.operands) localsOf(c.args[j], pre);
+          if (u.result && s.kind === "local.set") post.add(s.local);
+          if (p !== "zero") this.propagationReads(c.args[i], pre);
+        });
+        return;
+      }
+      for (const a of c.args) { localsOf(a, pre); this.propagationReads(a, pre); }
+    };
+    switch (s.kind) {
+      case "local.set":
+        defs.push(s.local);
+        if (s.value.kind === "call" || s.value.kind === "call_indirect") callNeeds(s.value);
+        else if (this.act.activeLocals[s.local] || (s.local === retLocal && resultActive)) this.propagationReads(s.value, pre);
+        break;
+      case "tuple.set": defs.push(...s.locals); callNeeds(s.value); break;
+      case "call": callNeeds(s); break;
+      case "store":
+        if (s.value.type === "f32" || s.value.type === "f64") { addrIfShadowed(s.addr); this.propagationReads(s.value, pre); }
+        break;
+      default: break;
+    }
+    return { defs, pre, post };
+  }
+}
+
+/** `x = x + c` / `x = x - c` on an integer local: restorable by the inverse operation. */
+export function invertible(s: Expr): Expr | null {
+  if (s.kind !== "local.set" || s.value.kind !== "binary") return null;
+  const v = s.value;
+  if (!/^i(32|64)\.(add|sub)$/.test(v.op)) return null;
+  if (v.left.kind !== "local.get" || v.left.local !== s.local || v.right.kind !== "const") return null;
+  const inverse = v.op.endsWith("add") ? v.op.replace("add", "sub") : v.op.replace("sub", "add");
+  return { ...s, value: { ...v, op: inverse } };
+}

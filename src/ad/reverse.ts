@@ -1,0 +1,268 @@
+// Reverse mode: generates, for one function and activity signature, an augmented forward
+// sweep (the primal plus tape pushes of overwritten values and taken CFG edges) and a
+// reverse sweep (a CFG of reversed blocks, structured by the backend's Relooper). Adjoints
+// are locals; shadow memory is reached through per-buffer offsets; callees get their own
+// augmented and reverse functions, so recursion works through the shared tape.
+import type { ActivitySignature } from "../analysis/signature.js";
+import { UnsupportedError } from "../errors.js";
+import { binary, get, i32, set, zero } from "../ir/builder.js";
+import type { Call, CfgBlock, Edge, Expr, IRFunction, ValType } from "../ir/types.js";
+import { isFloat } from "../ir/types.js";
+import { buildCfg, successors } from "./cfg.js";
+import { calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
+import { DiffContext, fillPartial, partialUses, placeholders, scale } from "./context.js";
+import type { Analyzed, Differentiator } from "./differentiator.js";
+import { invertible, ReverseNeeds } from "./reverse-needs.js";
+import { nodeRule } from "./rules/index.js";
+import { sizeOf, TAPE } from "./tape.js";
+
+/** Parameters and results of the reverse sweep of fn under sig. */
+export function reverseSignature(fn: IRFunction, sig: ActivitySignature): { params: ValType[]; results: ValType[] } {
+  const shadows = sig.params.filter((p) => p === "dup").map(() => "i32" as ValType);
+  const seed = sig.resultActive ? [fn.results[0]] : [];
+  return { params: [...fn.params, ...shadows, ...seed], results: fn.params.filter((_, i) => sig.params[i] === "active") };
+}
+
+export function generateReverse(d: Differentiator, names: { aug: string; rev: string }, a: Analyzed, sig: ActivitySignature): { aug: IRFunction; rev: IRFunction } {
+  const resultType = a.fn.results[0];
+  const retLocal = a.fn.results.length === 1 ? a.fn.locals.length : -1;
+  const fn: IRFunction = retLocal >= 0 ? { ...a.fn, locals: [...a.fn.locals, resultType], localNames: [...(a.fn.localNames ?? []), "ret"] } : a.fn;
+  const cfg = buildCfg(fn.body as Expr, retLocal);
+  const needs = new ReverseNeeds(d, a.act, a.ptr, cfg, retLocal, sig.resultActive);
+  const isActiveLocal = (l: number) => a.act.activeLocals[l] || (l === retLocal && sig.resultActive);
+
+  // ---- augmented forward sweep: same parameters and results as the primal ----
+  const ax = new DiffContext(fn, sig, a.act, a.ptr, [], d.mathCall("f64"), "_unused");
+  const augBlocks: CfgBlock[] = [];
+  const edgeId = (from: number, to: number) => cfg.blocks.get(to)!.preds.indexOf(from);
+  const augEdge = (from: number, to: number): Edge =>
+    ({ target: to, code: cfg.blocks.get(to)!.preds.length > 1 ? TAPE.push(i32(edgeId(from, to))) : [] });
+  const exitPushes = [...needs.atExit].filter((l) => l >= fn.params.length || definedSomewhere(l));
+  function definedSomewhere(l: number) { for (const st of needs.stmts.values()) for (const n of st) if (n.defs.includes(l)) return true; return false; }
+
+  for (const id of cfg.order) {
+    const b = cfg.blocks.get(id)!;
+    const body: Expr[] = [];
+    let bytes = 0;
+    const restores = needs.restore.get(id)!;
+    b.stmts.forEach((s, k) => {
+      for (const x of restores[k]) if (!invertible(s)) { body.push(...TAPE.push(get(ax.map(x), fn.locals[x]))); bytes += sizeOf(fn.locals[x]); }
+      body.push(augStmt(s));
+    });
+    const succ = successors(b.exit);
+    if (succ.some((t) => cfg.blocks.get(t)!.preds.length > 1)) bytes += 4;
+    if (id === cfg.exit) for (const l of exitPushes) { body.push(...TAPE.push(get(ax.map(l), fn.locals[l]))); bytes += sizeOf(fn.locals[l]); }
+    const e = b.exit;
+    const exit: CfgBlock["exit"] =
+      e.kind === "goto" ? { kind: "goto", edge: augEdge(id, e.to) } :
+      e.kind === "branch" ? { kind: "branch", cond: ax.remap(e.cond), then: augEdge(id, e.then), else: augEdge(id, e.else) } :
+      e.kind === "switch" ? { kind: "switch", index: ax.remap(e.index), targets: e.targets.map((t) => augEdge(id, t)), default: augEdge(id, e.default) } :
+      e.kind === "exit" ? { kind: "return", value: retLocal >= 0 ? get(ax.map(retLocal), resultType) : null } : { kind: "unreachable" };
+    augBlocks.push({ id, body: [...TAPE.check(bytes), ...body], exit });
+  }
+
+  function augStmt(s: Expr): Expr {
+    const c = s.kind === "local.set" || s.kind === "tuple.set" ? s.value : s;
+    if (c.kind === "call" || c.kind === "call_indirect") {
+      const callee = c.kind === "call" ? calleeOf(d.module, c.func) : null;
+      checkCallSupported(fn.name, callee, c, a.act);
+      if (c.kind === "call" && callee?.kind === "function" && c.args.some((x) => a.act.argCarriesDerivative(x))) {
+        const names = d.reverse(callee.fn.name, calleeSignature(callee.fn, c, a.act, a.ptr));
+        const call: Call = { ...c, func: names.aug };
+        return ax.remap(s.kind === "local.set" ? { ...s, value: call } : s.kind === "tuple.set" ? { ...s, value: call } : call);
+      }
+      return ax.remap(s);
+    }
+    if (s.kind === "store" && isFloat(s.value.type)) {
+      const p = a.ptr.of(s.addr);
+      const active = a.act.isActive(s.value);
+      if (p.kind === "unknown" && (active || d.hasShadows(sig))) ax.shadowAddress(s.addr, s.addr, () => `${s.op} ${ax.describe(s)}`);
+      if (p.kind !== "unknown" && !(p.kind === "arg" && p.shadowed) && active) ax.activityError(`${s.op} ${ax.describe(s)}`, s.addr);
+    }
+    if (s.kind === "global.set" && a.act.isActive(s.value))
+      throw new UnsupportedError(fn.name, `global.set ${s.global}`, "storing an active value in a global is not supported; keep it in a Duplicated buffer");
+    if ((s.kind === "memory.copy" || s.kind === "memory.fill")) {
+      const p = a.ptr.of(s.dest);
+      if (p.kind !== "int")
+        throw new UnsupportedError(fn.name, s.kind, "bulk memory operations on argument buffers are not supported in reverse mode yet; copy element by element");
+    }
+    if (s.kind === "local.set" && !isActiveLocal(s.local)) checkBits(s.value);
+    return ax.remap(s);
+  }
+  function checkBits(e: Expr) {
+    if (e.kind === "unary") {
+      if (/reinterpret_f/.test(e.op) && a.act.isActive(e.value))
+        throw new UnsupportedError(fn.name, ax.describe(e), "reading the bits of an active float has no derivative; compute with float operations instead");
+      checkBits(e.value);
+    } else if (e.kind === "binary") { checkBits(e.left); checkBits(e.right); }
+    else if (e.kind === "select") { checkBits(e.ifTrue); checkBits(e.ifFalse); }
+  }
+
+  // ---- reverse sweep ----
+  const shadowParams: number[] = [];
+  const extra: { type: ValType; name: string }[] = [];
+  sig.params.forEach((p, i) => { if (p === "dup") { shadowParams[i] = fn.params.length + extra.length; extra.push({ type: "i32", name: `p${i}_shadow` }); } });
+  const seedParam = sig.resultActive ? fn.params.length + extra.length : -1;
+  if (sig.resultActive) extra.push({ type: resultType, name: "seed" });
+  const rx = new DiffContext(fn, sig, a.act, a.ptr, extra, d.mathCall("f64"), "_adj");
+  const isLeaf = (e: Expr) => e.kind === "const" || e.kind === "local.get";
+  const temp = (v: Expr, out: Expr[], hint = "v"): Expr => {
+    if (isLeaf(v)) return v;
+    const t = rx.add(v.type as ValType, hint);
+    out.push(set(t, v));
+    return get(t, v.type as ValType);
+  };
+  const addTo = (local: number, v: Expr, t: ValType): Expr => set(local, binary(`${t}.add`, get(local, t), v));
+
+  /** Adds adjoint `adj` (a leaf) into everything the pure original tree e reads. */
+  const propagate = (e: Expr, adj: Expr, out: Expr[]): void => {
+    if (!a.act.isActive(e)) return;
+    const t = e.type as ValType;
+    switch (e.kind) {
+      case "local.get": out.push(addTo(rx.derivOf(e.local), adj, t)); return;
+      case "load": {
+        const addr = temp(rx.remap(e.addr), out, "a");
+        const sh = rx.shadowAddress(e.addr, addr, () => `${e.op} ${rx.describe(e)}`);
+        if (!sh) return;
+        const sa = temp(sh, out, "sa");
+        out.push({ kind: "store", type: "none", op: `${t}.store`, addr: sa, offset: e.offset, align: e.align,
+          value: binary(`${t}.add`, { ...e, addr: sa }, adj) });
+        return;
+      }
+      case "unary": case "binary": case "select": {
+        const rule = nodeRule(e, d.mathCall(t));
+        if (!rule) throw new UnsupportedError(fn.name, rx.describe(e), "this instruction has no derivative rule");
+        if (rule.kind === "constant") return;
+        if (rule.kind === "convert") {
+          const back = temp({ kind: "unary", type: rule.operand.type as ValType, op: rule.rule.reverse, value: adj }, out, "g");
+          return propagate(rule.operand, back, out);
+        }
+        const uses = rule.partials.map(partialUses);
+        const vals = rule.operands.map((o, i) => (uses.some((u) => u.operands.has(i)) ? temp(rx.remap(o), out) : rx.remap(o)));
+        let zv: Expr | null = null;
+        const z = () => (zv ??= temp(rx.remap(e), out, "z"));
+        rule.partials.forEach((p, i) => {
+          if (p === "zero" || !a.act.isActive(rule.operands[i])) return;
+          const g = scale(fillPartial(p, vals, z), adj, t);
+          if (g) propagate(rule.operands[i], temp(g, out, "g"), out);
+        });
+        return;
+      }
+      default: return;
+    }
+  };
+
+  const restore = (s: Expr, x: number, out: Expr[]) => {
+    const inv = invertible(s);
+    if (inv) out.push(rx.remap(inv));
+    else out.push(...TAPE.pop(fn.locals[x], rx.map(x)));
+  };
+  /** Takes the adjoint of local x (zeroing it, as the assignment killed x) into a temporary. */
+  const takeAdjoint = (x: number, out: Expr[]): Expr => {
+    const t = fn.locals[x];
+    const adj = temp(get(rx.derivOf(x), t), out, "adj");
+    const tmp = rx.add(t, "adj");
+    out.push(set(tmp, adj), set(rx.derivOf(x), zero(t)));
+    return get(tmp, t);
+  };
+
+  const revCall = (s: Expr, c: Call, target: number | null, restores: number[], out: Expr[]) => {
+    const callee = calleeOf(d.module, c.func);
+    const carries = c.args.some((x) => a.act.argCarriesDerivative(x));
+    const adj = target !== null && isActiveLocal(target) && carries && callee.kind !== "import" ? takeAdjoint(target, out) : null;
+    if (!carries || callee.kind === "import") { for (const x of restores) restore(s, x, out); return; }
+    if (callee.kind === "intrinsic") {
+      const t = c.type as ValType;
+      const ph = placeholders(c.args.map(() => t), t);
+      const uses = callee.rule.partials(ph.ops, ph.result, t, d.mathCall(t)).map(partialUses);
+      const z = uses.some((u) => u.result) && target !== null ? temp(get(rx.map(target), t), out, "z") : null;
+      for (const x of restores) restore(s, x, out);
+      if (!adj) return;
+      const vals = c.args.map((o, i) => (uses.some((u) => u.operands.has(i)) ? temp(rx.remap(o), out) : rx.remap(o)));
+      callee.rule.partials(vals, z ?? zero(t), t, d.mathCall(t)).forEach((p, i) => {
+        if (!a.act.isActive(c.args[i])) return;
+        const g = scale(p, adj, t);
+        if (g) propagate(c.args[i], temp(g, out, "g"), out);
+      });
+      return;
+    }
+    for (const x of restores) restore(s, x, out);
+    const csig = calleeSignature(callee.fn, c, a.act, a.ptr);
+    const names = d.reverse(callee.fn.name, csig);
+    const rsig = reverseSignature(callee.fn, csig);
+    const args = c.args.map((o) => rx.remap(o));
+    const vals = args.map((x) => temp(x, out));
+    const shadows = csig.params.flatMap((p, i) => (p === "dup" ? [rx.shadowAddress(c.args[i], vals[i], () => `call ${c.func}`)!] : []));
+    const seed = csig.resultActive ? [adj ?? zero(callee.fn.results[0])] : [];
+    const call: Call = { kind: "call", type: rsig.results.length === 0 ? "none" : rsig.results.length === 1 ? rsig.results[0] : "tuple", func: names.rev, args: [...vals, ...shadows, ...seed] };
+    const actives = csig.params.flatMap((p, i) => (p === "active" ? [i] : []));
+    const outs = actives.map((i) => rx.add(callee.fn.params[i], "gc"));
+    if (outs.length === 0) out.push(call);
+    else if (outs.length === 1) out.push(set(outs[0], call));
+    else out.push({ kind: "tuple.set", type: "none", locals: outs, value: call });
+    actives.forEach((i, k) => propagate(c.args[i], get(outs[k], callee.fn.params[i]), out));
+  };
+
+  const revStmt = (s: Expr, restores: number[], out: Expr[]) => {
+    switch (s.kind) {
+      case "local.set": {
+        if (s.value.kind === "call") return revCall(s, s.value, s.local, restores, out);
+        if (!isActiveLocal(s.local)) { for (const x of restores) restore(s, x, out); return; }
+        const adj = takeAdjoint(s.local, out);
+        for (const x of restores) restore(s, x, out);
+        return propagate(s.value, adj, out);
+      }
+      case "tuple.set":
+        if (s.value.kind === "call" && s.value.args.some((x) => a.act.argCarriesDerivative(x)) && s.locals.some(isActiveLocal))
+          throw new UnsupportedError(fn.name, `call ${s.value.func}`, "multi-value results on the active path are not supported");
+        if (s.value.kind === "call") return revCall(s, s.value, null, restores, out);
+        for (const x of restores) restore(s, x, out);
+        return;
+      case "call": return revCall(s, s, null, restores, out);
+      case "store": {
+        if (!isFloat(s.value.type)) return;
+        const p = a.ptr.of(s.addr);
+        if (!(p.kind === "arg" && p.shadowed)) return;
+        const t = s.value.type as ValType;
+        const addr = temp(rx.remap(s.addr), out, "a");
+        const sa = temp(rx.shadowAddress(s.addr, addr, () => s.op)!, out, "sa");
+        const adj = temp({ kind: "load", type: t, op: `${t}.load`, addr: sa, offset: s.offset, align: s.align }, out, "adj");
+        // the store overwrote the location: its seed is consumed here
+        out.push({ ...s, addr: sa, value: zero(t) });
+        return propagate(s.value, adj, out);
+      }
+      default: return;
+    }
+  };
+
+  const FINAL = -1, START = -2;
+  const revBlocks: CfgBlock[] = [];
+  const sel = rx.add("i32", "edge");
+  for (const id of cfg.order) {
+    const b = cfg.blocks.get(id)!;
+    const out: Expr[] = [];
+    const restores = needs.restore.get(id)!;
+    for (let k = b.stmts.length - 1; k >= 0; k--) revStmt(b.stmts[k], restores[k], out);
+    const edge = (to: number): Edge => ({ target: to, code: [] });
+    let exit: CfgBlock["exit"];
+    if (b.preds.length === 0) exit = { kind: "goto", edge: edge(FINAL) };
+    else if (b.preds.length === 1) exit = { kind: "goto", edge: edge(b.preds[0]) };
+    else {
+      out.push(...TAPE.pop("i32", sel));
+      exit = { kind: "switch", index: get(sel, "i32"), targets: b.preds.map(edge), default: edge(b.preds[0]) };
+    }
+    revBlocks.push({ id, body: out, exit });
+  }
+  const start: Expr[] = [];
+  if (sig.resultActive) start.push(set(rx.derivOf(retLocal), get(seedParam, resultType)));
+  for (const l of [...exitPushes].reverse()) start.push(...TAPE.pop(fn.locals[l], rx.map(l)));
+  const activeParams = fn.params.flatMap((t, i) => (sig.params[i] === "active" ? [get(rx.derivOf(i), t)] : []));
+  revBlocks.push({ id: FINAL, body: [], exit: { kind: "return", value: activeParams.length === 0 ? null : activeParams.length === 1 ? activeParams[0] : { kind: "tuple.make", type: "tuple", values: activeParams } } });
+  // deltas are known only now (created on first use); they read the parameters as passed in
+  revBlocks.push({ id: START, body: [...rx.deltaInit((p) => shadowParams[p]), ...start], exit: { kind: "goto", edge: { target: cfg.exit, code: [] } } });
+
+  const rsig = reverseSignature(fn, sig);
+  const aug: IRFunction = { name: names.aug, params: fn.params, results: fn.results, locals: ax.locals, localNames: ax.localNames, body: { kind: "cfg", entry: cfg.entry, blocks: augBlocks } };
+  const rev: IRFunction = { name: names.rev, params: rsig.params, results: rsig.results, locals: rx.locals, localNames: rx.localNames, body: { kind: "cfg", entry: START, blocks: revBlocks } };
+  return { aug, rev };
+}

@@ -1,0 +1,58 @@
+// The tape: a LIFO stack in linear memory above everything else the call uses. The
+// augmented forward sweep pushes, the reverse sweep pops in the opposite order, so
+// recursion and arbitrary control flow need no bookkeeping. `__ad_tp` is the top;
+// a capacity check per basic block calls `__ad_tape_grow`, which grows memory.
+import { binary, get, i32, load, store } from "../ir/builder.js";
+import type { Expr, IRFunction, IRGlobal, ValType } from "../ir/types.js";
+
+const TP = "__ad_tp", LIMIT = "__ad_tlimit", GROW = "__ad_tape_grow";
+const gget = (g: string): Expr => ({ kind: "global.get", type: "i32", global: g });
+const gset = (g: string, value: Expr): Expr => ({ kind: "global.set", type: "none", global: g, value });
+export const sizeOf = (t: ValType) => (t === "i32" || t === "f32" ? 4 : 8);
+/** Memory bytes, minus slack, as an unsigned i32 (wraps correctly at 4 GiB). */
+const limitExpr = (): Expr => binary("i32.sub", binary("i32.shl", { kind: "memory.size", type: "i32" }, i32(16)), i32(16));
+
+export const TAPE = {
+  globals(): IRGlobal[] {
+    return [TP, LIMIT].map((name) => ({ name, type: "i32", mutable: true, init: { kind: "const", type: "i32", value: 0 } }));
+  },
+  /** Starts a tape at `base` (an i32 expression): run once per top-level derivative call. */
+  start(base: Expr): Expr[] { return [gset(TP, base), gset(LIMIT, limitExpr())]; },
+  /** Bytes used by the tape so far, for statistics. */
+  top(): Expr { return gget(TP); },
+  /** Ensures `bytes` more bytes fit. */
+  check(bytes: number): Expr[] {
+    if (bytes === 0) return [];
+    return [{ kind: "if", type: "none", cond: binary("i32.gt_u", binary("i32.add", gget(TP), i32(bytes)), gget(LIMIT)),
+      then: { kind: "call", type: "none", func: GROW, args: [i32(bytes)] }, else: null }];
+  },
+  push(value: Expr): Expr[] {
+    const t = value.type as ValType;
+    return [store(`${t}.store`, gget(TP), value, 0, 1), gset(TP, binary("i32.add", gget(TP), i32(sizeOf(t))))];
+  },
+  /** Statements that pop a value of type t into local `into`. */
+  pop(t: ValType, into: number): Expr[] {
+    return [gset(TP, binary("i32.sub", gget(TP), i32(sizeOf(t)))),
+      { kind: "local.set", type: "none", local: into, value: load(`${t}.load`, gget(TP), 0, 1), tee: false }];
+  },
+  growFunction(): IRFunction {
+    // pages = ceil((tp + need - limit) / 64 KiB), at least the current size (doubling keeps growth rare)
+    const need = get(0, "i32"), pages = get(1, "i32");
+    const want = binary("i32.shr_u", binary("i32.add", binary("i32.sub", binary("i32.add", gget(TP), need), gget(LIMIT)), i32(65535 + 16)), i32(16));
+    const size: Expr = { kind: "memory.size", type: "i32" };
+    return {
+      name: GROW, params: ["i32"], results: [], locals: ["i32", "i32"], localNames: ["need", "pages"],
+      body: { kind: "block", type: "none", label: null, body: [
+        { kind: "local.set", type: "none", local: 1, value: { kind: "select", type: "i32", cond: binary("i32.gt_u", want, size), ifTrue: want, ifFalse: size }, tee: false },
+        // do not ask for more than the 4 GiB address space holds
+        { kind: "if", type: "none", cond: binary("i32.gt_u", binary("i32.add", pages, size), i32(65536)),
+          then: { kind: "local.set", type: "none", local: 1, value: binary("i32.sub", i32(65536), size), tee: false }, else: null },
+        { kind: "if", type: "none", cond: binary("i32.eq", { kind: "memory.grow", type: "i32", delta: pages }, i32(-1)),
+          then: { kind: "unreachable", type: "unreachable" }, else: null },
+        { kind: "if", type: "none", cond: binary("i32.gt_u", binary("i32.add", gget(TP), need), limitExpr()),
+          then: { kind: "unreachable", type: "unreachable" }, else: null },
+        gset(LIMIT, limitExpr()),
+      ] },
+    };
+  },
+};

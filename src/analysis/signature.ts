@@ -1,0 +1,20 @@
+// Activity signatures: how each parameter of a function is differentiated at a call site.
+// The runtime derives the entry's signature from the user's annotations; call sites derive
+// callees' signatures from their own analyses. One derivative function exists per signature.
+
+/**
+ * - "active": a float parameter that carries a derivative (tangent in forward mode, adjoint out in reverse);
+ * - "dup": an i32 pointer to memory that has a shadow (the shadow pointer is passed beside it);
+ * - "const-ptr": an i32 pointer to memory without a shadow (a Const buffer);
+ * - "const": any other parameter (integers, Const floats).
+ */
+export type ParamActivity = "active" | "dup" | "const-ptr" | "const";
+
+export interface ActivitySignature {
+  params: ParamActivity[];
+  /** Whether the (single, float) result carries a derivative. */
+  resultActive: boolean;
+}
+
+export const signatureKey = (s: ActivitySignature): string =>
+  s.params.map((p) => ({ active: "A", dup: "D", "const-ptr": "P", const: "C" })[p]).join("") + (s.resultActive ? ">A" : ">C");

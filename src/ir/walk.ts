@@ -1,0 +1,62 @@
+// Generic traversal of IR trees: the children of a node in evaluation order, and a
+// rebuild-with-new-children helper, so passes need not repeat a switch over every kind.
+import type { Expr } from "./types.js";
+
+/** Children in Wasm evaluation order. */
+export function children(e: Expr): Expr[] {
+  switch (e.kind) {
+    case "local.set": case "global.set": case "unary": case "drop": return [e.value];
+    case "tuple.set": return [e.value];
+    case "binary": return [e.left, e.right];
+    case "select": return [e.ifTrue, e.ifFalse, e.cond];
+    case "load": return [e.addr];
+    case "store": return [e.addr, e.value];
+    case "call": return e.args;
+    case "tuple.make": return e.values;
+    case "call_indirect": return [...e.args, e.target];
+    case "block": return e.body;
+    case "loop": return [e.body];
+    case "if": return e.else ? [e.cond, e.then, e.else] : [e.cond, e.then];
+    case "br": return [...(e.value ? [e.value] : []), ...(e.cond ? [e.cond] : [])];
+    case "br_table": return [...(e.value ? [e.value] : []), e.index];
+    case "return": return e.value ? [e.value] : [];
+    case "memory.grow": return [e.delta];
+    case "memory.copy": return [e.dest, e.src, e.size];
+    case "memory.fill": return [e.dest, e.value, e.size];
+    default: return [];
+  }
+}
+
+/** Visits every node, parents before children. */
+export function forEachNode(e: Expr, f: (e: Expr) => void): void {
+  f(e);
+  for (const c of children(e)) forEachNode(c, f);
+}
+
+/** Rebuilds e bottom-up, replacing each node by f(node with rebuilt children). */
+export function mapTree(e: Expr, f: (e: Expr) => Expr): Expr {
+  const m = (x: Expr) => mapTree(x, f);
+  let r: Expr;
+  switch (e.kind) {
+    case "local.set": case "global.set": case "unary": case "drop": r = { ...e, value: m(e.value) } as Expr; break;
+    case "tuple.set": r = { ...e, value: m(e.value) as typeof e.value }; break;
+    case "binary": r = { ...e, left: m(e.left), right: m(e.right) }; break;
+    case "select": r = { ...e, ifTrue: m(e.ifTrue), ifFalse: m(e.ifFalse), cond: m(e.cond) }; break;
+    case "load": r = { ...e, addr: m(e.addr) }; break;
+    case "store": r = { ...e, addr: m(e.addr), value: m(e.value) }; break;
+    case "call": r = { ...e, args: e.args.map(m) }; break;
+    case "tuple.make": r = { ...e, values: e.values.map(m) }; break;
+    case "call_indirect": r = { ...e, args: e.args.map(m), target: m(e.target) }; break;
+    case "block": r = { ...e, body: e.body.map(m) }; break;
+    case "loop": r = { ...e, body: m(e.body) }; break;
+    case "if": r = { ...e, cond: m(e.cond), then: m(e.then), else: e.else ? m(e.else) : null }; break;
+    case "br": r = { ...e, value: e.value ? m(e.value) : null, cond: e.cond ? m(e.cond) : null }; break;
+    case "br_table": r = { ...e, value: e.value ? m(e.value) : null, index: m(e.index) }; break;
+    case "return": r = { ...e, value: e.value ? m(e.value) : null }; break;
+    case "memory.grow": r = { ...e, delta: m(e.delta) }; break;
+    case "memory.copy": r = { ...e, dest: m(e.dest), src: m(e.src), size: m(e.size) }; break;
+    case "memory.fill": r = { ...e, dest: m(e.dest), value: m(e.value), size: m(e.size) }; break;
+    default: r = e;
+  }
+  return f(r);
+}

@@ -1,0 +1,131 @@
+// Argument handling shared by Kernel.call and autodiff: checks each argument against its
+// parameter, derives the activity signature, places buffers and shadows in memory, and
+// copies them back after a successful call (never after a trap, so the caller's arrays
+// stay as they were).
+import type { ActivitySignature, ParamActivity } from "../analysis/signature.js";
+import { ArgumentError, TrapError } from "../errors.js";
+import type { ValType } from "../ir/types.js";
+import { isFloat } from "../ir/types.js";
+import { type Annotated, describe, isAnnotated } from "./activity.js";
+import type { Kernel } from "./program.js";
+
+export interface ArgPlan {
+  param: ValType;
+  activity: "const" | "active" | "dup";
+  value: number | bigint | ArrayBufferView;
+  shadow: number | ArrayBufferView | null;
+  address: number;
+  shadowAddress: number;
+}
+
+const isBuffer = (x: unknown): x is ArrayBufferView => ArrayBuffer.isView(x);
+
+export function planArguments(kernel: Kernel, args: unknown[], mode: "forward" | "reverse" | "call"): ArgPlan[] {
+  const fn = kernel.fn;
+  if (args.length !== fn.params.length)
+    throw new ArgumentError(`kernel ${kernel.name} takes ${fn.params.length} arguments (${fn.params.join(", ")}), got ${args.length}`);
+  return args.map((raw, i) => {
+    const param = fn.params[i];
+    const a: Annotated = isAnnotated(raw) ? raw : { activity: "const", value: raw as number };
+    const where = `argument ${i} of ${kernel.name} (${param})`;
+    if (mode === "call" && a.activity !== "const") throw new ArgumentError(`${where}: kernel.call takes plain values; use autodiff for ${a.activity} arguments`);
+    if (a.activity === "batch") throw new ArgumentError(`${where}: BatchDuplicated is not supported yet; call autodiff once per shadow`);
+    const v = a.value;
+    if (isBuffer(v)) {
+      if (param !== "i32") throw new ArgumentError(`${where}: a buffer can only be passed for an i32 (pointer) parameter`);
+    } else if (typeof v === "number" || typeof v === "bigint") {
+      if (param === "i64" ? typeof v !== "bigint" && !Number.isInteger(v) : typeof v !== "number")
+        throw new ArgumentError(`${where}: expected a ${param === "i64" ? "bigint or integer" : "number"}, got ${describe(v)}`);
+      if (param === "i32" && !Number.isInteger(v)) throw new ArgumentError(`${where}: expected an integer, got ${v}`);
+    } else throw new ArgumentError(`${where}: expected a number or a typed array, got ${describe(v)}`);
+    const value = param === "i64" && typeof v === "number" ? BigInt(v) : v;
+    const plan: ArgPlan = { param, activity: "const", value, shadow: null, address: -1, shadowAddress: -1 };
+    if (a.activity === "active") {
+      if (mode !== "reverse") throw new ArgumentError(`${where}: Active is for reverse mode; in forward mode pass Duplicated(value, tangent)`);
+      if (!isFloat(param)) throw new ArgumentError(`${where}: only float (f32/f64) parameters can be Active; pass integers as Const`);
+      plan.activity = "active";
+    } else if (a.activity === "duplicated") {
+      if (isBuffer(v)) {
+        if (!isBuffer(a.shadow)) throw new ArgumentError(`${where}: the shadow of a buffer must be a typed array, got ${describe(a.shadow)}`);
+        if (a.shadow.byteLength !== v.byteLength)
+          throw new ArgumentError(`${where}: the shadow has ${a.shadow.byteLength} bytes but its buffer has ${v.byteLength}; they must be equal`);
+      } else {
+        if (!isFloat(param)) throw new ArgumentError(`${where}: only float parameters and buffers can be Duplicated; pass integers as Const`);
+        if (mode === "reverse") throw new ArgumentError(`${where}: a scalar is Active in reverse mode (its derivative comes back in r.derivs); Duplicated(value, tangent) is for forward mode`);
+        if (typeof a.shadow !== "number") throw new ArgumentError(`${where}: the tangent of a scalar must be a number, got ${describe(a.shadow)}`);
+      }
+      plan.activity = isBuffer(v) || mode === "forward" ? (isBuffer(v) ? "dup" : "active") : "active";
+      plan.shadow = a.shadow;
+    }
+    return plan;
+  });
+}
+
+export function signatureOf(kernel: Kernel, plans: ArgPlan[]): ActivitySignature {
+  const params: ParamActivity[] = plans.map((p) => (p.activity === "dup" ? "dup" : p.activity === "active" ? "active" : isBuffer(p.value) ? "const-ptr" : "const"));
+  const r = kernel.fn.results;
+  return { params, resultActive: r.length === 1 && isFloat(r[0]) };
+}
+
+/** Refuses arguments whose memory overlaps: each argument gets its own copy, so aliasing could not be honoured. */
+function checkAliasing(kernel: Kernel, plans: ArgPlan[]): void {
+  const views: { what: string; v: ArrayBufferView }[] = [];
+  plans.forEach((p, i) => {
+    if (isBuffer(p.value)) views.push({ what: `argument ${i}`, v: p.value });
+    if (isBuffer(p.shadow)) views.push({ what: `the shadow of argument ${i}`, v: p.shadow });
+  });
+  for (let i = 0; i < views.length; i++)
+    for (let j = i + 1; j < views.length; j++) {
+      const a = views[i].v, b = views[j].v;
+      if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) continue;
+      if (a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength)
+        throw new ArgumentError(`${kernel.name}: ${views[i].what} and ${views[j].what} share memory; pass separate arrays (aliased arguments are not supported)`);
+    }
+}
+
+/** Places buffers and shadows in the scratch region; returns the tape base. */
+export function placeArguments(kernel: Kernel, plans: ArgPlan[], tapeReserve: number): number {
+  checkAliasing(kernel, plans);
+  const arena = kernel.program.arena;
+  arena.reset();
+  for (const p of plans) {
+    if (isBuffer(p.value)) p.address = arena.place(p.value.byteLength);
+    if (isBuffer(p.shadow)) p.shadowAddress = arena.place(p.shadow.byteLength);
+  }
+  const tapeBase = arena.place(0);
+  arena.ensure(tapeBase + tapeReserve);
+  for (const p of plans) {
+    if (isBuffer(p.value)) arena.write(p.address, p.value);
+    if (isBuffer(p.shadow)) arena.write(p.shadowAddress, p.shadow);
+  }
+  return tapeBase;
+}
+
+export function copyBack(kernel: Kernel, plans: ArgPlan[]): void {
+  const arena = kernel.program.arena;
+  for (const p of plans) {
+    if (isBuffer(p.value)) arena.read(p.address, p.value);
+    if (isBuffer(p.shadow)) arena.read(p.shadowAddress, p.shadow);
+  }
+}
+
+/** The primal value passed for an argument: its address for buffers. */
+export const primalArg = (p: ArgPlan): number | bigint => (isBuffer(p.value) ? p.address : p.value);
+
+export function runGuarded<T>(kernel: Kernel, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof WebAssembly.RuntimeError) throw new TrapError(`kernel ${kernel.name} trapped: ${e.message}; the caller's arrays were left unchanged`);
+    throw e;
+  }
+}
+
+export function callKernel(kernel: Kernel, args: unknown[]): number | bigint | undefined {
+  const plans = planArguments(kernel, args, "call");
+  placeArguments(kernel, plans, 0);
+  const f = kernel.program.primalExport(kernel.name);
+  const r = runGuarded(kernel, () => f(...plans.map(primalArg))) as number | bigint | undefined;
+  copyBack(kernel, plans);
+  return r;
+}

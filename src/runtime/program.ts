@@ -1,0 +1,157 @@
+// A Program: a lifted module instantiated once (its memory and mutable globals are the
+// state every call shares), its kernels, and the compile cache of derivative modules.
+// Derivative modules import the program's memory and mutable globals, so primal calls
+// and derivative calls see one state, in one linear memory.
+import type { ActivitySignature } from "../analysis/signature.js";
+import { signatureKey } from "../analysis/signature.js";
+import { Differentiator } from "../ad/differentiator.js";
+import { reverseEntry } from "../ad/entry.js";
+import { emitModule } from "../backend/emit.js";
+import { ArgumentError, ParseError } from "../errors.js";
+import { liftModule, readWasm } from "../frontend/lift.js";
+import { watToWasm } from "../frontend/wat.js";
+import { compileAssemblyScript, type AscOptions } from "../frontend/assemblyscript.js";
+import type { IRFunction, IRModule } from "../ir/types.js";
+import { hostMath } from "./host-math.js";
+import { callKernel } from "./call.js";
+import { ScratchArena } from "./memory.js";
+
+export interface ProgramOptions {
+  /** The module's imports other than "Math", as for WebAssembly.instantiate. */
+  imports?: Record<string, Record<string, unknown>>;
+  /** binaryen optimize level for derivative modules (0 turns optimization off); default 3. */
+  optimize?: number;
+}
+
+type Imports = Record<string, Record<string, unknown>>;
+const SHARED = "__ad";
+
+export interface CompiledDerivative {
+  entry: (...args: unknown[]) => unknown;
+  compileMs: number;
+  bytes: number;
+}
+
+export class Kernel {
+  constructor(readonly program: Program, readonly name: string, readonly fn: IRFunction) {}
+  /** A plain primal call, with the same argument rules as autodiff (buffers copied in and out). */
+  call(...args: unknown[]): number | bigint | undefined {
+    return callKernel(this, args);
+  }
+}
+
+export class Program {
+  readonly arena: ScratchArena;
+  private readonly cache = new Map<string, Promise<CompiledDerivative>>();
+
+  private constructor(readonly ir: IRModule, readonly instance: WebAssembly.Instance, readonly memory: WebAssembly.Memory,
+    private readonly imports: Imports, readonly options: ProgramOptions) {
+    this.arena = new ScratchArena(memory);
+  }
+
+  static async fromWasm(bytes: Uint8Array | ArrayBuffer, options: ProgramOptions = {}): Promise<Program> {
+    const u8 = bytes instanceof Uint8Array ? bytes : bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : null;
+    if (!u8) throw new ParseError("Program.fromWasm takes a Uint8Array or an ArrayBuffer");
+    const m = readWasm(u8);
+    let ir: IRModule;
+    try { ir = liftModule(m); } finally { m.dispose(); }
+    return Program.instantiate(ir, options);
+  }
+
+  static async fromWat(text: string, options: ProgramOptions = {}): Promise<Program> {
+    if (typeof text !== "string") throw new ParseError("Program.fromWat takes the module's text");
+    return Program.fromWasm(await watToWasm(text), options);
+  }
+
+  static async fromAssemblyScript(source: string, options: ProgramOptions & { asc?: AscOptions } = {}): Promise<Program> {
+    return Program.fromWasm(await compileAssemblyScript(source, options.asc), options);
+  }
+
+  private static async instantiate(ir: IRModule, options: ProgramOptions): Promise<Program> {
+    const user = options.imports ?? {};
+    // every program has one memory: derivatives need it for shadows and the tape
+    const memory = ir.memory ?? { initial: 1, maximum: null };
+    const primal: IRModule = {
+      ...ir, memory: { ...memory, exportName: `${SHARED}_memory` },
+      exports: [...ir.exports.filter((x) => x.kind !== "memory"),
+        ...ir.globals.filter((g) => g.mutable && !g.import).map((g) => ({ name: `${SHARED}_g_${g.name}`, kind: "global" as const, target: g.name }))],
+    };
+    if (memory.import) delete primal.memory!.exportName;
+    const { bytes } = emitModule(primal, { optimize: 0 });
+    const imports: Imports = { ...user, Math: { ...hostMath, ...(user.Math ?? {}) } };
+    for (const f of ir.functions) {
+      if (f.import && f.import.module !== "Math" && !(imports[f.import.module]?.[f.import.base]))
+        throw new ArgumentError(`the module imports ${f.import.module}.${f.import.base}; supply it in options.imports`);
+    }
+    let instance: WebAssembly.Instance;
+    try {
+      instance = (await WebAssembly.instantiate(bytes as BufferSource, imports as WebAssembly.Imports)).instance;
+    } catch (e) {
+      throw new ArgumentError(`cannot instantiate the module: ${(e as Error).message}`);
+    }
+    const mem = memory.import
+      ? (user[memory.import.module]?.[memory.import.base] as WebAssembly.Memory)
+      : (instance.exports[`${SHARED}_memory`] as WebAssembly.Memory);
+    return new Program({ ...ir, memory }, instance, mem, imports, options);
+  }
+
+  /** The exported function `name` as a Kernel. */
+  kernel(name: string): Kernel {
+    const x = this.ir.exports.find((e) => e.kind === "function" && e.name === name);
+    if (!x) {
+      const names = this.ir.exports.filter((e) => e.kind === "function").map((e) => e.name);
+      throw new ArgumentError(`no exported function ${JSON.stringify(name)}; the module exports ${names.length ? names.join(", ") : "no functions"}`);
+    }
+    return new Kernel(this, name, this.ir.functions.find((f) => f.name === x.target)!);
+  }
+
+  /** The exported primal function of the instance. */
+  primalExport(name: string): (...a: unknown[]) => unknown {
+    return this.instance.exports[name] as (...a: unknown[]) => unknown;
+  }
+
+  /** The derivative entry for (kernel, mode, signature), compiled once and cached. */
+  derivative(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature): Promise<CompiledDerivative> {
+    const key = `${kernel.name}|${mode}|${signatureKey(sig)}`;
+    let got = this.cache.get(key);
+    if (!got) {
+      got = this.compile(kernel, mode, sig);
+      this.cache.set(key, got);
+      got.catch(() => this.cache.delete(key));
+    }
+    return got;
+  }
+
+  /** The derivative module's IR, for inspection and tests (not optimized, not instantiated). */
+  derivativeIR(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature): IRModule {
+    return this.derivativeModule(kernel, mode, sig);
+  }
+
+  private derivativeModule(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature): IRModule {
+    const ir = this.ir;
+    const shared: IRModule = {
+      ...ir,
+      memory: { initial: ir.memory!.initial, maximum: ir.memory!.maximum, import: ir.memory!.import ?? { module: SHARED, base: "memory" } },
+      globals: ir.globals.map((g) => (g.mutable && !g.import ? { ...g, init: null, import: { module: SHARED, base: `g_${g.name}` } } : g)),
+      data: [], start: null, exports: [],
+    };
+    const d = new Differentiator(shared);
+    if (mode === "reverse") {
+      const entry = reverseEntry(d, kernel.fn.name, sig, "__ad_entry");
+      return { ...d.finish([entry]), exports: [{ name: "entry", kind: "function", target: entry.name }] };
+    }
+    const name = d.forward(kernel.fn.name, sig);
+    return { ...d.finish(), exports: [{ name: "entry", kind: "function", target: name }] };
+  }
+
+  private async compile(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature): Promise<CompiledDerivative> {
+    const t0 = performance.now();
+    const mod = this.derivativeModule(kernel, mode, sig);
+    const { bytes } = emitModule(mod, { optimize: this.options.optimize ?? 3 });
+    const imports: Imports = { ...this.imports, [SHARED]: { memory: this.memory } };
+    for (const g of this.ir.globals)
+      if (g.mutable && !g.import) imports[SHARED][`g_${g.name}`] = this.instance.exports[`${SHARED}_g_${g.name}`];
+    const { instance } = await WebAssembly.instantiate(bytes as BufferSource, imports as WebAssembly.Imports);
+    return { entry: instance.exports.entry as (...a: unknown[]) => unknown, compileMs: performance.now() - t0, bytes: bytes.length };
+  }
+}
