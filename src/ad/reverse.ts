@@ -175,7 +175,13 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       const t = c.type as ValType;
       const ph = placeholders(c.args.map(() => t), t);
       const uses = callee.rule.partials(ph.ops, ph.result, t, d.mathCall(t)).map(partialUses);
-      const z = uses.some((u) => u.result) && target !== null ? temp(get(rx.map(target), t), out, "z") : null;
+      // the result is read before the restore below overwrites the local: copy it
+      let z: Expr | null = null;
+      if (uses.some((u) => u.result) && target !== null) {
+        const zl = rx.add(t, "z");
+        out.push(set(zl, get(rx.map(target), t)));
+        z = get(zl, t);
+      }
       for (const x of restores) restore(s, x, out);
       if (!adj) return;
       const vals = c.args.map((o, i) => (uses.some((u) => u.operands.has(i)) ? temp(rx.remap(o), out) : rx.remap(o)));
