@@ -95,3 +95,42 @@ export function buildCfg(body: Expr, retLocal: number): ForwardCfg {
   for (const id of order) for (const s of new Set(successors(blocks.get(id)!.exit))) blocks.get(s)!.preds.push(id);
   return { blocks, entry: entry.id, exit: exit.id, order };
 }
+
+/**
+ * Loops whose header has exactly two predecessors: one from outside (`pre`) and one back
+ * edge (`latch`). Reverse mode counts their iterations instead of recording an edge id
+ * per iteration; `blocks` is the natural loop of the back edge.
+ */
+export interface CountedLoop { header: number; pre: number; latch: number; blocks: Set<number> }
+
+export function countedLoops(cfg: ForwardCfg): Map<number, CountedLoop> {
+  const loops = new Map<number, CountedLoop>();
+  for (const [id, b] of cfg.blocks) {
+    if (b.preds.length !== 2) continue;
+    for (const latch of b.preds) {
+      const blocks = naturalLoop(cfg, id, latch);
+      if (!blocks) continue;
+      const pre = b.preds.find((p) => p !== latch)!;
+      if (blocks.has(pre)) continue;
+      loops.set(id, { header: id, pre, latch, blocks });
+      break;
+    }
+  }
+  return loops;
+}
+
+/** Blocks that reach `latch` without passing `header`, plus the header; null if latch→header is not a back edge. */
+function naturalLoop(cfg: ForwardCfg, header: number, latch: number): Set<number> | null {
+  const blocks = new Set<number>([header]);
+  const stack = [latch];
+  while (stack.length) {
+    const x = stack.pop()!;
+    if (blocks.has(x)) continue;
+    blocks.add(x);
+    for (const p of cfg.blocks.get(x)!.preds) stack.push(p);
+  }
+  // a back edge: the header dominates the latch, i.e. the loop is entered only through the header
+  for (const x of blocks) if (x !== header) for (const p of cfg.blocks.get(x)!.preds) if (!blocks.has(p)) return null;
+  if (blocks.has(cfg.entry) && header !== cfg.entry) return null;
+  return blocks;
+}

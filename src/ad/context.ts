@@ -63,6 +63,8 @@ export class DiffContext {
     return d;
   }
   setDeriv(orig: number, local: number) { this.deriv.set(orig, local); }
+  /** Every derivative local created so far (new numbering). */
+  derivLocals(): Set<number> { return new Set(this.deriv.values()); }
 
   /** Local holding shadow − primal for a shadowed parameter; set at function entry by `deltaInit`. */
   deltaOf(param: number): number {

@@ -3,6 +3,8 @@
 // reach, recursion included) and returns the module extended with them.
 import { ActivityAnalysis } from "../analysis/activity.js";
 import { PointerAnalysis } from "../analysis/pointers.js";
+import { StableMemory, StoreSummary } from "../analysis/stable-memory.js";
+import { forEachNode } from "../ir/walk.js";
 import type { ActivitySignature } from "../analysis/signature.js";
 import { signatureKey } from "../analysis/signature.js";
 import { normalizeFunction } from "../ir/normalize.js";
@@ -15,7 +17,7 @@ import { generateReverse, reverseSignature } from "./reverse.js";
 import type { MathCall } from "./rules/rule.js";
 import { TAPE } from "./tape.js";
 
-export interface Analyzed { fn: IRFunction; ptr: PointerAnalysis; act: ActivityAnalysis }
+export interface Analyzed { fn: IRFunction; ptr: PointerAnalysis; act: ActivityAnalysis; stable: StableMemory }
 
 export class Differentiator {
   readonly module: IRModule;
@@ -25,10 +27,21 @@ export class Differentiator {
   private readonly added: IRFunction[] = [];
   private readonly mathImports = new Map<string, string>();
   private readonly names = new Set<string>();
+  private readonly stores: StoreSummary;
+  /** The function the runtime calls; loads in it are judged precisely by StableMemory. */
+  entry: string | null = null;
 
   constructor(mod: IRModule) {
     this.module = mod;
     for (const f of mod.functions) this.names.add(f.name);
+    this.stores = new StoreSummary(mod);
+  }
+
+  private isCalled(name: string): boolean {
+    let called = false;
+    for (const f of this.module.functions) if (f.body) forEachNode(f.body as Expr, (n) => { if (n.kind === "call" && n.func === name) called = true; });
+    for (const t of this.module.tables) for (const seg of t.segments) if (seg.funcs.includes(name)) called = true;
+    return called;
   }
 
   private unique(base: string): string {
@@ -54,7 +67,8 @@ export class Differentiator {
     const fn = this.normalizedFn(name);
     const ptr = new PointerAnalysis(fn, sig);
     const act = new ActivityAnalysis(fn, sig, ptr, (call, argActive) => callResultActive(this.module, call, argActive));
-    return { fn, ptr, act };
+    const stable = new StableMemory(fn, ptr, this.stores, this.entry, this.entry === name && this.isCalled(name));
+    return { fn, ptr, act, stable };
   }
 
   hasShadows(sig: ActivitySignature): boolean { return sig.params.includes("dup"); }

@@ -11,6 +11,7 @@ import { TAPE } from "./tape.js";
 
 export function reverseEntry(d: Differentiator, kernel: string, sig: ActivitySignature, name: string): IRFunction {
   const fn = d.normalizedFn(kernel);
+  d.entry = kernel;
   const names = d.reverse(kernel, sig);
   const rsig = reverseSignature(fn, sig);
   // parameters: the kernel's, the shadows, the seed (as the reverse sweep takes them), then the tape base

@@ -6,15 +6,21 @@
 // integers invert the operation instead of using the tape.
 import type { ActivityAnalysis } from "../analysis/activity.js";
 import type { PointerAnalysis } from "../analysis/pointers.js";
+import type { StableMemory } from "../analysis/stable-memory.js";
+import { isPureTree } from "../ir/normalize.js";
 import type { Expr } from "../ir/types.js";
-import { forEachNode } from "../ir/walk.js";
+import { forEachNode, mapTree } from "../ir/walk.js";
 import type { ForwardCfg } from "./cfg.js";
 import { calleeOf } from "./calls.js";
 import { partialUses, placeholders } from "./context.js";
 import type { Differentiator } from "./differentiator.js";
 import { nodeRule } from "./rules/index.js";
 
-export interface StmtNeeds { defs: number[]; pre: Set<number>; post: Set<number> }
+export interface StmtNeeds {
+  defs: number[]; pre: Set<number>; post: Set<number>;
+  /** Locals whose value the reversal recomputes from their in-block definition instead of reading them. */
+  subst: Map<number, Expr>;
+}
 
 const localsOf = (e: Expr, into: Set<number>) => forEachNode(e, (n) => { if (n.kind === "local.get") into.add(n.local); });
 
@@ -27,8 +33,8 @@ export class ReverseNeeds {
   readonly atExit: Set<number>;
 
   constructor(private readonly d: Differentiator, private readonly act: ActivityAnalysis, private readonly ptr: PointerAnalysis,
-    cfg: ForwardCfg, retLocal: number, resultActive: boolean) {
-    for (const [id, b] of cfg.blocks) this.stmts.set(id, b.stmts.map((s) => this.needsOf(s, retLocal, resultActive)));
+    private readonly stable: StableMemory, cfg: ForwardCfg, retLocal: number, resultActive: boolean) {
+    for (const [id, b] of cfg.blocks) this.stmts.set(id, this.rematerialize(b.stmts, b.stmts.map((s) => this.needsOf(s, retLocal, resultActive))));
     const blockStmts = (id: number) => cfg.blocks.get(id)!.stmts;
     const lin = new Map<number, Set<number>>();
     const lout = new Map<number, Set<number>>();
@@ -61,6 +67,54 @@ export class ReverseNeeds {
     }
     for (const id of cfg.blocks.keys()) transfer(id, true);
     this.atExit = lin.get(cfg.exit)!;
+  }
+
+  /**
+   * A value defined earlier in the same block by a pure assignment over stable memory can be
+   * recomputed where the reversal needs it, as long as what it reads still holds the same
+   * values there. That turns tape pushes of loaded and derived values into recomputation.
+   */
+  private rematerialize(stmts: Expr[], raw: StmtNeeds[]): StmtNeeds[] {
+    const defsAt = new Map<number, number[]>();
+    raw.forEach((n, k) => n.defs.forEach((x) => { const l = defsAt.get(x) ?? []; l.push(k); defsAt.set(x, l); }));
+    const lastDefBefore = (x: number, pos: number) => { let j = -1; for (const k of defsAt.get(x) ?? []) if (k < pos) j = k; return j; };
+    const rematValue = (j: number): Expr | null => {
+      const s = stmts[j];
+      if (s.kind !== "local.set" || s.tee || !isPureTree(s.value)) return null;
+      let ok = true;
+      forEachNode(s.value, (n) => { if ((n.kind === "load" && !this.stable.isStable(n)) || n.kind === "global.get") ok = false; });
+      return ok ? s.value : null;
+    };
+    const MAX_NODES = 48;
+    /** The tree that recomputes local y as read at position pos, and the block-entry or non-recomputable locals it reads (with their reaching definition). */
+    const resolve = (y: number, pos: number, budget: { nodes: number }): { tree: Expr; leaves: Map<number, number> } | null => {
+      const j = lastDefBefore(y, pos);
+      if (j < 0) return null;
+      const value = rematValue(j);
+      if (!value) return null;
+      const leaves = new Map<number, number>();
+      const tree = mapTree(value, (n) => {
+        if (--budget.nodes < 0) return n;
+        if (n.kind !== "local.get") return n;
+        const r = resolve(n.local, j, budget);
+        if (r) { for (const [w, dw] of r.leaves) leaves.set(w, dw); return r.tree; }
+        leaves.set(n.local, lastDefBefore(n.local, j));
+        return n;
+      });
+      return budget.nodes < 0 ? null : { tree, leaves };
+    };
+    return raw.map((n, k) => {
+      const subst = new Map<number, Expr>();
+      const pre = new Set<number>();
+      for (const y of n.pre) {
+        const r = resolve(y, k, { nodes: MAX_NODES });
+        if (r && [...r.leaves].every(([w, dw]) => lastDefBefore(w, k) === dw)) {
+          subst.set(y, r.tree);
+          for (const w of r.leaves.keys()) pre.add(w);
+        } else pre.add(y);
+      }
+      return { ...n, pre, subst };
+    });
   }
 
   /** Locals read while propagating an adjoint into pure tree e (values the partials use, addresses of shadowed loads). */
@@ -119,7 +173,7 @@ export class ReverseNeeds {
         break;
       default: break;
     }
-    return { defs, pre, post };
+    return { defs, pre, post, subst: new Map() };
   }
 }
 

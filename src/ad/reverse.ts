@@ -8,7 +8,12 @@ import { UnsupportedError } from "../errors.js";
 import { binary, get, i32, set, zero } from "../ir/builder.js";
 import type { Call, CfgBlock, Edge, Expr, IRFunction, ValType } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
-import { buildCfg, successors } from "./cfg.js";
+import { mapTree } from "../ir/walk.js";
+
+type Val = (tree: Expr) => Expr;
+import { buildCfg, countedLoops, successors } from "./cfg.js";
+import { localizeTape } from "./tape-locals.js";
+import { foldZeroAdjoints } from "./fold-zeros.js";
 import { calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
 import { DiffContext, fillPartial, partialUses, placeholders, scale } from "./context.js";
 import type { Analyzed, Differentiator } from "./differentiator.js";
@@ -28,15 +33,33 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   const retLocal = a.fn.results.length === 1 ? a.fn.locals.length : -1;
   const fn: IRFunction = retLocal >= 0 ? { ...a.fn, locals: [...a.fn.locals, resultType], localNames: [...(a.fn.localNames ?? []), "ret"] } : a.fn;
   const cfg = buildCfg(fn.body as Expr, retLocal);
-  const needs = new ReverseNeeds(d, a.act, a.ptr, cfg, retLocal, sig.resultActive);
+  const needs = new ReverseNeeds(d, a.act, a.ptr, a.stable, cfg, retLocal, sig.resultActive);
   const isActiveLocal = (l: number) => a.act.activeLocals[l] || (l === retLocal && sig.resultActive);
 
   // ---- augmented forward sweep: same parameters and results as the primal ----
   const ax = new DiffContext(fn, sig, a.act, a.ptr, [], d.mathCall("f64"), "_unused");
   const augBlocks: CfgBlock[] = [];
   const edgeId = (from: number, to: number) => cfg.blocks.get(to)!.preds.indexOf(from);
-  const augEdge = (from: number, to: number): Edge =>
-    ({ target: to, code: cfg.blocks.get(to)!.preds.length > 1 ? TAPE.push(i32(edgeId(from, to))) : [] });
+  // counted loops: a counter per loop instead of an edge id per iteration; the count is
+  // pushed when the loop is left and popped when the reverse sweep enters it again
+  const loops = countedLoops(cfg);
+  const augCounter = new Map([...loops.keys()].map((h) => [h, ax.add("i32", `count_b${h}_`)]));
+  const revCounter = new Map<number, number>();
+  const exitedLoops = (from: number, to: number) =>
+    [...loops.values()].filter((l) => l.blocks.has(from) && !l.blocks.has(to)).sort((x, y) => x.blocks.size - y.blocks.size);
+  const edgeBytes = (from: number, to: number) =>
+    (!loops.has(to) && cfg.blocks.get(to)!.preds.length > 1 ? 1 : 0) + 4 * exitedLoops(from, to).length;
+  const augEdge = (from: number, to: number): Edge => {
+    // edge pushes are checked on the edge, so a loop's own iterations pay nothing for its exit
+    const code: Expr[] = [...TAPE.check(edgeBytes(from, to))];
+    for (const l of exitedLoops(from, to)) code.push(...TAPE.push(get(augCounter.get(l.header)!, "i32")));
+    const loop = loops.get(to);
+    if (loop) {
+      const c = augCounter.get(to)!;
+      code.push(set(c, from === loop.pre ? i32(0) : binary("i32.add", get(c, "i32"), i32(1))));
+    } else if (cfg.blocks.get(to)!.preds.length > 1) code.push(...TAPE.pushByte(edgeId(from, to)));
+    return { target: to, code };
+  };
   const exitPushes = [...needs.atExit].filter((l) => l >= fn.params.length || definedSomewhere(l));
   function definedSomewhere(l: number) { for (const st of needs.stmts.values()) for (const n of st) if (n.defs.includes(l)) return true; return false; }
 
@@ -49,8 +72,6 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       for (const x of restores[k]) if (!invertible(s)) { body.push(...TAPE.push(get(ax.map(x), fn.locals[x]))); bytes += sizeOf(fn.locals[x]); }
       body.push(augStmt(s));
     });
-    const succ = successors(b.exit);
-    if (succ.some((t) => cfg.blocks.get(t)!.preds.length > 1)) bytes += 4;
     if (id === cfg.exit) for (const l of exitPushes) { body.push(...TAPE.push(get(ax.map(l), fn.locals[l]))); bytes += sizeOf(fn.locals[l]); }
     const e = b.exit;
     const exit: CfgBlock["exit"] =
@@ -114,14 +135,14 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   };
   const addTo = (local: number, v: Expr, t: ValType): Expr => set(local, binary(`${t}.add`, get(local, t), v));
 
-  /** Adds adjoint `adj` (a leaf) into everything the pure original tree e reads. */
-  const propagate = (e: Expr, adj: Expr, out: Expr[]): void => {
+  /** Adds adjoint `adj` (a leaf) into everything the pure original tree e reads; `val` gives an original tree's value at this point. */
+  const propagate = (e: Expr, adj: Expr, out: Expr[], val: Val): void => {
     if (!a.act.isActive(e)) return;
     const t = e.type as ValType;
     switch (e.kind) {
       case "local.get": out.push(addTo(rx.derivOf(e.local), adj, t)); return;
       case "load": {
-        const addr = temp(rx.remap(e.addr), out, "a");
+        const addr = temp(val(e.addr), out, "a");
         const sh = rx.shadowAddress(e.addr, addr, () => `${e.op} ${rx.describe(e)}`);
         if (!sh) return;
         const sa = temp(sh, out, "sa");
@@ -135,16 +156,16 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
         if (rule.kind === "constant") return;
         if (rule.kind === "convert") {
           const back = temp({ kind: "unary", type: rule.operand.type as ValType, op: rule.rule.reverse, value: adj }, out, "g");
-          return propagate(rule.operand, back, out);
+          return propagate(rule.operand, back, out, val);
         }
         const uses = rule.partials.map(partialUses);
-        const vals = rule.operands.map((o, i) => (uses.some((u) => u.operands.has(i)) ? temp(rx.remap(o), out) : rx.remap(o)));
+        const vals = rule.operands.map((o, i) => (uses.some((u) => u.operands.has(i)) ? temp(val(o), out) : val(o)));
         let zv: Expr | null = null;
-        const z = () => (zv ??= temp(rx.remap(e), out, "z"));
+        const z = () => (zv ??= temp(val(e), out, "z"));
         rule.partials.forEach((p, i) => {
           if (p === "zero" || !a.act.isActive(rule.operands[i])) return;
           const g = scale(fillPartial(p, vals, z), adj, t);
-          if (g) propagate(rule.operands[i], temp(g, out, "g"), out);
+          if (g) propagate(rule.operands[i], temp(g, out, "g"), out, val);
         });
         return;
       }
@@ -166,7 +187,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     return get(tmp, t);
   };
 
-  const revCall = (s: Expr, c: Call, target: number | null, restores: number[], out: Expr[]) => {
+  const revCall = (s: Expr, c: Call, target: number | null, restores: number[], out: Expr[], val: Val) => {
     const callee = calleeOf(d.module, c.func);
     const carries = c.args.some((x) => a.act.argCarriesDerivative(x));
     const adj = target !== null && isActiveLocal(target) && carries && callee.kind !== "import" ? takeAdjoint(target, out) : null;
@@ -184,11 +205,11 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       }
       for (const x of restores) restore(s, x, out);
       if (!adj) return;
-      const vals = c.args.map((o, i) => (uses.some((u) => u.operands.has(i)) ? temp(rx.remap(o), out) : rx.remap(o)));
+      const vals = c.args.map((o, i) => (uses.some((u) => u.operands.has(i)) ? temp(val(o), out) : val(o)));
       callee.rule.partials(vals, z ?? zero(t), t, d.mathCall(t)).forEach((p, i) => {
         if (!a.act.isActive(c.args[i])) return;
         const g = scale(p, adj, t);
-        if (g) propagate(c.args[i], temp(g, out, "g"), out);
+        if (g) propagate(c.args[i], temp(g, out, "g"), out, val);
       });
       return;
     }
@@ -196,7 +217,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     const csig = calleeSignature(callee.fn, c, a.act, a.ptr);
     const names = d.reverse(callee.fn.name, csig);
     const rsig = reverseSignature(callee.fn, csig);
-    const args = c.args.map((o) => rx.remap(o));
+    const args = c.args.map((o) => val(o));
     const vals = args.map((x) => temp(x, out));
     const shadows = csig.params.flatMap((p, i) => (p === "dup" ? [rx.shadowAddress(c.args[i], vals[i], () => `call ${c.func}`)!] : []));
     const seed = csig.resultActive ? [adj ?? zero(callee.fn.results[0])] : [];
@@ -206,56 +227,72 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     if (outs.length === 0) out.push(call);
     else if (outs.length === 1) out.push(set(outs[0], call));
     else out.push({ kind: "tuple.set", type: "none", locals: outs, value: call });
-    actives.forEach((i, k) => propagate(c.args[i], get(outs[k], callee.fn.params[i]), out));
+    actives.forEach((i, k) => propagate(c.args[i], get(outs[k], callee.fn.params[i]), out, val));
   };
 
-  const revStmt = (s: Expr, restores: number[], out: Expr[]) => {
+  const revStmt = (s: Expr, restores: number[], out: Expr[], subst: Map<number, Expr>) => {
+    const val: Val = subst.size === 0 ? (t) => rx.remap(t)
+      : (t) => rx.remap(mapTree(t, (n) => (n.kind === "local.get" && subst.has(n.local) ? subst.get(n.local)! : n)));
     switch (s.kind) {
       case "local.set": {
-        if (s.value.kind === "call") return revCall(s, s.value, s.local, restores, out);
+        if (s.value.kind === "call") return revCall(s, s.value, s.local, restores, out, val);
         if (!isActiveLocal(s.local)) { for (const x of restores) restore(s, x, out); return; }
         const adj = takeAdjoint(s.local, out);
         for (const x of restores) restore(s, x, out);
-        return propagate(s.value, adj, out);
+        return propagate(s.value, adj, out, val);
       }
       case "tuple.set":
         if (s.value.kind === "call" && s.value.args.some((x) => a.act.argCarriesDerivative(x)) && s.locals.some(isActiveLocal))
           throw new UnsupportedError(fn.name, `call ${s.value.func}`, "multi-value results on the active path are not supported");
-        if (s.value.kind === "call") return revCall(s, s.value, null, restores, out);
+        if (s.value.kind === "call") return revCall(s, s.value, null, restores, out, val);
         for (const x of restores) restore(s, x, out);
         return;
-      case "call": return revCall(s, s, null, restores, out);
+      case "call": return revCall(s, s, null, restores, out, val);
       case "store": {
         if (!isFloat(s.value.type)) return;
         const p = a.ptr.of(s.addr);
         if (!(p.kind === "arg" && p.shadowed)) return;
         const t = s.value.type as ValType;
-        const addr = temp(rx.remap(s.addr), out, "a");
+        const addr = temp(val(s.addr), out, "a");
         const sa = temp(rx.shadowAddress(s.addr, addr, () => s.op)!, out, "sa");
         const adj = temp({ kind: "load", type: t, op: `${t}.load`, addr: sa, offset: s.offset, align: s.align }, out, "adj");
         // the store overwrote the location: its seed is consumed here
         out.push({ ...s, addr: sa, value: zero(t) });
-        return propagate(s.value, adj, out);
+        return propagate(s.value, adj, out, val);
       }
       default: return;
     }
   };
 
   const FINAL = -1, START = -2;
+  function revCounterOf(h: number) {
+    let c = revCounter.get(h);
+    if (c === undefined) { c = rx.add("i32", `count_b${h}_`); revCounter.set(h, c); }
+    return c;
+  }
   const revBlocks: CfgBlock[] = [];
   const sel = rx.add("i32", "edge");
   for (const id of cfg.order) {
     const b = cfg.blocks.get(id)!;
     const out: Expr[] = [];
     const restores = needs.restore.get(id)!;
-    for (let k = b.stmts.length - 1; k >= 0; k--) revStmt(b.stmts[k], restores[k], out);
-    const edge = (to: number): Edge => ({ target: to, code: [] });
+    const stmtNeeds = needs.stmts.get(id)!;
+    for (let k = b.stmts.length - 1; k >= 0; k--) revStmt(b.stmts[k], restores[k], out, stmtNeeds[k].subst);
+    // going back along a loop exit enters the loop again: pop its iteration count (outermost first)
+    const edge = (to: number, extra: Expr[] = []): Edge => ({
+      target: to,
+      code: [...exitedLoops(to, id).reverse().flatMap((l) => TAPE.pop("i32", revCounterOf(l.header))), ...extra],
+    });
     let exit: CfgBlock["exit"];
+    const loop = loops.get(id);
     if (b.preds.length === 0) exit = { kind: "goto", edge: edge(FINAL) };
     else if (b.preds.length === 1) exit = { kind: "goto", edge: edge(b.preds[0]) };
-    else {
-      out.push(...TAPE.pop("i32", sel));
-      exit = { kind: "switch", index: get(sel, "i32"), targets: b.preds.map(edge), default: edge(b.preds[0]) };
+    else if (loop) {
+      const c = revCounterOf(id);
+      exit = { kind: "branch", cond: get(c, "i32"), then: edge(loop.latch, [set(c, binary("i32.sub", get(c, "i32"), i32(1)))]), else: edge(loop.pre) };
+    } else {
+      out.push(...TAPE.popByte(sel));
+      exit = { kind: "switch", index: get(sel, "i32"), targets: b.preds.map((p) => edge(p)), default: edge(b.preds[0]) };
     }
     revBlocks.push({ id, body: out, exit });
   }
@@ -268,7 +305,8 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   revBlocks.push({ id: START, body: [...rx.deltaInit((p) => shadowParams[p]), ...start], exit: { kind: "goto", edge: { target: cfg.exit, code: [] } } });
 
   const rsig = reverseSignature(fn, sig);
-  const aug: IRFunction = { name: names.aug, params: fn.params, results: fn.results, locals: ax.locals, localNames: ax.localNames, body: { kind: "cfg", entry: cfg.entry, blocks: augBlocks } };
-  const rev: IRFunction = { name: names.rev, params: rsig.params, results: rsig.results, locals: rx.locals, localNames: rx.localNames, body: { kind: "cfg", entry: START, blocks: revBlocks } };
-  return { aug, rev };
+  const isImport = (f: string) => !!d.module.functions.find((x) => x.name === f)?.import || f.startsWith("Math.");
+  const aug0: IRFunction = { name: names.aug, params: fn.params, results: fn.results, locals: ax.locals, localNames: ax.localNames, body: { kind: "cfg", entry: cfg.entry, blocks: augBlocks } };
+  const rev0: IRFunction = { name: names.rev, params: rsig.params, results: rsig.results, locals: rx.locals, localNames: rx.localNames, body: { kind: "cfg", entry: START, blocks: revBlocks } };
+  return { aug: localizeTape(aug0, isImport), rev: localizeTape(foldZeroAdjoints(rev0, rx.derivLocals()), isImport) };
 }

@@ -6,6 +6,7 @@ import { binary, get, i32, load, store } from "../ir/builder.js";
 import type { Expr, IRFunction, IRGlobal, ValType } from "../ir/types.js";
 
 const TP = "__ad_tp", LIMIT = "__ad_tlimit", GROW = "__ad_tape_grow";
+export const TAPE_GLOBALS = { tp: TP, limit: LIMIT, grow: GROW };
 const gget = (g: string): Expr => ({ kind: "global.get", type: "i32", global: g });
 const gset = (g: string, value: Expr): Expr => ({ kind: "global.set", type: "none", global: g, value });
 export const sizeOf = (t: ValType) => (t === "i32" || t === "f32" ? 4 : 8);
@@ -29,6 +30,14 @@ export const TAPE = {
   push(value: Expr): Expr[] {
     const t = value.type as ValType;
     return [store(`${t}.store`, gget(TP), value, 0, 1), gset(TP, binary("i32.add", gget(TP), i32(sizeOf(t))))];
+  },
+  /** Pushes a small integer (a CFG edge id) as one byte. */
+  pushByte(value: number): Expr[] {
+    return [store("i32.store8", gget(TP), i32(value), 0, 1), gset(TP, binary("i32.add", gget(TP), i32(1)))];
+  },
+  popByte(into: number): Expr[] {
+    return [gset(TP, binary("i32.sub", gget(TP), i32(1))),
+      { kind: "local.set", type: "none", local: into, value: load("i32.load8_u", gget(TP), 0, 1), tee: false }];
   },
   /** Statements that pop a value of type t into local `into`. */
   pop(t: ValType, into: number): Expr[] {

@@ -1,0 +1,208 @@
+// The benchmark cases. Each case builds its inputs once and exposes, through the public
+// API only: the primal call, the reverse gradient, the forward directional derivative,
+// a first-call measurement on a fresh Program, and a finite-difference check — the
+// check runs before any timing so a benchmark never times a wrong derivative silently.
+import { readFileSync } from "node:fs";
+import {
+  Active, Const, Duplicated, Forward, Program, Reverse, autodiff,
+  type AutodiffResult, type Kernel, type Mode,
+} from "../src/index.js";
+
+/** Relative error above which a derivative check warns. */
+export const CHECK_TOLERANCE = 1e-5;
+
+export interface Check {
+  what: string;
+  ad: number;
+  /** The reference: a finite difference, or for "consistency" checks the other AD mode. */
+  ref: number;
+  relErr: number;
+  ok: boolean;
+}
+
+export interface FirstCall {
+  /** stats.compileMs of the first autodiff call: differentiate + optimize + emit + instantiate. */
+  compileMs: number;
+  /** Program.fromWat on the kernel text: parse (wabt) + lift + instantiate the primal. */
+  fromWatMs: number;
+  /** Wall time of that first autodiff call (compile + argument placement + run). */
+  firstCallMs: number;
+  moduleBytes: number;
+}
+
+export interface BenchCase {
+  kernel: string;
+  size: string;
+  params: Record<string, number>;
+  /** Upper bounds on reverse/primal and forward/primal (absent: no target). */
+  targets: { reverse?: number; forward?: number };
+  /** Anything a reader of the figures must know about how the calls are made. */
+  notes: string[];
+  primal: () => unknown;
+  reverse: () => Promise<AutodiffResult>;
+  forward: () => Promise<AutodiffResult>;
+  firstCall: (mode: Mode) => Promise<FirstCall>;
+  check: () => Promise<Check[]>;
+}
+
+/** mulberry32: a seeded generator, so every run (and every machine) times the same inputs. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const uniform = (n: number, r: () => number, lo: number, hi: number) => Float64Array.from({ length: n }, () => lo + (hi - lo) * r());
+const dot = (a: Float64Array, b: Float64Array) => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; };
+
+/**
+ * Fourth-order central difference of f at 0. Why fourth order: both kernels are
+ * polynomials along the directions checked (rosenbrock is quartic in each coordinate,
+ * heat is linear in u0 and of degree `steps` in a), for which this stencil's truncation
+ * error vanishes or is tiny, so h can be large enough to keep rounding noise far below
+ * the tolerance.
+ */
+function fd4(f: (t: number) => number, h: number): number {
+  return (-f(2 * h) + 8 * f(h) - 8 * f(-h) + f(-2 * h)) / (12 * h);
+}
+
+function compare(what: string, ad: number, ref: number): Check {
+  const scale = Math.max(Math.abs(ad), Math.abs(ref));
+  const relErr = scale === 0 ? 0 : Math.abs(ad - ref) / scale;
+  return { what, ad, ref, relErr, ok: Number.isFinite(relErr) && relErr <= CHECK_TOLERANCE };
+}
+
+async function firstCallOf(text: string, name: string, mode: Mode, args: () => unknown[]): Promise<FirstCall> {
+  // A fresh Program has an empty derivative cache, so its first autodiff call compiles.
+  const t0 = performance.now();
+  const p = await Program.fromWat(text);
+  const t1 = performance.now();
+  const r = await autodiff(mode, p.kernel(name), ...args());
+  const t2 = performance.now();
+  return { compileMs: r.stats.compileMs, fromWatMs: t1 - t0, firstCallMs: t2 - t1, moduleBytes: r.stats.moduleBytes };
+}
+
+const readKernel = (dir: URL, file: string) => readFileSync(new URL(file, dir), "utf8");
+
+/** Extended Rosenbrock, f(x) = Σ 100 (x[i+1] − x[i]²)² + (1 − x[i])², gradient w.r.t. x. */
+export async function rosenbrockCase(dir: URL, n: number, targets: BenchCase["targets"]): Promise<BenchCase> {
+  const text = readKernel(dir, "rosenbrock.wat");
+  const program = await Program.fromWat(text);
+  const k: Kernel = program.kernel("rosenbrock");
+  const r = rng(0x5eed + n);
+  const x = uniform(n, r, -1, 1.5);
+  const dx = uniform(n, r, -1, 1); // forward tangent direction
+  const gx = new Float64Array(n); // reverse shadow (gradient accumulates into it)
+  const args = (mode: Mode, xs = x, shadow = mode === Reverse ? gx : dx) => [Duplicated(xs, shadow), Const(n)];
+  const f = (xs: Float64Array) => k.call(xs, n) as number;
+
+  return {
+    kernel: "rosenbrock",
+    size: `n=${n}`,
+    params: { n },
+    targets,
+    notes: [
+      "reverse: the shadow is not re-zeroed between timed calls; the gradient accumulates into it (Enzyme semantics), so zeroing is the caller's choice and is not timed",
+    ],
+    primal: () => k.call(x, n),
+    reverse: () => autodiff(Reverse, k, ...args(Reverse)),
+    forward: () => autodiff(Forward, k, ...args(Forward)),
+    firstCall: (mode) => firstCallOf(text, "rosenbrock", mode, () => args(mode, x.slice(), new Float64Array(n))),
+    async check() {
+      // x[n−2] appears in the last two terms only, so moving it changes only the last
+      // additions of the running sum: the finite difference is not drowned in the
+      // rounding of a 10⁷-sized sum over n terms.
+      const j = n - 2;
+      const g = new Float64Array(n);
+      await autodiff(Reverse, k, Duplicated(x, g), Const(n));
+      const h = 1e-2 * Math.max(1, Math.abs(x[j]));
+      const fdj = fd4((t) => { const xs = x.slice(); xs[j] += t; return f(xs); }, h);
+      const fw = await autodiff(Forward, k, Duplicated(x, dx.slice()), Const(n));
+      const tangent = fw.tangent as number;
+      const fdDir = fd4((t) => f(x.map((v, i) => v + t * dx[i])), 1e-2);
+      return [
+        compare(`reverse ∂f/∂x[${j}] vs finite difference`, g[j], fdj),
+        compare("forward ∇f·dx vs finite difference along dx", tangent, fdDir),
+        compare("consistency: forward tangent vs reverse gradient·dx", tangent, dot(g, dx)),
+      ];
+    },
+  };
+}
+
+/**
+ * Explicit 1D heat equation, `steps` in-place updates of u (tmp is scratch), no result.
+ * Reverse: seed ū = w (random), so the gradient is that of L = w·u_final w.r.t. u0 and a.
+ * Forward: tangent (v, 1) on (u0, a).
+ */
+export async function heatCase(dir: URL, n: number, steps: number, a: number, targets: BenchCase["targets"]): Promise<BenchCase> {
+  const text = readKernel(dir, "heat.wat");
+  const program = await Program.fromWat(text);
+  const k: Kernel = program.kernel("heat");
+  const r = rng(0x4ea7 + n);
+  const u0 = uniform(n, r, -1, 1);
+  const w = uniform(n, r, -1, 1); // reverse seed on u_final
+  const v = uniform(n, r, -1, 1); // forward tangent on u0
+  const u = new Float64Array(n), tmp = new Float64Array(n), du = new Float64Array(n), dtmp = new Float64Array(n);
+  // The kernel works in place (u, du, tmp and dtmp come back overwritten), so every timed
+  // call restores its inputs first. Without that, u and its shadow would decay over
+  // thousands of calls towards subnormal numbers, which are slow on x86 and would make
+  // the timing depend on how many calls came before. The restore (4 × n doubles) is in
+  // all three modes alike and is negligible beside n × steps updates.
+  const reset = (shadow: Float64Array | null) => {
+    u.set(u0); tmp.fill(0);
+    if (shadow) { du.set(shadow); dtmp.fill(0); }
+  };
+  const revArgs = (us: Float64Array, dus: Float64Array) =>
+    [Duplicated(us, dus), Duplicated(new Float64Array(n), new Float64Array(n)), Const(n), Active(a), Const(steps)];
+  const fwdArgs = (us: Float64Array, dus: Float64Array) =>
+    [Duplicated(us, dus), Duplicated(new Float64Array(n), new Float64Array(n)), Const(n), Duplicated(a, 1), Const(steps)];
+  /** L(u0 + t·dir, a + t·da) = w · u_final. */
+  const L = (t: number, dir: Float64Array | null, j: number, da: number) => {
+    const us = u0.slice();
+    if (dir) for (let i = 0; i < n; i++) us[i] += t * dir[i];
+    if (j >= 0) us[j] += t;
+    k.call(us, new Float64Array(n), n, a + t * da, steps);
+    return dot(w, us);
+  };
+
+  return {
+    kernel: "heat",
+    size: `n=${n}, steps=${steps}`,
+    params: { n, steps, a },
+    targets,
+    notes: ["every call (all modes) restores u, tmp and their shadows first: the kernel works in place"],
+    primal: () => { reset(null); return k.call(u, tmp, n, a, steps); },
+    reverse: () => {
+      reset(w);
+      return autodiff(Reverse, k, Duplicated(u, du), Duplicated(tmp, dtmp), Const(n), Active(a), Const(steps));
+    },
+    forward: () => {
+      reset(v);
+      return autodiff(Forward, k, Duplicated(u, du), Duplicated(tmp, dtmp), Const(n), Duplicated(a, 1), Const(steps));
+    },
+    firstCall: (mode) => firstCallOf(text, "heat", mode,
+      () => (mode === Reverse ? revArgs(u0.slice(), w.slice()) : fwdArgs(u0.slice(), v.slice()))),
+    async check() {
+      const j = n >> 1;
+      const us = u0.slice(), gu = w.slice();
+      const rr = await autodiff(Reverse, k, ...revArgs(us, gu));
+      const ga = rr.derivs[3] as number;
+      const fus = u0.slice(), tu = v.slice();
+      await autodiff(Forward, k, ...fwdArgs(fus, tu));
+      const tangent = dot(w, tu); // the forward tangent of u_final, projected on w
+      // L is linear in u0, so any h works for u0[j]; in a it has degree `steps`, and
+      // h = 1e-4 keeps the stencil's h⁴ error and the rounding noise both below 1e-9.
+      return [
+        compare(`reverse ∂L/∂u0[${j}] vs finite difference`, gu[j], fd4((t) => L(t, null, j, 0), 1e-2)),
+        compare("reverse ∂L/∂a vs finite difference", ga, fd4((t) => L(t, null, -1, 1), 1e-4)),
+        compare("forward w·u̇ vs finite difference along (v, 1)", tangent, fd4((t) => L(t, v, -1, 1), 1e-4)),
+        compare("consistency: forward w·u̇ vs reverse ∇L·(v, 1)", tangent, dot(gu, v) + ga),
+      ];
+    },
+  };
+}
