@@ -34,7 +34,7 @@ export interface Series {
   batch: number;
   /** Milliseconds per call, one entry per round. */
   perCallMs: number[];
-  /** Wall time of each sample (the whole batch), to show every sample met minSampleMs. */
+  /** Wall time of each sample (one or more whole batches), to show every sample met minSampleMs. */
   sampleMs: number[];
 }
 
@@ -78,15 +78,18 @@ export async function calibrate(s: Subject, o: TimingOptions): Promise<Calibrati
  * for the GC to collect during the next sample).
  */
 export async function interleave(subjects: readonly { subject: Subject; batch: number }[], rounds: number,
-  onRound?: (r: number) => void): Promise<Series[]> {
+  minSampleMs: number, onRound?: (r: number) => void): Promise<Series[]> {
   const series: Series[] = subjects.map(({ subject, batch }) => ({ name: subject.name, batch, perCallMs: [], sampleMs: [] }));
   for (let r = 0; r < rounds; r++) {
     for (let k = 0; k < subjects.length; k++) {
       const j = r % 2 ? subjects.length - 1 - k : k;
       const i = (j + r) % subjects.length;
       const { subject, batch } = subjects[i];
-      const t = await timeBatch(subject, batch);
-      series[i].perCallMs.push(t / batch);
+      // If the machine got faster than at calibration, add whole batches until the sample
+      // lasts ≥ minSampleMs, rather than keep a sample too short to time precisely.
+      let t = 0, calls = 0;
+      do { t += await timeBatch(subject, batch); calls += batch; } while (t < minSampleMs);
+      series[i].perCallMs.push(t / calls);
       series[i].sampleMs.push(t);
     }
     onRound?.(r);

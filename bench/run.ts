@@ -8,9 +8,9 @@
 // (shared/STACK.md).
 import "./v8-state.js"; // first: puts V8 in the post-detach state before anything is timed
 import { existsSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import { Forward, Reverse } from "../src/index.js";
+import { Forward, type Mode, Reverse } from "../src/index.js";
 import { type BenchCase, type Check, type FirstCall, CHECK_TOLERANCE, heatCase, rosenbrockCase } from "./cases.js";
 import { type Subject, type TimingOptions, calibrate, interleave, median, perRoundRatios, quantile } from "./measure.js";
 
@@ -41,6 +41,9 @@ const cli = parseArgs(process.argv.slice(2));
 const timing: TimingOptions = cli.quick
   ? { warmupMs: 30, warmupCalls: 3, minSampleMs: 3, rounds: cli.rounds ?? 3 }
   : { warmupMs: 300, warmupCalls: 3, minSampleMs: 10, rounds: cli.rounds ?? 15 };
+// First-call latency is one compile, easily disturbed by a GC or another process on a
+// 2-core machine: take the median of this many fresh Programs.
+const firstCallRepeats = cli.quick ? 1 : 3;
 
 // dist/bench/run.js sits two levels below the project root, bench/run.ts one; resolving
 // from the compiled file's URL (not the working directory) finds the .wat sources from
@@ -57,6 +60,16 @@ const log = (s: string) => process.stderr.write(s + "\n");
 const modes = ["primal", "reverse", "forward"] as const;
 type ModeName = (typeof modes)[number];
 
+type FirstCallFigures = FirstCall & { compileMsAll: number[] };
+
+/** The first call on `firstCallRepeats` fresh Programs; the figures of the median compile. */
+async function firstCall(c: BenchCase, mode: Mode): Promise<FirstCallFigures> {
+  const all: FirstCall[] = [];
+  for (let k = 0; k < firstCallRepeats; k++) all.push(await c.firstCall(mode));
+  const mid = [...all].sort((a, b) => a.compileMs - b.compileMs)[(all.length - 1) >> 1];
+  return { ...mid, compileMsAll: all.map((f) => f.compileMs) };
+}
+
 interface CaseResult {
   kernel: string;
   size: string;
@@ -65,7 +78,7 @@ interface CaseResult {
   targets: BenchCase["targets"];
   error?: string;
   checks: Check[];
-  firstCall: { reverse?: FirstCall; forward?: FirstCall };
+  firstCall: { reverse?: FirstCallFigures; forward?: FirstCallFigures };
   tapeBytes?: number;
   batch?: Record<ModeName, number>;
   perCallMs?: Record<ModeName, number[]>;
@@ -74,6 +87,7 @@ interface CaseResult {
   iqrMs?: Record<ModeName, [number, number]>;
   ratios?: { reverse: number[]; forward: number[] };
   ratio?: { reverse: number; forward: number };
+  ratioIqr?: { reverse: [number, number]; forward: [number, number] };
   status?: { reverse?: "ok" | "MISS"; forward?: "ok" | "MISS" };
 }
 
@@ -84,6 +98,7 @@ const specs: { label: string; make: () => Promise<BenchCase> }[] = [
 ];
 
 const t0 = performance.now();
+const loadAtStart = loadavg()[0];
 log(`bench: node ${process.version}, ${cpus().length} cpus, ${timing.rounds} rounds${cli.quick ? " (--quick: smoke test, not a measurement)" : ""}`);
 
 // Build every case, check its derivatives and measure its first call before timing
@@ -91,7 +106,7 @@ log(`bench: node ${process.version}, ${cpus().length} cpus, ${timing.rounds} rou
 // other cases still run.
 const cases: { c: BenchCase; res: CaseResult }[] = [];
 const results: CaseResult[] = [];
-let processFirst: (FirstCall & { of: string }) | null = null;
+let warmup: { of: string; reverse: FirstCall; forward: FirstCall } | null = null;
 for (const spec of specs) {
   let c: BenchCase | null = null;
   const res: CaseResult = { kernel: spec.label.split(" ")[0], size: spec.label.slice(spec.label.indexOf(" ") + 1), params: {}, notes: [], targets: {}, checks: [], firstCall: {} };
@@ -99,12 +114,13 @@ for (const spec of specs) {
   try {
     c = await spec.make();
     Object.assign(res, { kernel: c.kernel, size: c.size, params: c.params, notes: c.notes, targets: c.targets });
-    // The first optimize in a process pays ≈ 200 ms of binaryen start-up (shared/STACK.md)
-    // that belongs to no kernel: spend it on a throwaway compile, recorded separately, so
-    // the compile column compares kernels and modes on equal terms.
-    if (!processFirst) processFirst = { ...(await c.firstCall(Reverse)), of: `${spec.label} reverse` };
-    res.firstCall.reverse = await c.firstCall(Reverse);
-    res.firstCall.forward = await c.firstCall(Forward);
+    // The first optimizes in a process pay ≈ 200 ms or more of binaryen start-up and
+    // tier-up (shared/STACK.md) that belong to no kernel: spend them on throwaway
+    // compiles of both modes, recorded separately, so the compile column compares
+    // kernels and modes on equal terms.
+    if (!warmup) warmup = { of: c.kernel, reverse: await c.firstCall(Reverse), forward: await c.firstCall(Forward) };
+    res.firstCall.reverse = await firstCall(c, Reverse);
+    res.firstCall.forward = await firstCall(c, Forward);
     log(`checking ${spec.label} ...`);
     res.checks = await c.check();
     for (const ch of res.checks)
@@ -133,7 +149,7 @@ for (const { c, res } of cases) {
     subjects.push({ subject: runs[m], batch: cal.batch, res, mode: m });
   }
 }
-const series = await interleave(subjects, timing.rounds, (r) => log(`round ${r + 1}/${timing.rounds}`));
+const series = await interleave(subjects, timing.rounds, timing.minSampleMs, (r) => log(`round ${r + 1}/${timing.rounds}`));
 
 for (const { res } of cases) {
   const mine = (m: ModeName) => series[subjects.findIndex((s) => s.res === res && s.mode === m)];
@@ -154,6 +170,8 @@ for (const { res } of cases) {
     forward: perRoundRatios(res.perCallMs.forward, res.perCallMs.primal),
   };
   res.ratio = { reverse: median(res.ratios.reverse), forward: median(res.ratios.forward) };
+  const iqr = (xs: number[]): [number, number] => [quantile(xs, 0.25), quantile(xs, 0.75)];
+  res.ratioIqr = { reverse: iqr(res.ratios.reverse), forward: iqr(res.ratios.forward) };
   res.status = {};
   if (res.targets.reverse !== undefined) res.status.reverse = res.ratio.reverse <= res.targets.reverse ? "ok" : "MISS";
   if (res.targets.forward !== undefined) res.status.forward = res.ratio.forward <= res.targets.forward ? "ok" : "MISS";
@@ -163,6 +181,8 @@ for (const { res } of cases) {
 const ms = (x: number | undefined) =>
   x === undefined || !Number.isFinite(x) ? "–" : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toPrecision(3);
 const ratio = (x: number | undefined) => (x === undefined ? "–" : x.toFixed(2));
+// Below 0.01 MB the bytes say more than "0.00".
+const tape = (b: number | undefined) => (b === undefined ? "–" : b >= 1e4 ? (b / 1e6).toFixed(2) : `${b} B`);
 const target = (t: number | undefined, s: string | undefined) => (t === undefined ? "–" : `≤ ${t} ${s ?? ""}`.trim());
 
 const header = ["kernel", "size", "primal (ms)", "reverse (ms)", "reverse/primal", "target", "forward (ms)", "forward/primal", "target", "compile ms (rev/fwd)", "tape MB"];
@@ -174,7 +194,7 @@ const rows: string[][] = results.map((r) =>
         ms(r.medianMs?.primal), ms(r.medianMs?.reverse), ratio(r.ratio?.reverse), target(r.targets.reverse, r.status?.reverse),
         ms(r.medianMs?.forward), ratio(r.ratio?.forward), target(r.targets.forward, r.status?.forward),
         `${ms(r.firstCall.reverse?.compileMs)} / ${ms(r.firstCall.forward?.compileMs)}`,
-        r.tapeBytes === undefined ? "–" : (r.tapeBytes / 1e6).toFixed(2),
+        tape(r.tapeBytes),
       ]);
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
@@ -183,16 +203,22 @@ console.log(widths.map((w) => "-".repeat(w)).join("  "));
 for (const r of rows) console.log(line(r));
 console.log();
 console.log(`Medians of ${timing.rounds} interleaved rounds (samples ≥ ${timing.minSampleMs} ms); ratios are medians of per-round ratios.`);
-console.log("compile ms: stats.compileMs of the first autodiff call on a fresh Program (differentiate + optimize + emit + instantiate; lifting happens in Program.fromWat, see JSON fromWatMs).");
-if (processFirst) console.log(`  The process's first compile (${processFirst.of}, ${ms(processFirst.compileMs)} ms, includes binaryen start-up) is excluded.`);
+console.log(`compile ms: stats.compileMs of the first autodiff call on a fresh Program (differentiate + optimize + emit + instantiate), median of ${firstCallRepeats}; lifting is in Program.fromWat (JSON fromWatMs).`);
+if (warmup) console.log(`  Excluded: the process's first compiles (${warmup.of} reverse ${ms(warmup.reverse.compileMs)} ms, forward ${ms(warmup.forward.compileMs)} ms), which include binaryen start-up.`);
 console.log("tape MB: stats.tapeBytes of one reverse call, 10^6 bytes.");
-for (const r of results) for (const n of r.notes) console.log(`${r.kernel} ${r.size}: ${n}.`);
+// Notes are per kernel (the same for every size): print each once.
+const notes = new Map<string, string>();
+for (const r of results) for (const n of r.notes) notes.set(`${r.kernel}: ${n}.`, "");
+for (const n of notes.keys()) console.log(n);
 console.log();
 for (const r of results) {
   if (r.error) { console.log(`${r.kernel} ${r.size}: ERROR ${r.error}`); continue; }
   for (const ch of r.checks)
     console.log(`check ${r.kernel} ${r.size}: ${ch.what}: rel. err. ${ch.relErr.toExponential(1)} ${ch.ok ? "ok" : `WARNING > ${CHECK_TOLERANCE}`}`);
 }
+const loadAtEnd = loadavg()[0];
+if (Math.max(loadAtStart, loadAtEnd) > 0.5)
+  console.log(`\nLoad average ${loadAtStart.toFixed(2)} → ${loadAtEnd.toFixed(2)} on ${cpus().length} cpus: other processes were running, expect noisy figures (JSON has per-round values and IQRs).`);
 if (cli.quick) console.log("\n--quick: a smoke test of the harness; do not quote these figures.");
 
 // ---- JSON ----
@@ -201,9 +227,9 @@ if (cli.json) {
     meta: {
       date: new Date().toISOString(), node: process.version, v8: process.versions.v8, platform: `${process.platform} ${process.arch}`,
       cpus: cpus().length, cpuModel: cpus()[0]?.model, quick: cli.quick, timing, checkTolerance: CHECK_TOLERANCE,
-      detachedAtStart: true, wallSeconds: (performance.now() - t0) / 1000,
+      detachedAtStart: true, firstCallRepeats, loadavg: { start: loadAtStart, end: loadAtEnd }, wallSeconds: (performance.now() - t0) / 1000,
     },
-    processFirstCompile: processFirst,
+    processFirstCompiles: warmup,
     cases: results,
   };
   writeFileSync(cli.json, JSON.stringify(doc, null, 2) + "\n");

@@ -134,3 +134,41 @@ function naturalLoop(cfg: ForwardCfg, header: number, latch: number): Set<number
   if (blocks.has(cfg.entry) && header !== cfg.entry) return null;
   return blocks;
 }
+
+/**
+ * Joins whose predecessor can be recomputed in the reverse sweep instead of recorded: the
+ * two arms of one if (each a single block, or the if without else), when the condition reads
+ * nothing the arms assign. `onTrue`/`onFalse` are the join's predecessors for each outcome.
+ */
+export interface RecomputedJoin { join: number; cond: Expr; onTrue: number; onFalse: number }
+
+export function recomputableJoins(cfg: ForwardCfg, condOk: (cond: Expr, armDefs: Set<number>) => boolean,
+  defsOf: (block: number) => number[]): Map<number, RecomputedJoin> {
+  const out = new Map<number, RecomputedJoin>();
+  for (const [j, b] of cfg.blocks) {
+    if (b.preds.length !== 2) continue;
+    const single = (x: number) => { const xb = cfg.blocks.get(x)!; return xb.preds.length === 1 && xb.exit.kind === "goto" && xb.exit.to === j ? xb.preds[0] : -1; };
+    const [p, q] = b.preds;
+    let found: RecomputedJoin | null = null;
+    // diamond: D → p, D → q, p → j, q → j
+    const dp = single(p), dq = single(q);
+    if (dp >= 0 && dp === dq) {
+      const d = cfg.blocks.get(dp)!.exit;
+      if (d.kind === "branch" && ((d.then === p && d.else === q) || (d.then === q && d.else === p)))
+        found = { join: j, cond: d.cond, onTrue: d.then, onFalse: d.else };
+    }
+    // triangle: D → t → j and D → j
+    for (const [t, dd] of [[p, q], [q, p]] as const) {
+      if (found) break;
+      if (single(t) !== dd) continue;
+      const d = cfg.blocks.get(dd)!.exit;
+      if (d.kind === "branch" && d.then === t && d.else === j) found = { join: j, cond: d.cond, onTrue: t, onFalse: dd };
+      else if (d.kind === "branch" && d.else === t && d.then === j) found = { join: j, cond: d.cond, onTrue: dd, onFalse: t };
+    }
+    if (!found) continue;
+    const arms = [found.onTrue, found.onFalse].filter((x) => cfg.blocks.get(x)!.preds.length === 1 && single(x) >= 0);
+    const armDefs = new Set(arms.flatMap(defsOf));
+    if (condOk(found.cond, armDefs)) out.set(j, found);
+  }
+  return out;
+}

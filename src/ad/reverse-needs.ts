@@ -33,14 +33,16 @@ export class ReverseNeeds {
   readonly atExit: Set<number>;
 
   constructor(private readonly d: Differentiator, private readonly act: ActivityAnalysis, private readonly ptr: PointerAnalysis,
-    private readonly stable: StableMemory, cfg: ForwardCfg, retLocal: number, resultActive: boolean) {
+    private readonly stable: StableMemory, cfg: ForwardCfg, retLocal: number, resultActive: boolean,
+    /** Locals the reverse sweep reads on leaving each block backwards (recomputed branch conditions). */
+    entryReads: Map<number, Set<number>> = new Map()) {
     for (const [id, b] of cfg.blocks) this.stmts.set(id, this.rematerialize(b.stmts, b.stmts.map((s) => this.needsOf(s, retLocal, resultActive))));
     const blockStmts = (id: number) => cfg.blocks.get(id)!.stmts;
     const lin = new Map<number, Set<number>>();
     const lout = new Map<number, Set<number>>();
     for (const id of cfg.blocks.keys()) { lin.set(id, new Set()); lout.set(id, new Set()); }
     const transfer = (id: number, record: boolean) => {
-      const L = new Set(lin.get(id));
+      const L = new Set([...lin.get(id)!, ...(entryReads.get(id) ?? [])]);
       const restores: number[][] = [];
       this.stmts.get(id)!.forEach((n, k) => {
         const restored = n.defs.filter((x) => L.has(x) || n.pre.has(x));

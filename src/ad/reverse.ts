@@ -11,7 +11,8 @@ import { isFloat } from "../ir/types.js";
 import { mapTree } from "../ir/walk.js";
 
 type Val = (tree: Expr) => Expr;
-import { buildCfg, countedLoops, successors } from "./cfg.js";
+import { buildCfg, countedLoops, recomputableJoins, successors } from "./cfg.js";
+import { forEachNode } from "../ir/walk.js";
 import { localizeTape } from "./tape-locals.js";
 import { foldZeroAdjoints } from "./fold-zeros.js";
 import { calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
@@ -33,7 +34,23 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   const retLocal = a.fn.results.length === 1 ? a.fn.locals.length : -1;
   const fn: IRFunction = retLocal >= 0 ? { ...a.fn, locals: [...a.fn.locals, resultType], localNames: [...(a.fn.localNames ?? []), "ret"] } : a.fn;
   const cfg = buildCfg(fn.body as Expr, retLocal);
-  const needs = new ReverseNeeds(d, a.act, a.ptr, a.stable, cfg, retLocal, sig.resultActive);
+  // if-joins whose condition the reverse sweep can evaluate again need no recorded edge
+  const condOk = (cond: Expr, armDefs: Set<number>) => {
+    let ok = true;
+    forEachNode(cond, (n) => {
+      if (n.kind === "local.get" && armDefs.has(n.local)) ok = false;
+      if ((n.kind === "load" && !a.stable.isStable(n)) || n.kind === "global.get") ok = false;
+    });
+    return ok;
+  };
+  const defsOf = (id: number) => cfg.blocks.get(id)!.stmts.flatMap((st) => (st.kind === "local.set" ? [st.local] : st.kind === "tuple.set" ? st.locals : []));
+  const joins = recomputableJoins(cfg, condOk, defsOf);
+  const entryReads = new Map([...joins].map(([j, r]) => {
+    const ls = new Set<number>();
+    forEachNode(r.cond, (n) => { if (n.kind === "local.get") ls.add(n.local); });
+    return [j, ls];
+  }));
+  const needs = new ReverseNeeds(d, a.act, a.ptr, a.stable, cfg, retLocal, sig.resultActive, entryReads);
   const isActiveLocal = (l: number) => a.act.activeLocals[l] || (l === retLocal && sig.resultActive);
 
   // ---- augmented forward sweep: same parameters and results as the primal ----
@@ -48,7 +65,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   const exitedLoops = (from: number, to: number) =>
     [...loops.values()].filter((l) => l.blocks.has(from) && !l.blocks.has(to)).sort((x, y) => x.blocks.size - y.blocks.size);
   const edgeBytes = (from: number, to: number) =>
-    (!loops.has(to) && cfg.blocks.get(to)!.preds.length > 1 ? 1 : 0) + 4 * exitedLoops(from, to).length;
+    (!loops.has(to) && !joins.has(to) && cfg.blocks.get(to)!.preds.length > 1 ? 1 : 0) + 4 * exitedLoops(from, to).length;
   const augEdge = (from: number, to: number): Edge => {
     // edge pushes are checked on the edge, so a loop's own iterations pay nothing for its exit
     const code: Expr[] = [...TAPE.check(edgeBytes(from, to))];
@@ -57,7 +74,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     if (loop) {
       const c = augCounter.get(to)!;
       code.push(set(c, from === loop.pre ? i32(0) : binary("i32.add", get(c, "i32"), i32(1))));
-    } else if (cfg.blocks.get(to)!.preds.length > 1) code.push(...TAPE.pushByte(edgeId(from, to)));
+    } else if (!joins.has(to) && cfg.blocks.get(to)!.preds.length > 1) code.push(...TAPE.pushByte(edgeId(from, to)));
     return { target: to, code };
   };
   const exitPushes = [...needs.atExit].filter((l) => l >= fn.params.length || definedSomewhere(l));
@@ -290,6 +307,9 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     else if (loop) {
       const c = revCounterOf(id);
       exit = { kind: "branch", cond: get(c, "i32"), then: edge(loop.latch, [set(c, binary("i32.sub", get(c, "i32"), i32(1)))]), else: edge(loop.pre) };
+    } else if (joins.has(id)) {
+      const j = joins.get(id)!;
+      exit = { kind: "branch", cond: rx.remap(j.cond), then: edge(j.onTrue), else: edge(j.onFalse) };
     } else {
       out.push(...TAPE.popByte(sel));
       exit = { kind: "switch", index: get(sel, "i32"), targets: b.preds.map((p) => edge(p)), default: edge(b.preds[0]) };
