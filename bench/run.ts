@@ -106,7 +106,7 @@ log(`bench: node ${process.version}, ${cpus().length} cpus, ${timing.rounds} rou
 // other cases still run.
 const cases: { c: BenchCase; res: CaseResult }[] = [];
 const results: CaseResult[] = [];
-let warmup: { of: string; reverse: FirstCall; forward: FirstCall } | null = null;
+let warmup: { of: string; reverse: number[]; forward: number[] } | null = null;
 for (const spec of specs) {
   let c: BenchCase | null = null;
   const res: CaseResult = { kernel: spec.label.split(" ")[0], size: spec.label.slice(spec.label.indexOf(" ") + 1), params: {}, notes: [], targets: {}, checks: [], firstCall: {} };
@@ -114,11 +114,17 @@ for (const spec of specs) {
   try {
     c = await spec.make();
     Object.assign(res, { kernel: c.kernel, size: c.size, params: c.params, notes: c.notes, targets: c.targets });
-    // The first optimizes in a process pay ≈ 200 ms or more of binaryen start-up and
-    // tier-up (shared/STACK.md) that belong to no kernel: spend them on throwaway
-    // compiles of both modes, recorded separately, so the compile column compares
-    // kernels and modes on equal terms.
-    if (!warmup) warmup = { of: c.kernel, reverse: await c.firstCall(Reverse), forward: await c.firstCall(Forward) };
+    // The first optimizes in a process pay binaryen's start-up (≈ 200 ms, shared/STACK.md)
+    // and run its Wasm before V8 has tiered it up (the next few compiles still take ≈ 2×):
+    // that belongs to no kernel, so spend it on throwaway compiles of both modes, recorded
+    // separately, and let the compile column compare kernels and modes on equal terms.
+    if (!warmup) {
+      warmup = { of: c.kernel, reverse: [], forward: [] };
+      for (let k = 0; k < firstCallRepeats; k++) {
+        warmup.reverse.push((await c.firstCall(Reverse)).compileMs);
+        warmup.forward.push((await c.firstCall(Forward)).compileMs);
+      }
+    }
     res.firstCall.reverse = await firstCall(c, Reverse);
     res.firstCall.forward = await firstCall(c, Forward);
     log(`checking ${spec.label} ...`);
@@ -204,7 +210,7 @@ for (const r of rows) console.log(line(r));
 console.log();
 console.log(`Medians of ${timing.rounds} interleaved rounds (samples ≥ ${timing.minSampleMs} ms); ratios are medians of per-round ratios.`);
 console.log(`compile ms: stats.compileMs of the first autodiff call on a fresh Program (differentiate + optimize + emit + instantiate), median of ${firstCallRepeats}; lifting is in Program.fromWat (JSON fromWatMs).`);
-if (warmup) console.log(`  Excluded: the process's first compiles (${warmup.of} reverse ${ms(warmup.reverse.compileMs)} ms, forward ${ms(warmup.forward.compileMs)} ms), which include binaryen start-up.`);
+if (warmup) console.log(`  Excluded: the process's first compiles, which include binaryen start-up (${warmup.of} reverse ${warmup.reverse.map(ms).join(", ")} ms; forward ${warmup.forward.map(ms).join(", ")} ms).`);
 console.log("tape MB: stats.tapeBytes of one reverse call, 10^6 bytes.");
 // Notes are per kernel (the same for every size): print each once.
 const notes = new Map<string, string>();

@@ -5,7 +5,7 @@ import type { ActivityAnalysis } from "../analysis/activity.js";
 import type { PointerAnalysis } from "../analysis/pointers.js";
 import type { ActivitySignature, ParamActivity } from "../analysis/signature.js";
 import { UnsupportedError } from "../errors.js";
-import type { Call, CallIndirect, Expr, IRFunction, IRModule } from "../ir/types.js";
+import type { Call, CallIndirect, Expr, IRFunction, IRModule, ValType } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { mathRules } from "./rules/math.js";
 import type { IntrinsicRule } from "./rules/rule.js";
@@ -13,7 +13,9 @@ import type { IntrinsicRule } from "./rules/rule.js";
 export type Callee =
   | { kind: "intrinsic"; name: string; rule: IntrinsicRule }
   | { kind: "function"; fn: IRFunction }
-  | { kind: "import"; fn: IRFunction };
+  | { kind: "import"; fn: IRFunction }
+  /** The targets of a call_indirect: every function of the table with these types. */
+  | { kind: "indirect"; params: ValType[]; results: ValType[] };
 
 export function calleeOf(mod: IRModule, name: string): Callee {
   const fn = mod.functions.find((f) => f.name === name);
@@ -32,8 +34,8 @@ export function callResultActive(mod: IRModule, call: Expr, argActive: (e: Expr)
   return call.args.some(argActive);
 }
 
-/** The signature a call site asks of a module function. */
-export function calleeSignature(fn: IRFunction, call: Call, act: ActivityAnalysis, ptr: PointerAnalysis): ActivitySignature {
+/** The signature a call site asks of a module function (or of every target of an indirect call). */
+export function calleeSignature(fn: { params: IRFunction["params"]; results: IRFunction["results"] }, call: Call | CallIndirect, act: ActivityAnalysis, ptr: PointerAnalysis): ActivitySignature {
   const params: ParamActivity[] = call.args.map((a, i) => {
     const t = fn.params[i];
     if (isFloat(t)) return act.isActive(a) ? "active" : "const";
@@ -48,14 +50,26 @@ export function calleeSignature(fn: IRFunction, call: Call, act: ActivityAnalysi
 }
 
 /** Refuses calls that carry derivatives into code we cannot differentiate. */
-export function checkCallSupported(caller: string, callee: Callee | null, call: Call | CallIndirect, act: ActivityAnalysis): void {
+export function checkCallSupported(mod: IRModule, caller: string, callee: Callee | null, call: Call | CallIndirect, act: ActivityAnalysis): void {
   const carries = call.args.some((a) => act.argCarriesDerivative(a));
   if (!carries) return;
-  if (call.kind === "call_indirect")
-    throw new UnsupportedError(caller, "call_indirect with active arguments", "indirect calls on the active path are not supported yet; call the function directly");
+  if (call.kind === "call_indirect") {
+    const table = mod.tables.find((t) => t.name === call.table);
+    if (!table || table.import)
+      throw new UnsupportedError(caller, "call_indirect with active arguments", "the table is imported, so its functions cannot be differentiated; define the table in the module");
+    for (const seg of table.segments)
+      for (const name of seg.funcs) {
+        const f = mod.functions.find((x) => x.name === name);
+        if (f?.import && sameTypes(f.params, call.params) && sameTypes(f.results, call.results))
+          throw new UnsupportedError(caller, `call_indirect reaching import ${f.import.module}.${f.import.base}`, "an imported function in the table may receive active values; keep imports out of the table");
+      }
+    return;
+  }
   if (callee?.kind === "import") {
     const imp = callee.fn.import!;
     throw new UnsupportedError(caller, `call ${imp.module}.${imp.base}`,
       `the import receives active values and has no derivative rule; use an import from "Math" with a known rule, or mark it inactive`);
   }
 }
+
+export const sameTypes = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((t, i) => t === b[i]);

@@ -8,7 +8,8 @@ import { forEachNode } from "../ir/walk.js";
 import type { ActivitySignature } from "../analysis/signature.js";
 import { signatureKey } from "../analysis/signature.js";
 import { normalizeFunction } from "../ir/normalize.js";
-import type { Expr, IRFunction, IRModule, ValType } from "../ir/types.js";
+import type { CallIndirect, Expr, IRFunction, IRModule, IRTable, ValType } from "../ir/types.js";
+import { sameTypes } from "./calls.js";
 import { verifyFunction } from "../ir/verify.js";
 import { callResultActive } from "./calls.js";
 import { DiffContext } from "./context.js";
@@ -26,6 +27,7 @@ export class Differentiator {
   private readonly queue: (() => IRFunction)[] = [];
   private readonly added: IRFunction[] = [];
   private readonly mathImports = new Map<string, string>();
+  private readonly tables = new Map<string, IRTable>();
   private readonly names = new Set<string>();
   private readonly stores: StoreSummary;
   /** The function the runtime calls; loads in it are judged precisely by StableMemory. */
@@ -125,12 +127,35 @@ export class Differentiator {
 
   revSignature(fn: IRFunction, sig: ActivitySignature) { return reverseSignature(fn, sig); }
 
+  /**
+   * A table holding, at the same indexes as `call.table`, the derivative functions (forward,
+   * augmented or reverse) of every entry whose type matches the indirect call; an indirect
+   * call site calls through it with the recorded or the same index.
+   */
+  derivedTable(call: CallIndirect, kind: "fwd" | "aug" | "rev", sig: ActivitySignature): string {
+    const key = `${call.table}|${kind}|${signatureKey(sig)}|${call.params.join(",")}>${call.results.join(",")}`;
+    const got = this.tables.get(key);
+    if (got) return got.name;
+    const orig = this.module.tables.find((t) => t.name === call.table)!;
+    const segments: IRTable["segments"] = [];
+    for (const seg of orig.segments)
+      seg.funcs.forEach((name, i) => {
+        const f = this.module.functions.find((x) => x.name === name);
+        if (!f || f.import || !sameTypes(f.params, call.params) || !sameTypes(f.results, call.results)) return;
+        const target = kind === "fwd" ? this.forward(name, sig) : this.reverse(name, sig)[kind];
+        segments.push({ offset: seg.offset + i, funcs: [target] });
+      });
+    const table: IRTable = { name: this.unique(`${call.table}__${kind}_${signatureKey(sig).replace(">", "_")}`), initial: orig.initial, maximum: orig.maximum, segments };
+    this.tables.set(key, table);
+    return table.name;
+  }
+
   /** Generates everything requested so far (and what that requests) and returns the extended module. */
   finish(extra: IRFunction[] = []): IRModule {
     while (this.queue.length) this.added.push(this.queue.shift()!());
     const needsTape = this.added.some((f) => f.name.endsWith("_aug"));
     const globals = needsTape ? [...this.module.globals, ...TAPE.globals()] : this.module.globals;
     const tapeFns = needsTape ? [TAPE.growFunction()] : [];
-    return { ...this.module, globals, functions: [...this.added.filter((f) => f.import), ...this.module.functions, ...this.added.filter((f) => !f.import), ...tapeFns, ...extra] };
+    return { ...this.module, globals, tables: [...this.module.tables, ...this.tables.values()], functions: [...this.added.filter((f) => f.import), ...this.module.functions, ...this.added.filter((f) => !f.import), ...tapeFns, ...extra] };
   }
 }

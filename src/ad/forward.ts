@@ -2,10 +2,10 @@
 // assignment computed from the rule partials; active loads and stores have shadow twins;
 // calls go to the callees' forward versions. Control flow is unchanged.
 import { binary, get, konst, set, stmtBlock, zero } from "../ir/builder.js";
-import type { Call, Expr, IRFunction, Store, ValType } from "../ir/types.js";
-import { isFloat } from "../ir/types.js";
+import type { Call, CallIndirect, Expr, IRFunction, Store, ValType } from "../ir/types.js";
+import { isFloat, typeOfCallResults } from "../ir/types.js";
 import { UnsupportedError } from "../errors.js";
-import { calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
+import { type Callee, calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
 import { DiffContext, fillPartial, partialUses, scale } from "./context.js";
 import type { Differentiator } from "./differentiator.js";
 import { nodeRule } from "./rules/index.js";
@@ -77,9 +77,9 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
 
   const orZero = (t: Expr | null, type: ValType) => t ?? zero(type);
 
-  const callStmt = (targets: number[], c: Call, out: Expr[]) => {
-    const callee = calleeOf(d.module, c.func);
-    checkCallSupported(src.name, callee, c, ctx.act);
+  const callStmt = (targets: number[], c: Call | CallIndirect, out: Expr[]) => {
+    const callee: Callee = c.kind === "call" ? calleeOf(d.module, c.func) : { kind: "indirect", params: c.params, results: c.results };
+    checkCallSupported(d.module, src.name, callee.kind === "indirect" ? null : callee, c, ctx.act);
     const anyActive = c.args.some((a) => ctx.act.argCarriesDerivative(a));
     const emitPlain = () => out.push(targets.length === 0 ? ctx.remap(c) : targets.length === 1 ? set(ctx.map(targets[0]), ctx.remap(c)) : ctx.remap({ kind: "tuple.set", type: "none", locals: targets, value: c }));
     if (!anyActive || callee.kind === "import") return emitPlain();
@@ -87,7 +87,7 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
     if (callee.kind === "intrinsic") {
       const t = c.type as ValType;
       const vals = duals.map((x) => temp(x.val, out));
-      const zt = temp({ ...c, args: vals }, out, "z");
+      const zt = temp({ ...(c as Call), args: vals }, out, "z");
       const partials = callee.rule.partials(vals, zt, t, d.mathCall(t));
       let tan: Expr | null = null;
       partials.forEach((p, i) => {
@@ -101,20 +101,26 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
       }
       return;
     }
-    const sig = calleeSignature(callee.fn, c, ctx.act, ctx.ptr);
-    const fname = d.forward(callee.fn.name, sig);
+    const types = callee.kind === "function" ? callee.fn : callee;
+    const sig = calleeSignature(types, c, ctx.act, ctx.ptr);
+    const what = c.kind === "call" ? `call ${c.func}` : "call_indirect";
     const extra: Expr[] = [];
+    const extraTypes: ValType[] = [];
     sig.params.forEach((p, i) => {
-      if (p === "active") extra.push(orZero(duals[i].tan, callee.fn.params[i]));
-      else if (p === "dup") extra.push(ctx.shadowAddress(c.args[i], duals[i].val, () => `call ${c.func}`)!);
+      if (p === "active") { extra.push(orZero(duals[i].tan, types.params[i])); extraTypes.push(types.params[i]); }
+      else if (p === "dup") { extra.push(ctx.shadowAddress(c.args[i], duals[i].val, () => what)!); extraTypes.push("i32"); }
     });
-    const call: Call = { ...c, func: fname, args: [...duals.map((x) => x.val), ...extra], type: sig.resultActive ? "tuple" : c.type };
+    const args = [...duals.map((x) => x.val), ...extra];
+    const results = sig.resultActive ? [...types.results, types.results[0]] : types.results;
+    const call: Call | CallIndirect = c.kind === "call"
+      ? { ...c, func: d.forward((callee as { fn: IRFunction }).fn.name, sig), args, type: typeOfCallResults(results) }
+      : { ...c, table: d.derivedTable(c, "fwd", sig), target: ctx.remap(c.target), params: [...c.params, ...extraTypes], results, args, type: typeOfCallResults(results) };
     if (sig.resultActive) {
-      if (targets.length !== 1) throw new UnsupportedError(src.name, `call ${c.func}`, "multi-value results on the active path are not supported");
+      if (targets.length !== 1) throw new UnsupportedError(src.name, what, "multi-value results on the active path are not supported");
       out.push({ kind: "tuple.set", type: "none", locals: [ctx.map(targets[0]), ctx.derivOf(targets[0])], value: call });
     } else if (targets.length === 1) out.push(set(ctx.map(targets[0]), call));
     else if (targets.length === 0) out.push(call);
-    else throw new UnsupportedError(src.name, `call ${c.func}`, "multi-value results on the active path are not supported");
+    else throw new UnsupportedError(src.name, what, "multi-value results on the active path are not supported");
   };
 
   const storeStmt = (s: Store, out: Expr[]) => {
@@ -141,8 +147,7 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
         return;
       }
       case "local.set": {
-        if (s.value.kind === "call") return void callStmt([s.local], s.value, out);
-        if (s.value.kind === "call_indirect") { checkCallSupported(src.name, null, s.value, ctx.act); return void out.push(ctx.remap(s)); }
+        if (s.value.kind === "call" || s.value.kind === "call_indirect") return void callStmt([s.local], s.value, out);
         if (!ctx.act.activeLocals[s.local]) { scanBits(s.value); return void out.push(ctx.remap(s)); }
         const v = dual(s.value, out);
         if (v.tan) {
@@ -152,11 +157,9 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
         return;
       }
       case "tuple.set":
-        if (s.value.kind === "call") return void callStmt(s.locals, s.value, out);
-        checkCallSupported(src.name, null, s.value, ctx.act);
-        return void out.push(ctx.remap(s));
+        return void callStmt(s.locals, s.value, out);
       case "call": return void callStmt([], s, out);
-      case "call_indirect": checkCallSupported(src.name, null, s, ctx.act); return void out.push(ctx.remap(s));
+      case "call_indirect": return void callStmt([], s, out);
       case "store": return void storeStmt(s, out);
       case "global.set":
         if (ctx.act.isActive(s.value)) throw new UnsupportedError(src.name, `global.set ${s.global}`, "storing an active value in a global is not supported; keep it in a Duplicated buffer");

@@ -145,10 +145,12 @@ export class ReverseNeeds {
     const defs: number[] = [];
     const addrIfShadowed = (addr: Expr) => { const p = this.ptr.of(addr); if (p.kind === "arg" && p.shadowed) localsOf(addr, pre); };
     const callNeeds = (c: Expr) => {
-      if (c.kind !== "call") return;
-      const callee = calleeOf(this.d.module, c.func);
+      if (c.kind !== "call" && c.kind !== "call_indirect") return;
       const carries = c.args.some((a) => this.act.argCarriesDerivative(a));
-      if (!carries || callee.kind === "import") return;
+      if (!carries) return;
+      if (c.kind === "call_indirect") { for (const a of c.args) { localsOf(a, pre); this.propagationReads(a, pre); } return; }
+      const callee = calleeOf(this.d.module, c.func);
+      if (callee.kind === "import") return;
       if (callee.kind === "intrinsic") {
         const t = c.type as "f64";
         const ph = placeholders(c.args.map(() => t), t);

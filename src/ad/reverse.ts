@@ -6,8 +6,8 @@
 import type { ActivitySignature } from "../analysis/signature.js";
 import { UnsupportedError } from "../errors.js";
 import { binary, get, i32, set, zero } from "../ir/builder.js";
-import type { Call, CfgBlock, Edge, Expr, IRFunction, ValType } from "../ir/types.js";
-import { isFloat } from "../ir/types.js";
+import type { Call, CallIndirect, CfgBlock, Edge, Expr, IRFunction, ValType } from "../ir/types.js";
+import { isFloat, typeOfCallResults } from "../ir/types.js";
 import { mapTree } from "../ir/walk.js";
 
 type Val = (tree: Expr) => Expr;
@@ -15,7 +15,7 @@ import { buildCfg, countedLoops, recomputableJoins, successors } from "./cfg.js"
 import { forEachNode } from "../ir/walk.js";
 import { localizeTape } from "./tape-locals.js";
 import { foldZeroAdjoints } from "./fold-zeros.js";
-import { calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
+import { type Callee, calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
 import { DiffContext, fillPartial, partialUses, placeholders, scale } from "./context.js";
 import type { Analyzed, Differentiator } from "./differentiator.js";
 import { invertible, ReverseNeeds } from "./reverse-needs.js";
@@ -23,7 +23,7 @@ import { nodeRule } from "./rules/index.js";
 import { sizeOf, TAPE } from "./tape.js";
 
 /** Parameters and results of the reverse sweep of fn under sig. */
-export function reverseSignature(fn: IRFunction, sig: ActivitySignature): { params: ValType[]; results: ValType[] } {
+export function reverseSignature(fn: { params: ValType[]; results: ValType[] }, sig: ActivitySignature): { params: ValType[]; results: ValType[] } {
   const shadows = sig.params.filter((p) => p === "dup").map(() => "i32" as ValType);
   const seed = sig.resultActive ? [fn.results[0]] : [];
   return { params: [...fn.params, ...shadows, ...seed], results: fn.params.filter((_, i) => sig.params[i] === "active") };
@@ -86,8 +86,20 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     let bytes = 0;
     const restores = needs.restore.get(id)!;
     b.stmts.forEach((s, k) => {
-      for (const x of restores[k]) if (!invertible(s)) { body.push(...TAPE.push(get(ax.map(x), fn.locals[x]))); bytes += sizeOf(fn.locals[x]); }
-      body.push(augStmt(s));
+      const saves: Expr[] = [];
+      for (const x of restores[k]) if (!invertible(s)) { saves.push(...TAPE.push(get(ax.map(x), fn.locals[x]))); bytes += sizeOf(fn.locals[x]); }
+      const { stmts, after } = augStmt(s);
+      if (after.length) bytes += 4; // the recorded call_indirect target
+      const value = s.kind === "local.set" || s.kind === "tuple.set" ? s.value : null;
+      if (value && (value.kind === "call" || value.kind === "call_indirect") && (saves.length || after.length)) {
+        // a callee pushes onto the tape too: record the old values (and the target) after the call
+        // returns, so that the reverse sweep pops them before calling the callee's reverse
+        const defs = s.kind === "local.set" ? [s.local] : (s as { locals: number[] }).locals;
+        const temps = defs.map((l) => ax.add(fn.locals[l], "res"));
+        const call = stmts[stmts.length - 1] as { value: Expr };
+        const callInto: Expr = temps.length === 1 ? set(temps[0], call.value) : { kind: "tuple.set", type: "none", locals: temps, value: call.value as Call };
+        body.push(...stmts.slice(0, -1), callInto, ...saves, ...after, ...defs.map((l, i) => set(ax.map(l), get(temps[i], fn.locals[l]))));
+      } else body.push(...saves, ...stmts, ...after);
     });
     if (id === cfg.exit) for (const l of exitPushes) { body.push(...TAPE.push(get(ax.map(l), fn.locals[l]))); bytes += sizeOf(fn.locals[l]); }
     const e = b.exit;
@@ -99,17 +111,26 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     augBlocks.push({ id, body: [...TAPE.check(bytes), ...body], exit });
   }
 
-  function augStmt(s: Expr): Expr {
+  /** The augmented version of a statement, and what to record after it (an indirect call's target). */
+  function augStmt(s: Expr): { stmts: Expr[]; after: Expr[] } {
     const c = s.kind === "local.set" || s.kind === "tuple.set" ? s.value : s;
     if (c.kind === "call" || c.kind === "call_indirect") {
       const callee = c.kind === "call" ? calleeOf(d.module, c.func) : null;
-      checkCallSupported(fn.name, callee, c, a.act);
-      if (c.kind === "call" && callee?.kind === "function" && c.args.some((x) => a.act.argCarriesDerivative(x))) {
+      checkCallSupported(d.module, fn.name, callee, c, a.act);
+      const carries = c.args.some((x) => a.act.argCarriesDerivative(x));
+      const withCall = (call: Expr) => ax.remap(s.kind === "local.set" ? { ...s, value: call } : s.kind === "tuple.set" ? { ...s, value: call as Call } : call);
+      if (c.kind === "call" && callee?.kind === "function" && carries) {
         const names = d.reverse(callee.fn.name, calleeSignature(callee.fn, c, a.act, a.ptr));
-        const call: Call = { ...c, func: names.aug };
-        return ax.remap(s.kind === "local.set" ? { ...s, value: call } : s.kind === "tuple.set" ? { ...s, value: call } : call);
+        return { stmts: [withCall({ ...c, func: names.aug })], after: [] };
       }
-      return ax.remap(s);
+      if (c.kind === "call_indirect" && carries) {
+        // record which function was called: the reverse sweep calls its reverse through the same index
+        const table = d.derivedTable(c, "aug", calleeSignature(c, c, a.act, a.ptr));
+        const target = ax.remap(c.target);
+        const idx = ax.add("i32", "callee");
+        return { stmts: [set(idx, target), withCall({ ...c, table, target: get(idx, "i32") })], after: TAPE.push(get(idx, "i32")) };
+      }
+      return { stmts: [ax.remap(s)], after: [] };
     }
     if (s.kind === "store" && isFloat(s.value.type)) {
       const p = a.ptr.of(s.addr);
@@ -125,7 +146,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
         throw new UnsupportedError(fn.name, s.kind, "bulk memory operations on argument buffers are not supported in reverse mode yet; copy element by element");
     }
     if (s.kind === "local.set" && !isActiveLocal(s.local)) checkBits(s.value);
-    return ax.remap(s);
+    return { stmts: [ax.remap(s)], after: [] };
   }
   function checkBits(e: Expr) {
     if (e.kind === "unary") {
@@ -204,12 +225,12 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     return get(tmp, t);
   };
 
-  const revCall = (s: Expr, c: Call, target: number | null, restores: number[], out: Expr[], val: Val) => {
-    const callee = calleeOf(d.module, c.func);
+  const revCall = (s: Expr, c: Call | CallIndirect, target: number | null, restores: number[], out: Expr[], val: Val) => {
+    const callee: Callee = c.kind === "call" ? calleeOf(d.module, c.func) : { kind: "indirect", params: c.params, results: c.results };
     const carries = c.args.some((x) => a.act.argCarriesDerivative(x));
     const adj = target !== null && isActiveLocal(target) && carries && callee.kind !== "import" ? takeAdjoint(target, out) : null;
     if (!carries || callee.kind === "import") { for (const x of restores) restore(s, x, out); return; }
-    if (callee.kind === "intrinsic") {
+    if (callee.kind === "intrinsic" && c.kind === "call") {
       const t = c.type as ValType;
       const ph = placeholders(c.args.map(() => t), t);
       const uses = callee.rule.partials(ph.ops, ph.result, t, d.mathCall(t)).map(partialUses);
@@ -230,21 +251,29 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       });
       return;
     }
+    if (callee.kind === "intrinsic") return;
+    // the recorded target was pushed after the restored values: pop it first
+    const idx = c.kind === "call_indirect" ? rx.add("i32", "callee") : -1;
+    if (idx >= 0) out.push(...TAPE.pop("i32", idx));
     for (const x of restores) restore(s, x, out);
-    const csig = calleeSignature(callee.fn, c, a.act, a.ptr);
-    const names = d.reverse(callee.fn.name, csig);
-    const rsig = reverseSignature(callee.fn, csig);
+    const types = callee.kind === "function" ? callee.fn : callee;
+    const csig = calleeSignature(types, c, a.act, a.ptr);
+    const rsig = reverseSignature(types, csig);
     const args = c.args.map((o) => val(o));
     const vals = args.map((x) => temp(x, out));
-    const shadows = csig.params.flatMap((p, i) => (p === "dup" ? [rx.shadowAddress(c.args[i], vals[i], () => `call ${c.func}`)!] : []));
-    const seed = csig.resultActive ? [adj ?? zero(callee.fn.results[0])] : [];
-    const call: Call = { kind: "call", type: rsig.results.length === 0 ? "none" : rsig.results.length === 1 ? rsig.results[0] : "tuple", func: names.rev, args: [...vals, ...shadows, ...seed] };
+    const what = c.kind === "call" ? `call ${c.func}` : "call_indirect";
+    const shadows = csig.params.flatMap((p, i) => (p === "dup" ? [rx.shadowAddress(c.args[i], vals[i], () => what)!] : []));
+    const seed = csig.resultActive ? [adj ?? zero(types.results[0])] : [];
+    const cargs = [...vals, ...shadows, ...seed];
+    const call: Call | CallIndirect = c.kind === "call"
+      ? { kind: "call", type: typeOfCallResults(rsig.results), func: d.reverse((callee as { fn: IRFunction }).fn.name, csig).rev, args: cargs }
+      : { kind: "call_indirect", type: typeOfCallResults(rsig.results), table: d.derivedTable(c, "rev", csig), params: rsig.params, results: rsig.results, target: get(idx, "i32"), args: cargs };
     const actives = csig.params.flatMap((p, i) => (p === "active" ? [i] : []));
-    const outs = actives.map((i) => rx.add(callee.fn.params[i], "gc"));
+    const outs = actives.map((i) => rx.add(types.params[i], "gc"));
     if (outs.length === 0) out.push(call);
     else if (outs.length === 1) out.push(set(outs[0], call));
     else out.push({ kind: "tuple.set", type: "none", locals: outs, value: call });
-    actives.forEach((i, k) => propagate(c.args[i], get(outs[k], callee.fn.params[i]), out, val));
+    actives.forEach((i, k) => propagate(c.args[i], get(outs[k], types.params[i]), out, val));
   };
 
   const revStmt = (s: Expr, restores: number[], out: Expr[], subst: Map<number, Expr>) => {
@@ -252,19 +281,17 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       : (t) => rx.remap(mapTree(t, (n) => (n.kind === "local.get" && subst.has(n.local) ? subst.get(n.local)! : n)));
     switch (s.kind) {
       case "local.set": {
-        if (s.value.kind === "call") return revCall(s, s.value, s.local, restores, out, val);
+        if (s.value.kind === "call" || s.value.kind === "call_indirect") return revCall(s, s.value, s.local, restores, out, val);
         if (!isActiveLocal(s.local)) { for (const x of restores) restore(s, x, out); return; }
         const adj = takeAdjoint(s.local, out);
         for (const x of restores) restore(s, x, out);
         return propagate(s.value, adj, out, val);
       }
       case "tuple.set":
-        if (s.value.kind === "call" && s.value.args.some((x) => a.act.argCarriesDerivative(x)) && s.locals.some(isActiveLocal))
-          throw new UnsupportedError(fn.name, `call ${s.value.func}`, "multi-value results on the active path are not supported");
-        if (s.value.kind === "call") return revCall(s, s.value, null, restores, out, val);
-        for (const x of restores) restore(s, x, out);
-        return;
-      case "call": return revCall(s, s, null, restores, out, val);
+        if (s.value.args.some((x) => a.act.argCarriesDerivative(x)) && s.locals.some(isActiveLocal))
+          throw new UnsupportedError(fn.name, s.value.kind === "call" ? `call ${s.value.func}` : "call_indirect", "multi-value results on the active path are not supported");
+        return revCall(s, s.value, null, restores, out, val);
+      case "call": case "call_indirect": return revCall(s, s, null, restores, out, val);
       case "store": {
         if (!isFloat(s.value.type)) return;
         const p = a.ptr.of(s.addr);

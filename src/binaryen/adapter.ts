@@ -15,7 +15,9 @@ export type BRef = number;
 
 export const FEATURES: number =
   B.Features.MVP | B.Features.MutableGlobals | B.Features.SignExt | B.Features.NontrappingFPToInt |
-  B.Features.BulkMemory | B.Features.BulkMemoryOpt | B.Features.Multivalue;
+  B.Features.BulkMemory | B.Features.BulkMemoryOpt | B.Features.Multivalue |
+  // several tables (derivative tables for call_indirect) need reference types
+  B.Features.ReferenceTypes;
 
 const cap = (s: string) => s[0].toUpperCase() + s.slice(1);
 const width = (t: string) => (t === "i32" ? "Int32" : t === "i64" ? "Int64" : t === "f32" ? "Float32" : "Float64");

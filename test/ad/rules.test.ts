@@ -65,6 +65,10 @@ const mathDomains: Record<string, fc.Arbitrary<number[]>> = {
   floor: one(offGrid), ceil: one(offGrid), round: one(offGrid), trunc: one(offGrid),
   fround: one(U(-3, 3)),
 };
+/** Domains of f(a, a, ...) for intrinsics of arity ≥ 2 (one value in every operand: the partials must add up). */
+const mathSameDomains: Record<string, fc.Arbitrary<number>> = {
+  atan2: pm(0.2, 2), hypot: pm(0.2, 2), pow: U(0.2, 3), min: U(-3, 3), max: U(-3, 3),
+};
 /** Per-row options: fround's value is piecewise constant at f32 resolution, so an f64 FD needs a larger step (the context is cubic, FD is exact for it). */
 const mathOptions: Record<string, Partial<Record<T, CheckOptions>>> = {
   fround: { f64: { h: 1 / 16, tol: 1e-4 } },
@@ -114,6 +118,9 @@ const mathKernel = (name: string, t: T, n: number) => `(module
   ${importMath(name, t, n)}
   (func (export "k") ${params(t, n)} (param $w ${t}) (result ${t}) (local $u ${t})
     (local.set $u (call $f ${gets(n)}))
+    ${context(t, "(local.get $a0)")})
+  (func (export "same") (param $a0 ${t}) (param $w ${t}) (result ${t}) (local $u ${t})
+    (local.set $u (call $f ${Array.from({ length: n }, () => "(local.get $a0)").join(" ")}))
     ${context(t, "(local.get $a0)")}))`;
 
 /** The bare intrinsic, for the finiteness checks. */
@@ -201,6 +208,10 @@ describe("Math intrinsic rules (mathRules)", () => {
           expect(args.length, `domain of Math.${name} has the rule's arity`).toBe(rule.arity);
           await checkScalarKernel(program, "k", [...args, w], { label: `Math.${name}/${t}`, ...mathOptions[name]?.[t] });
         }), RUNS);
+        if (rule.arity >= 2)
+          await fc.assert(fc.asyncProperty(mathSameDomains[name] ?? U(0.3, 0.9), WEIGHT, async (a, w) => {
+            await checkScalarKernel(program, "same", [a, w], { label: `Math.${name}/${t}(a, a)`, ...mathOptions[name]?.[t] });
+          }), RUNS);
       }, TIMEOUT);
 });
 

@@ -2,6 +2,7 @@
 // independently in the test: analytic derivatives, or Richardson-extrapolated central
 // differences of kernel.call on fresh copies of the inputs.
 import { readFileSync } from "node:fs";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   Active, autodiff, Const, Duplicated, Forward, ForwardWithPrimal, Program, Reverse, ReverseWithPrimal,
@@ -346,6 +347,28 @@ describe("WithPrimal modes return the primal bit for bit", () => {
   });
 });
 
+describe("WithPrimal primal on random inputs (property)", () => {
+  it("scalar_mix, newton_sqrt and piecewise: primal, buffers and kernel.call agree bit for bit, NaN/Inf/-0 included", async () => {
+    const mix = (await load("scalar_mix.wat")).kernel("scalar_mix");
+    const newton = (await load("newton_sqrt.wat")).kernel("newton_sqrt");
+    const pw = (await load("piecewise.wat")).kernel("piecewise");
+    await fc.assert(fc.asyncProperty(fc.double(), fc.double(), async (x, y) => {
+      const e = mix.call(x, y);
+      expect(Object.is((await autodiff(ReverseWithPrimal, mix, Active(x), Active(y))).primal, e)).toBe(true);
+      expect(Object.is((await autodiff(ForwardWithPrimal, mix, Duplicated(x, 1), Duplicated(y, -1))).primal, e)).toBe(true);
+      const en = newton.call(x);
+      expect(Object.is((await autodiff(ReverseWithPrimal, newton, Active(x))).primal, en)).toBe(true);
+      expect(Object.is((await autodiff(ForwardWithPrimal, newton, Duplicated(x, 1))).primal, en)).toBe(true);
+    }), { numRuns: 100, seed: 42 });
+    await fc.assert(fc.asyncProperty(fc.array(fc.double(), { maxLength: 9 }), async (v) => {
+      const x = Float64Array.from(v);
+      const e = pw.call(x.slice(), x.length);
+      expect(Object.is((await autodiff(ReverseWithPrimal, pw, Duplicated(x.slice(), new Float64Array(x.length)), Const(x.length))).primal, e)).toBe(true);
+      expect(Object.is((await autodiff(ForwardWithPrimal, pw, Duplicated(x.slice(), new Float64Array(x.length)), Const(x.length))).primal, e)).toBe(true);
+    }), { numRuns: 100, seed: 43 });
+  });
+});
+
 // ---------------------------------------------------------------- parameter and buffer types
 
 describe("parameter kinds", () => {
@@ -449,6 +472,24 @@ describe("runtime", () => {
     }
     expect(last.stats.tapeBytes).toBe(first.stats.tapeBytes);
     expect(last.derivs[3]).toBe(first.derivs[3]);
+  });
+
+  it("a tape larger than the initial reservation grows memory once, and the derivative stays right", async () => {
+    const p = await load("heat.wat");
+    const k = p.kernel("heat");
+    const r = rng(13), n = 48, steps = 1500, a = 0.21;
+    const u0 = randArray(r, n), su = randArray(r, n), tu = randArray(r, n);
+    const du = su.slice();
+    const rv = await autodiff(Reverse, k, Duplicated(u0.slice(), du), Duplicated(new Float64Array(n), new Float64Array(n)), Const(n), Active(a), Const(steps));
+    expect(rv.stats.tapeBytes).toBeGreaterThan(1 << 20);
+    const bytes = p.memory.buffer.byteLength;
+    const tuOut = tu.slice();
+    const fw = await autodiff(Forward, k, Duplicated(u0.slice(), tuOut), Duplicated(new Float64Array(n), new Float64Array(n)), Const(n), Duplicated(a, 0.3), Const(steps));
+    expect(fw.tangent).toBeUndefined();
+    expectClose(dotp(du, tu) + rv.derivs[3]! * 0.3, dotp(su, tuOut), 1e-9, "dot-product test");
+    const again = await autodiff(Reverse, k, Duplicated(u0.slice(), su.slice()), Duplicated(new Float64Array(n), new Float64Array(n)), Const(n), Active(a), Const(steps));
+    expect(again.derivs[3]).toBe(rv.derivs[3]);
+    expect(p.memory.buffer.byteLength).toBe(bytes);
   });
 
   it("recursion and several functions (calls.wat): reverse and forward against finite differences", async () => {
