@@ -324,17 +324,46 @@ describe("UnsupportedError", () => {
     expect(r.derivs).toEqual([6, null]);
   });
 
-  it("call_indirect with active arguments", async () => {
+  it("call_indirect with active arguments: a table holding an import, or an imported table", async () => {
+    // (call_indirect on the active path through the module's own functions is supported: see the last test here)
+    const withImport = `(module
+      (import "env" "f" (func $f (param f64) (result f64)))
+      (type $ff (func (param f64) (result f64)))
+      (table 2 funcref)
+      (elem (i32.const 0) $sq $f)
+      (func $sq (param f64) (result f64) (f64.mul (local.get 0) (local.get 0)))
+      (func (export "ind") (param $x f64) (param $i i32) (result f64) (call_indirect (type $ff) (local.get $x) (local.get $i))))`;
+    const k = (await Program.fromWat(withImport, { imports: { env: { f: (x: number) => 3 * x } } })).kernel("ind");
+    expect(k.call(3, 0)).toBe(9);
+    expect(k.call(3, 1)).toBe(9);
+    await expectError(() => autodiff(Reverse, k, Active(3), Const(0)), UnsupportedError, "UNSUPPORTED", "call_indirect", "env.f");
+    await expectError(() => autodiff(Forward, k, Duplicated(3, 1), Const(0)), UnsupportedError, "UNSUPPORTED", "call_indirect", "env.f");
+
+    const importedTable = `(module
+      (import "env" "tab" (table 1 funcref))
+      (type $ff (func (param f64) (result f64)))
+      (func (export "ind") (param $x f64) (result f64) (call_indirect (type $ff) (local.get $x) (i32.const 0))))`;
+    const helper = await WebAssembly.instantiate(await wat2wasm(`(module (func (export "sq") (param f64) (result f64) (f64.mul (local.get 0) (local.get 0))))`));
+    const tab = new WebAssembly.Table({ initial: 1, element: "anyfunc" });
+    tab.set(0, helper.instance.exports.sq as () => void);
+    const k2 = (await Program.fromWat(importedTable, { imports: { env: { tab } } })).kernel("ind");
+    expect(k2.call(3)).toBe(9);
+    await expectError(() => autodiff(Reverse, k2, Active(3)), UnsupportedError, "UNSUPPORTED", "call_indirect", "imported");
+    await expectError(() => autodiff(Forward, k2, Duplicated(3, 1)), UnsupportedError, "UNSUPPORTED", "call_indirect");
+  });
+
+  it("call_indirect with active arguments into the module's own functions is differentiated", async () => {
     const wat = `(module
       (type $ff (func (param f64) (result f64)))
-      (table 1 funcref)
-      (elem (i32.const 0) $sq)
+      (table 2 funcref)
+      (elem (i32.const 0) $sq $cube)
       (func $sq (param f64) (result f64) (f64.mul (local.get 0) (local.get 0)))
-      (func (export "ind") (param $x f64) (result f64) (call_indirect (type $ff) (local.get $x) (i32.const 0))))`;
+      (func $cube (param f64) (result f64) (f64.mul (local.get 0) (f64.mul (local.get 0) (local.get 0))))
+      (func (export "ind") (param $x f64) (param $i i32) (result f64) (call_indirect (type $ff) (local.get $x) (local.get $i))))`;
     const k = (await Program.fromWat(wat)).kernel("ind");
-    expect(k.call(3)).toBe(9);
-    await expectError(() => autodiff(Reverse, k, Active(3)), UnsupportedError, "UNSUPPORTED", "call_indirect");
-    await expectError(() => autodiff(Forward, k, Duplicated(3, 1)), UnsupportedError, "UNSUPPORTED", "call_indirect");
+    expect((await autodiff(ReverseWithPrimal, k, Active(3), Const(0)))).toMatchObject({ primal: 9, derivs: [6, null] });
+    expect((await autodiff(ReverseWithPrimal, k, Active(3), Const(1)))).toMatchObject({ primal: 27, derivs: [27, null] });
+    expect((await autodiff(ForwardWithPrimal, k, Duplicated(3, 2), Const(1)))).toMatchObject({ primal: 27, tangent: 54 });
   });
 
   it("storing an active value into a mutable global", async () => {

@@ -40,15 +40,17 @@ export const mathRules: Record<string, IntrinsicRule> = {
   asinh: { arity: 1, partials: ([x], _z, t) => [recip(t, sqrt(t, add(t, sq(t, x), c(t, 1))))] },
   acosh: { arity: 1, partials: ([x], _z, t) => [recip(t, sqrt(t, sub(t, sq(t, x), c(t, 1))))] },
   atanh: { arity: 1, partials: ([x], _z, t) => [recip(t, sub(t, c(t, 1), sq(t, x)))] },
-  // atan2(y, x): d/dy = x / (x^2 + y^2), d/dx = -y / (x^2 + y^2)
-  atan2: { arity: 2, partials: ([y, x], _z, t) => [div(t, x, add(t, sq(t, x), sq(t, y))), neg(t, div(t, y, add(t, sq(t, x), sq(t, y))))] },
+  // atan2(y, x): d/dy = x / (x^2 + y^2), d/dx = -y / (x^2 + y^2), computed as (x/r)/r with
+  // r = hypot(x, y) so that tiny arguments do not underflow x^2 + y^2 to zero
+  atan2: { arity: 2, partials: ([y, x], _z, t, m) => [div(t, div(t, x, m("hypot", [x, y])), m("hypot", [x, y])), neg(t, div(t, div(t, y, m("hypot", [x, y])), m("hypot", [x, y])))] },
   // hypot(x, y) = sqrt(x^2 + y^2): d/dx = x / z, d/dy = y / z
   hypot: { arity: 2, partials: ([x, y], z, t) => [div(t, x, z), div(t, y, z)] },
   // pow(x, y) = x^y: d/dx = y x^(y-1); d/dy = x^y log x, taken as 0 where x <= 0 (log undefined there)
   pow: {
     arity: 2,
     partials: ([x, y], z, t, m) => [
-      mul(t, y, m("pow", [x, sub(t, y, c(t, 1))])),
+      // x^0 = 1 for every x: d/dx is 0 when y = 0 (y x^(y-1) would be 0 · inf at x = 0)
+      { kind: "select", type: t, cond: binary(`${t}.eq`, y, c(t, 0)), ifTrue: c(t, 0), ifFalse: mul(t, y, m("pow", [x, sub(t, y, c(t, 1))])) },
       { kind: "select", type: t, cond: binary(`${t}.gt`, x, c(t, 0)), ifTrue: mul(t, z, m("log", [x])), ifFalse: c(t, 0) },
     ],
   },
