@@ -1,6 +1,6 @@
 // Validate, optimize and emit: the last step from IR to Wasm bytes. Validation comes
 // before optimization because binaryen's optimizer can silently "repair" invalid modules.
-import { BModule, describeBinaryenError, optimizeModule, validateModule } from "../binaryen/adapter.js";
+import { B, BModule, describeBinaryenError, optimizeModule, validateModule } from "../binaryen/adapter.js";
 import { BackendError } from "../errors.js";
 import { verifyModule } from "../ir/verify.js";
 import type { IRModule } from "../ir/types.js";
@@ -9,8 +9,8 @@ import { lowerModule } from "./lower.js";
 export interface EmitOptions {
   /** binaryen optimize level (0 turns optimization off); default 3. */
   optimize?: number;
-  /** Keep the binaryen module for inspection instead of disposing it. */
-  keepModule?: boolean;
+  /** Emit the name section (function and local names), for debugging and round trips. */
+  names?: boolean;
 }
 
 export function emitModule(mod: IRModule, opts: EmitOptions = {}): { bytes: Uint8Array; text?: string } {
@@ -27,7 +27,9 @@ export function emitModule(mod: IRModule, opts: EmitOptions = {}): { bytes: Uint
     if (complaint) throw new BackendError(`binaryen rejected the generated module (a bug in wasm-autodiff):\n${complaint.slice(0, 4000)}`);
     const level = opts.optimize ?? 3;
     if (level > 0) optimizeModule(m, level);
+    B.setDebugInfo(!!opts.names);
     const bytes: Uint8Array = m.emitBinary();
+    B.setDebugInfo(false);
     return { bytes: new Uint8Array(bytes) };
   } finally {
     m.dispose();

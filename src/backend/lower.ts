@@ -28,7 +28,8 @@ export function lowerModule(mod: IRModule): BModule {
     const ctx: FnCtx = { fn: f, extraVars: [], funcResults };
     const body = f.body && "kind" in f.body && f.body.kind === "cfg" ? lowerCfg(m, f.body, ctx) : lowerExpr(m, f.body as Expr, ctx);
     const vars = [...f.locals.slice(f.params.length).map(typeToB), ...ctx.extraVars];
-    m.addFunction(f.name, params, results, vars, body);
+    const ref = m.addFunction(f.name, params, results, vars, body);
+    f.localNames?.forEach((n, i) => { if (n) B.Function.setLocalName(ref, i, n); });
   }
   for (const t of mod.tables) {
     if (t.import) m.addTableImport(t.name, t.import.module, t.import.base);

@@ -48,6 +48,9 @@ export function liftModule(m: BModule): IRModule {
     const results = typesFromB(info.results as number);
     const vars = (info.vars as number[]).map((t) => typeFromB(t) as ValType);
     const fn: IRFunction = { name, params, results, locals: [...params, ...vars], body: null };
+    const ref = m.getFunction(name);
+    // local names from the name section make printed IR and error messages readable
+    fn.localNames = fn.locals.map((_, i) => (B.Function.hasLocalName(ref, i) ? String(B.Function.getLocalName(ref, i)) : undefined));
     if (info.module) { fn.import = { module: info.module as string, base: info.base as string }; funcs.push(fn); continue; }
     const where = (what: string) => `function ${name}: ${what}`;
     const lift = (ref: BRef): Expr => {

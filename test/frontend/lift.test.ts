@@ -15,14 +15,14 @@ const KERNELS = new URL("../../../shared/conformance/kernels/", import.meta.url)
 
 const wabtP = wabtInit();
 const FEATURES = { mutable_globals: true, sat_float_to_int: true, sign_extension: true, multi_value: true, bulk_memory: true };
-async function wat2wasm(text: string, features: Record<string, boolean> = FEATURES, validate = true): Promise<Uint8Array> {
+async function wat2wasm(text: string, features: Record<string, boolean> = FEATURES, validate = true): Promise<Uint8Array<ArrayBuffer>> {
   const wabt = await wabtP;
   const m = wabt.parseWat("t.wat", text, features);
   try {
     m.resolveNames();
     // wabt's validate() ignores the features for shared memories; WebAssembly.validate checks those modules instead
     if (validate) m.validate();
-    return new Uint8Array(m.toBinary({}).buffer);
+    return Uint8Array.from(m.toBinary({}).buffer);
   } finally {
     m.destroy();
   }
@@ -117,7 +117,7 @@ describe("lifter + backend against direct WebAssembly (conformance kernels)", ()
     it(file, async () => {
       const text = readFileSync(new URL(file, KERNELS), "utf8");
       const bytes = await wat2wasm(text);
-      const { instance } = await WebAssembly.instantiate(bytes, { Math: { ...Object.fromEntries(Object.getOwnPropertyNames(Math).map((k) => [k, (Math as unknown as Record<string, unknown>)[k]])) } } as WebAssembly.Imports);
+      const { instance }: WebAssembly.WebAssemblyInstantiatedSource = await WebAssembly.instantiate(bytes, { Math: { ...Object.fromEntries(Object.getOwnPropertyNames(Math).map((k) => [k, (Math as unknown as Record<string, unknown>)[k]])) } } as WebAssembly.Imports);
       const program = await Program.fromWat(text);
       const exported = program.ir.exports.filter((e) => e.kind === "function").map((e) => e.name);
       expect(exported.length).toBeGreaterThan(0);
@@ -141,7 +141,7 @@ describe("lifter + backend against direct WebAssembly (conformance kernels)", ()
   it("the same holds for a module given as bytes (Program.fromWasm)", async () => {
     const text = readFileSync(new URL("horner.wat", KERNELS), "utf8");
     const bytes = await wat2wasm(text);
-    const { instance } = await WebAssembly.instantiate(bytes);
+    const { instance }: WebAssembly.WebAssemblyInstantiatedSource = await WebAssembly.instantiate(bytes);
     const k = (await Program.fromWasm(bytes)).kernel("horner");
     const k2 = (await Program.fromWasm(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer)).kernel("horner");
     fc.assert(fc.property(ARGS.horner, (args) => {

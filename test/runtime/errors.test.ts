@@ -12,13 +12,13 @@ const KERNELS = new URL("../../../shared/conformance/kernels/", import.meta.url)
 const kernelWat = (file: string) => readFileSync(new URL(file, KERNELS), "utf8");
 
 const wabtP = wabtInit();
-async function wat2wasm(text: string): Promise<Uint8Array> {
+async function wat2wasm(text: string): Promise<Uint8Array<ArrayBuffer>> {
   const wabt = await wabtP;
   const m = wabt.parseWat("t.wat", text, { mutable_globals: true, sat_float_to_int: true, sign_extension: true, multi_value: true, bulk_memory: true });
   try {
     m.resolveNames();
     m.validate();
-    return new Uint8Array(m.toBinary({}).buffer);
+    return Uint8Array.from(m.toBinary({}).buffer);
   } finally {
     m.destroy();
   }
@@ -37,7 +37,7 @@ async function expectError(f: () => unknown, cls: ErrorClass, code: string, ...f
   if (err === null) expect.fail(`expected ${cls.name} (${code}), nothing was thrown`);
   if (!(err instanceof cls)) expect.fail(`expected ${cls.name}, got ${(err as Error)?.constructor?.name}: ${(err as Error)?.message}`);
   expect(err).toBeInstanceOf(AutodiffError);
-  expect((err as { code: string }).code).toBe(code);
+  expect((err as unknown as { code: string }).code).toBe(code);
   expect((err as Error).name).toBe(cls.name);
   for (const frag of fragments) expect((err as Error).message).toMatch(frag);
   return err as Error;
@@ -343,7 +343,7 @@ describe("UnsupportedError", () => {
       (import "env" "tab" (table 1 funcref))
       (type $ff (func (param f64) (result f64)))
       (func (export "ind") (param $x f64) (result f64) (call_indirect (type $ff) (local.get $x) (i32.const 0))))`;
-    const helper = await WebAssembly.instantiate(await wat2wasm(`(module (func (export "sq") (param f64) (result f64) (f64.mul (local.get 0) (local.get 0))))`));
+    const helper: WebAssembly.WebAssemblyInstantiatedSource = await WebAssembly.instantiate(await wat2wasm(`(module (func (export "sq") (param f64) (result f64) (f64.mul (local.get 0) (local.get 0))))`));
     const tab = new WebAssembly.Table({ initial: 1, element: "anyfunc" });
     tab.set(0, helper.instance.exports.sq as () => void);
     const k2 = (await Program.fromWat(importedTable, { imports: { env: { tab } } })).kernel("ind");

@@ -229,6 +229,132 @@ describe("reverse mode", () => {
   });
 });
 
+const INPLACE_WAT = `(module
+  (memory (export "memory") 1)
+  ;; x[0] = x[0] * x[0]: the store overwrites the value the reverse sweep needs
+  (func (export "square_in_place") (param $x i32)
+    (f64.store (local.get $x) (f64.mul (f64.load (local.get $x)) (f64.load (local.get $x)))))
+  ;; x[i] *= x[i-1] for i = 1..n-1: final x[i] = x[0]·…·x[i]
+  (func (export "prefix_product") (param $x i32) (param $n i32)
+    (local $i i32)
+    (local.set $i (i32.const 1))
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $i) (local.get $n)))
+      (f64.store (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 3)))
+        (f64.mul (f64.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 3))))
+                 (f64.load (i32.add (local.get $x) (i32.shl (i32.sub (local.get $i) (i32.const 1)) (i32.const 3))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next))))
+  ;; recursion over a buffer: rs(x, n, c) = c·x[0]² + rs(x + 8, n - 1, 1.1·c)
+  (func $rs (export "rec_sum") (param $x i32) (param $n i32) (param $c f64) (result f64)
+    (if (result f64) (i32.eqz (local.get $n)) (then (f64.const 0))
+      (else (f64.add (f64.mul (local.get $c) (f64.mul (f64.load (local.get $x)) (f64.load (local.get $x))))
+                     (call $rs (i32.add (local.get $x) (i32.const 8)) (i32.sub (local.get $n) (i32.const 1)) (f64.mul (local.get $c) (f64.const 1.1)))))))
+  ;; early return from inside the loop once |running product| > 10
+  (func (export "early_exit") (param $x i32) (param $n i32) (result f64)
+    (local $i i32) (local $p f64)
+    (local.set $p (f64.const 1))
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $i) (local.get $n)))
+      (local.set $p (f64.mul (local.get $p) (f64.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 3))))))
+      (if (f64.gt (f64.abs (local.get $p)) (f64.const 10)) (then (return (f64.sqrt (f64.abs (local.get $p))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next)))
+    (local.get $p)))`;
+
+/** A kernel that takes a scratch page of its own with memory.grow (as sbrk-style allocators do), fills it with integer weights, runs a long loop, then reads the weights back. */
+const GROW_WAT = `(module
+  (memory (export "memory") 1)
+  (func (export "grow_scratch") (param $x i32) (param $n i32) (param $reps i32) (result f64)
+    (local $base i32) (local $i i32) (local $r i32) (local $s f64) (local $v f64)
+    (local.set $base (i32.shl (memory.size) (i32.const 16)))
+    (drop (memory.grow (i32.const 1)))
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.ge_s (local.get $i) (local.get $n)))
+      (i32.store (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2))) (i32.add (local.get $i) (i32.const 1)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l1)))
+    (block $d2 (loop $l2
+      (br_if $d2 (i32.ge_s (local.get $r) (local.get $reps)))
+      (local.set $v (f64.load (i32.add (local.get $x) (i32.shl (i32.rem_u (local.get $r) (local.get $n)) (i32.const 3)))))
+      (local.set $s (f64.add (f64.mul (f64.mul (local.get $s) (local.get $v)) (f64.const 0.5)) (local.get $v)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $l2)))
+    (local.set $i (i32.const 0))
+    (block $d3 (loop $l3
+      (br_if $d3 (i32.ge_s (local.get $i) (local.get $n)))
+      (local.set $s (f64.add (local.get $s)
+        (f64.mul (f64.convert_i32_s (i32.load (i32.add (local.get $base) (i32.shl (local.get $i) (i32.const 2)))))
+                 (f64.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 3)))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $l3)))
+    (local.get $s)))`;
+
+describe("reverse mode: memory read and written by the kernel", () => {
+  it("an in-place update x[0] = x[0]² (the store overwrites the value the reverse sweep needs)", async () => {
+    const k = (await Program.fromWat(INPLACE_WAT)).kernel("square_in_place");
+    const x = Float64Array.of(3), dx = Float64Array.of(1);
+    await autodiff(Reverse, k, Duplicated(x, dx));
+    expect(x[0]).toBe(9);
+    expect(dx[0]).toBe(6); // d(x0²)/dx0 · seed 1
+    const tx = Float64Array.of(1);
+    await autodiff(Forward, k, Duplicated(Float64Array.of(3), tx));
+    expect(tx[0]).toBe(6);
+  });
+
+  it("an in-place prefix product (each step reads the cell the previous step wrote)", async () => {
+    const k = (await Program.fromWat(INPLACE_WAT)).kernel("prefix_product");
+    const r = rng(21), n = 6;
+    const x0 = randArray(r, n, 0.5, 1.5), s = randArray(r, n);
+    const L = (v: number[]) => { const x = Float64Array.from(v); k.call(x, n); return dotp(s, x); };
+    const g = fdGradient(L, Array.from(x0));
+    const dx = s.slice();
+    await autodiff(Reverse, k, Duplicated(x0.slice(), dx), Const(n));
+    expectClose(dx, g, 1e-6, "dx");
+    const t = randArray(r, n), tOut = t.slice();
+    await autodiff(Forward, k, Duplicated(x0.slice(), tOut), Const(n));
+    expectClose(dotp(s, tOut), dotp(g, t), 1e-6, "forward vs FD");
+  });
+
+  it("recursion over a buffer and an early return from inside a loop", async () => {
+    const p = await Program.fromWat(INPLACE_WAT);
+    const rs = p.kernel("rec_sum");
+    const x0 = Float64Array.of(0.7, -1.3, 2.1, 0.4, 3.3);
+    const g = fdGradient((v) => num(rs.call(Float64Array.from(v.slice(0, 5)), 5, v[5])), [...x0, 0.9]);
+    const dx = new Float64Array(5);
+    const r1 = await autodiff(ReverseWithPrimal, rs, Duplicated(x0.slice(), dx), Const(5), Active(0.9));
+    expect(Object.is(r1.primal, rs.call(x0.slice(), 5, 0.9))).toBe(true);
+    expectClose(dx, g.slice(0, 5), 1e-6, "rec_sum dx");
+    expectClose(r1.derivs[2]!, g[5], 1e-6, "rec_sum dc");
+
+    const early = p.kernel("early_exit");
+    for (const xs of [x0, Float64Array.of(2, 3, 4, 5, 6), Float64Array.of(0.5, 0.5, 0.5, 0.5, 0.5)]) {
+      const ge = fdGradient((v) => num(early.call(Float64Array.from(v), 5)), Array.from(xs));
+      const d = new Float64Array(5);
+      const re = await autodiff(ReverseWithPrimal, early, Duplicated(xs.slice(), d), Const(5));
+      expect(Object.is(re.primal, early.call(xs.slice(), 5))).toBe(true);
+      expectClose(d, ge, 1e-6, `early_exit dx at ${Array.from(xs)}`);
+      const fw = await autodiff(Forward, early, Duplicated(xs.slice(), Float64Array.of(1, -1, 1, -1, 1)), Const(5));
+      expectClose(fw.tangent!, ge[0] - ge[1] + ge[2] - ge[3] + ge[4], 1e-6, "early_exit forward");
+    }
+  });
+
+  it("memory the kernel obtains with memory.grow is not overwritten by the tape", async () => {
+    const p = await Program.fromWat(GROW_WAT);
+    const k = p.kernel("grow_scratch");
+    const n = 4, x0 = Float64Array.of(0.3, -0.2, 0.5, 0.1);
+    for (const reps of [1000, 200000]) { // 200000 iterations need more tape than the initial reservation
+      const expected = k.call(x0.slice(), n, reps);
+      const dx = new Float64Array(n);
+      const r = await autodiff(ReverseWithPrimal, k, Duplicated(x0.slice(), dx), Const(n), Const(reps));
+      expect(r.primal, `reps=${reps}`).toBe(expected);
+      const f = await autodiff(ForwardWithPrimal, k, Duplicated(x0.slice(), Float64Array.of(1, 0, 0, 0)), Const(n), Const(reps));
+      expect(f.primal, `reps=${reps}`).toBe(expected);
+      expectClose(f.tangent!, dx[0], 1e-9, `reps=${reps}: forward vs reverse`);
+    }
+  });
+});
+
 // ---------------------------------------------------------------- forward mode
 
 describe("forward mode", () => {
