@@ -17,6 +17,18 @@ import { generateForward } from "./forward.js";
 import { generateReverse, reverseSignature } from "./reverse.js";
 import type { MathCall } from "./rules/rule.js";
 import { TAPE } from "./tape.js";
+import { hoistUnstableLoads } from "./hoist-loads.js";
+import { UnsupportedError } from "../errors.js";
+import { printExpr } from "../ir/print.js";
+
+/** Reading the bits of an active float (reinterpret to an integer) has no derivative: refuse it anywhere in the function. */
+function refuseBitReads(a: Analyzed): void {
+  forEachNode(a.fn.body as Expr, (n) => {
+    if (n.kind === "unary" && /^i(32|64)\.reinterpret_f/.test(n.op) && a.act.isActive(n.value))
+      throw new UnsupportedError(a.fn.name, printExpr(n, 0, a.fn.localNames).replace(/\s+/g, " ").slice(0, 120),
+        "reading the bits of an active float (reinterpret) has no derivative; compute with float operations or import the function from \"Math\"");
+  });
+}
 
 export interface Analyzed { fn: IRFunction; ptr: PointerAnalysis; act: ActivityAnalysis; stable: StableMemory }
 
@@ -65,12 +77,21 @@ export class Differentiator {
     return f;
   }
 
-  analyze(name: string, sig: ActivitySignature): Analyzed {
-    const fn = this.normalizedFn(name);
-    const ptr = new PointerAnalysis(fn, sig);
-    const act = new ActivityAnalysis(fn, sig, ptr, (call, argActive) => callResultActive(this.module, call, argActive));
-    const stable = new StableMemory(fn, ptr, this.stores, this.entry, this.entry === name && this.isCalled(name));
-    return { fn, ptr, act, stable };
+  analyze(name: string, sig: ActivitySignature, mode: "forward" | "reverse"): Analyzed {
+    const analyses = (fn: IRFunction): Analyzed => {
+      const ptr = new PointerAnalysis(fn, sig);
+      const act = new ActivityAnalysis(fn, sig, ptr, (call, argActive) => callResultActive(this.module, call, argActive));
+      const stable = new StableMemory(fn, ptr, this.stores, this.entry, this.entry === name && this.isCalled(name));
+      return { fn, ptr, act, stable };
+    };
+    const first = analyses(this.normalizedFn(name));
+    refuseBitReads(first);
+    if (mode === "forward") return first;
+    // reverse mode reads values of loads from memory that may change only through locals
+    const hoisted = hoistUnstableLoads(first.fn, (l) => first.stable.isStable(l));
+    if (hoisted === first.fn) return first;
+    verifyFunction(hoisted, this.module);
+    return analyses(hoisted);
   }
 
   hasShadows(sig: ActivitySignature): boolean { return sig.params.includes("dup"); }
@@ -99,7 +120,7 @@ export class Differentiator {
       g = gname;
       this.generated.set(key, gname);
       this.queue.push(() => {
-        const a = this.analyze(name, sig);
+        const a = this.analyze(name, sig, "forward");
         const extra = sig.params.flatMap((p, i) => (p === "active" ? [{ type: a.fn.params[i], name: `p${i}_tan` }] : p === "dup" ? [{ type: "i32" as ValType, name: `p${i}_shadow` }] : []));
         const ctx = new DiffContext(a.fn, sig, a.act, a.ptr, extra, this.mathCall("f64"), "_tan");
         return generateForward(this, gname, name, ctx);
@@ -117,7 +138,7 @@ export class Differentiator {
     const names = { aug: this.unique(`${base}_aug`), rev: this.unique(`${base}_rev`) };
     this.generated.set(key, JSON.stringify(names));
     this.queue.push(() => {
-      const a = this.analyze(name, sig);
+      const a = this.analyze(name, sig, "reverse");
       const { aug, rev } = generateReverse(this, names, a, sig);
       this.added.push(aug);
       return rev;

@@ -1,0 +1,67 @@
+// Reverse mode re-evaluates the pure trees of a statement when it reverses it, on locals
+// it has restored but on memory as the forward sweep left it. A load from memory that may
+// be overwritten later would read the wrong value then, so before reverse mode such loads
+// are moved out of trees into statements of their own (`t = load …`): their values then
+// live in locals, which the reverse sweep restores (recording them when needed).
+import type { Expr, IRFunction, ValType } from "../ir/types.js";
+import { mapTree } from "../ir/walk.js";
+
+export function hoistUnstableLoads(fn: IRFunction, isStable: (load: Expr) => boolean): IRFunction {
+  const locals = [...fn.locals];
+  const localNames = [...(fn.localNames ?? [])];
+  let changed = false;
+  const hoist = (e: Expr, out: Expr[]): Expr =>
+    mapTree(e, (n) => {
+      if (n.kind !== "load" || isStable(n)) return n;
+      changed = true;
+      const t = locals.push(n.type) - 1;
+      localNames[t] = `ld${t}`;
+      out.push({ kind: "local.set", type: "none", local: t, value: n, tee: false });
+      return { kind: "local.get", type: n.type as ValType, local: t };
+    });
+  const stmt = (s: Expr, out: Expr[]): void => {
+    switch (s.kind) {
+      case "block": { const body: Expr[] = []; s.body.forEach((x) => stmt(x, body)); out.push({ ...s, body }); return; }
+      case "loop": { const body: Expr[] = []; stmt(s.body, body); out.push({ ...s, body: { kind: "block", type: "none", label: null, body } }); return; }
+      case "if": {
+        const cond = hoist(s.cond, out);
+        const arm = (x: Expr | null): Expr | null => { if (!x) return null; const b: Expr[] = []; stmt(x, b); return { kind: "block", type: "none", label: null, body: b }; };
+        out.push({ ...s, cond, then: arm(s.then)!, else: arm(s.else) });
+        return;
+      }
+      case "local.set":
+        // a statement that only loads already has its value in a local
+        if (s.value.kind === "load") { out.push({ ...s, value: { ...s.value, addr: hoist(s.value.addr, out) } }); return; }
+        out.push({ ...s, value: hoist(s.value, out) });
+        return;
+      default: {
+        const pre: Expr[] = [];
+        const rebuilt = hoistChildren(s, (c) => hoist(c, pre));
+        out.push(...pre, rebuilt);
+      }
+    }
+  };
+  const body: Expr[] = [];
+  stmt(fn.body as Expr, body);
+  if (!changed) return fn;
+  const last = body[body.length - 1];
+  return { ...fn, locals, localNames, body: { kind: "block", type: last?.type === "unreachable" ? "unreachable" : "none", label: null, body } };
+}
+
+/** Rebuilds a simple statement with each direct operand tree passed through f, in evaluation order. */
+function hoistChildren(s: Expr, f: (e: Expr) => Expr): Expr {
+  switch (s.kind) {
+    case "store": { const addr = f(s.addr); return { ...s, addr, value: f(s.value) }; }
+    case "global.set": case "drop": return { ...s, value: f(s.value) } as Expr;
+    case "call": return { ...s, args: s.args.map(f) };
+    case "call_indirect": { const args = s.args.map(f); return { ...s, args, target: f(s.target) }; }
+    case "tuple.set": return { ...s, value: hoistChildren(s.value, f) as typeof s.value };
+    case "br": return { ...s, cond: s.cond ? f(s.cond) : null };
+    case "br_table": return { ...s, index: f(s.index) };
+    case "return": return { ...s, value: s.value ? f(s.value) : null };
+    case "memory.grow": return { ...s, delta: f(s.delta) };
+    case "memory.copy": { const dest = f(s.dest), src = f(s.src); return { ...s, dest, src, size: f(s.size) }; }
+    case "memory.fill": { const dest = f(s.dest), value = f(s.value); return { ...s, dest, value, size: f(s.size) }; }
+    default: return s;
+  }
+}
