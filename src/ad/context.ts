@@ -86,9 +86,14 @@ export class DiffContext {
     return null;
   }
 
+  /** For each pointer parameter, the kernel argument it comes from (when known), for messages. */
+  origins: Map<number, number> | null = null;
+
   activityError(what: string, addrOrig: Expr): never {
     const p = this.ptr.of(addrOrig);
-    const where = p.kind === "arg" ? `argument ${p.param} is Const but receives active values; pass it as Duplicated` :
+    const arg = p.kind === "arg" ? (this.origins ? this.origins.get(p.param) : p.param) : undefined;
+    const where = p.kind === "arg" && arg !== undefined ? `argument ${arg} is Const but receives active values; pass it as Duplicated` :
+      p.kind === "arg" ? `parameter ${p.param} points into a buffer passed as Const but receives active values; pass that buffer as Duplicated` :
       "memory not derived from any Duplicated argument receives active values (module data or a Const integer address); pass the destination as a Duplicated buffer";
     throw new ActivityError(`${this.src.name}: ${what}: ${where}`);
   }

@@ -96,6 +96,24 @@ export class Differentiator {
 
   hasShadows(sig: ActivitySignature): boolean { return sig.params.includes("dup"); }
 
+  private readonly origins = new Map<string, Map<number, number>>();
+  /** The kernel argument each pointer parameter of `name` comes from (null for the entry itself: identity). */
+  originsOf(name: string): Map<number, number> | null {
+    return name === this.entry && !this.isCalled(name) ? null : this.origins.get(name) ?? new Map();
+  }
+  /** Records, at a call site, which kernel arguments the callee's pointer parameters come from. */
+  noteCall(caller: string, callee: string, args: Expr[], ptr: PointerAnalysis): void {
+    const from = this.originsOf(caller);
+    const to = this.origins.get(callee) ?? new Map<number, number>();
+    args.forEach((a, i) => {
+      const p = a.type === "i32" ? ptr.of(a) : null;
+      if (p?.kind !== "arg" || to.has(i)) return;
+      const arg = from ? from.get(p.param) : p.param;
+      if (arg !== undefined) to.set(i, arg);
+    });
+    this.origins.set(callee, to);
+  }
+
   /** A call to the JS Math function `name` at type t, importing it on first use. */
   mathCall(t: ValType): MathCall {
     return (name, args) => {
@@ -123,6 +141,7 @@ export class Differentiator {
         const a = this.analyze(name, sig, "forward");
         const extra = sig.params.flatMap((p, i) => (p === "active" ? [{ type: a.fn.params[i], name: `p${i}_tan` }] : p === "dup" ? [{ type: "i32" as ValType, name: `p${i}_shadow` }] : []));
         const ctx = new DiffContext(a.fn, sig, a.act, a.ptr, extra, this.mathCall("f64"), "_tan");
+        ctx.origins = this.originsOf(name);
         return generateForward(this, gname, name, ctx);
       });
     }

@@ -103,6 +103,7 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
     }
     const types = callee.kind === "function" ? callee.fn : callee;
     const sig = calleeSignature(types, c, ctx.act, ctx.ptr);
+    if (callee.kind === "function") d.noteCall(src.name, callee.fn.name, c.args, ctx.ptr);
     const what = c.kind === "call" ? `call ${c.func}` : "call_indirect";
     const extra: Expr[] = [];
     const extraTypes: ValType[] = [];

@@ -11,6 +11,7 @@ import { isFloat, typeOfCallResults } from "../ir/types.js";
 import { mapTree } from "../ir/walk.js";
 
 type Val = (tree: Expr) => Expr;
+const isKernelGrow = (s: Expr) => s.kind === "local.set" && s.value.kind === "call" && s.value.func === KERNEL_GROW;
 import { buildCfg, countedLoops, recomputableJoins, successors } from "./cfg.js";
 import { forEachNode } from "../ir/walk.js";
 import { localizeTape } from "./tape-locals.js";
@@ -20,7 +21,7 @@ import { DiffContext, fillPartial, partialUses, placeholders, scale } from "./co
 import type { Analyzed, Differentiator } from "./differentiator.js";
 import { invertible, ReverseNeeds } from "./reverse-needs.js";
 import { nodeRule } from "./rules/index.js";
-import { sizeOf, TAPE } from "./tape.js";
+import { KERNEL_GROW, sizeOf, TAPE } from "./tape.js";
 
 /** Parameters and results of the reverse sweep of fn under sig. */
 export function reverseSignature(fn: { params: ValType[]; results: ValType[] }, sig: ActivitySignature): { params: ValType[]; results: ValType[] } {
@@ -55,6 +56,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
 
   // ---- augmented forward sweep: same parameters and results as the primal ----
   const ax = new DiffContext(fn, sig, a.act, a.ptr, [], d.mathCall("f64"), "_unused");
+  ax.origins = d.originsOf(fn.name);
   const augBlocks: CfgBlock[] = [];
   const edgeId = (from: number, to: number) => cfg.blocks.get(to)!.preds.indexOf(from);
   // counted loops: a counter per loop instead of an edge id per iteration; the count is
@@ -89,7 +91,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       const saves: Expr[] = [];
       for (const x of restores[k]) if (!invertible(s)) { saves.push(...TAPE.push(get(ax.map(x), fn.locals[x]))); bytes += sizeOf(fn.locals[x]); }
       const { stmts, after } = augStmt(s);
-      if (after.length) bytes += 4; // the recorded call_indirect target
+      if (after.length && !isKernelGrow(s)) bytes += 4; // the recorded call_indirect target
       const value = s.kind === "local.set" || s.kind === "tuple.set" ? s.value : null;
       if (value && (value.kind === "call" || value.kind === "call_indirect") && (saves.length || after.length)) {
         // a callee pushes onto the tape too: record the old values (and the target) after the call
@@ -120,6 +122,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       const carries = c.args.some((x) => a.act.argCarriesDerivative(x));
       const withCall = (call: Expr) => ax.remap(s.kind === "local.set" ? { ...s, value: call } : s.kind === "tuple.set" ? { ...s, value: call as Call } : call);
       if (c.kind === "call" && callee?.kind === "function" && carries) {
+        d.noteCall(fn.name, callee.fn.name, c.args, a.ptr);
         const names = d.reverse(callee.fn.name, calleeSignature(callee.fn, c, a.act, a.ptr));
         return { stmts: [withCall({ ...c, func: names.aug })], after: [] };
       }
@@ -130,6 +133,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
         const idx = ax.add("i32", "callee");
         return { stmts: [set(idx, target), withCall({ ...c, table, target: get(idx, "i32") })], after: TAPE.push(get(idx, "i32")) };
       }
+      if (c.kind === "call" && c.func === KERNEL_GROW) return { stmts: [ax.remap(s)], after: TAPE.jump(ax.add("i32", "tape_top")) };
       return { stmts: [ax.remap(s)], after: [] };
     }
     if (s.kind === "store" && isFloat(s.value.type)) {
@@ -277,6 +281,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   };
 
   const revStmt = (s: Expr, restores: number[], out: Expr[], subst: Map<number, Expr>) => {
+    if (isKernelGrow(s)) out.push(...TAPE.land(rx.add("i32", "tape_top")));
     const val: Val = subst.size === 0 ? (t) => rx.remap(t)
       : (t) => rx.remap(mapTree(t, (n) => (n.kind === "local.get" && subst.has(n.local) ? subst.get(n.local)! : n)));
     switch (s.kind) {

@@ -7,6 +7,8 @@ import type { Expr, IRFunction, IRGlobal, ValType } from "../ir/types.js";
 
 const TP = "__ad_tp", LIMIT = "__ad_tlimit", GROW = "__ad_tape_grow";
 export const TAPE_GLOBALS = { tp: TP, limit: LIMIT, grow: GROW };
+/** The function every memory.grow of a kernel goes through (see src/runtime/prepare.ts). */
+export const KERNEL_GROW = "__ad_kernel_grow";
 const gget = (g: string): Expr => ({ kind: "global.get", type: "i32", global: g });
 const gset = (g: string, value: Expr): Expr => ({ kind: "global.set", type: "none", global: g, value });
 export const sizeOf = (t: ValType) => (t === "i32" || t === "f32" ? 4 : 8);
@@ -43,6 +45,22 @@ export const TAPE = {
   pop(t: ValType, into: number): Expr[] {
     return [gset(TP, binary("i32.sub", gget(TP), i32(sizeOf(t)))),
       { kind: "local.set", type: "none", local: into, value: load(`${t}.load`, gget(TP), 0, 1), tee: false }];
+  },
+  /**
+   * After the kernel grew memory, its new pages lie where the tape would grow: continue the
+   * tape above them, leaving the old top on the tape for `land` to return to.
+   */
+  jump(save: number): Expr[] {
+    return [
+      { kind: "local.set", type: "none", local: save, value: gget(TP), tee: false },
+      gset(TP, binary("i32.shl", { kind: "memory.size", type: "i32" }, i32(16))),
+      gset(LIMIT, gget(TP)),
+      ...TAPE.check(4),
+      ...TAPE.push(get(save, "i32")),
+    ];
+  },
+  land(save: number): Expr[] {
+    return [...TAPE.pop("i32", save), gset(TP, get(save, "i32"))];
   },
   growFunction(): IRFunction {
     // pages = ceil((tp + need - limit) / 64 KiB), at least the current size (doubling keeps growth rare)

@@ -44,9 +44,14 @@ export function liftModule(m: BModule): IRModule {
   }
 
   for (const { name, info } of infos) {
-    const params = typesFromB(info.params as number);
-    const results = typesFromB(info.results as number);
-    const vars = (info.vars as number[]).map((t) => typeFromB(t) as ValType);
+    let params: ValType[], results: ValType[], vars: ValType[];
+    try {
+      params = typesFromB(info.params as number);
+      results = typesFromB(info.results as number);
+      vars = (info.vars as number[]).map((t) => typeFromB(t) as ValType);
+    } catch {
+      throw new ParseError(`function ${name}: a parameter, result or local has an unsupported type (only i32, i64, f32 and f64 are supported; SIMD and reference types are not)`);
+    }
     const fn: IRFunction = { name, params, results, locals: [...params, ...vars], body: null };
     const ref = m.getFunction(name);
     // local names from the name section make printed IR and error messages readable

@@ -93,7 +93,8 @@ export function placeArguments(kernel: Kernel, plans: ArgPlan[], tapeReserve: nu
     if (isBuffer(p.shadow)) p.shadowAddress = arena.place(p.shadow.byteLength);
   }
   const tapeBase = arena.place(0);
-  arena.ensure(tapeBase + tapeReserve);
+  arena.ensure(tapeBase + 64);
+  arena.tryEnsure(tapeBase + tapeReserve);
   for (const p of plans) {
     if (isBuffer(p.value)) arena.write(p.address, p.value);
     if (isBuffer(p.shadow)) arena.write(p.shadowAddress, p.shadow);

@@ -2,6 +2,8 @@
 // call uses a scratch region above the module's own memory (its data and heap as it was
 // at instantiation), laid out anew per call, so nothing accumulates across calls; the
 // tape starts above the last shadow and grows memory when it needs to.
+import { TrapError } from "../errors.js";
+
 const PAGE = 65536;
 export const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
@@ -10,12 +12,13 @@ export class ScratchArena {
   readonly base: number;
   private top: number;
 
-  constructor(readonly memory: WebAssembly.Memory) {
+  /** `kernelPages`: the highest page the kernel has grown memory to (its own pages stay untouched). */
+  constructor(readonly memory: WebAssembly.Memory, private readonly kernelPages: () => number = () => 0) {
     this.base = Math.max(64, alignUp(memory.buffer.byteLength, 64));
     this.top = this.base;
   }
 
-  reset(): void { this.top = this.base; }
+  reset(): void { this.top = Math.max(this.base, this.kernelPages() * PAGE); }
 
   /** Reserves `bytes` at a 64-byte aligned address (so shadow − primal offsets keep alignment). */
   place(bytes: number): number {
@@ -34,8 +37,13 @@ export class ScratchArena {
     try {
       this.memory.grow(pages);
     } catch {
-      throw new RangeError(`cannot grow the module's memory to ${end} bytes (the limit is 4 GiB, or the module's declared maximum)`);
+      throw new TrapError(`out of memory: cannot grow the module's memory to ${end} bytes (the limit is 4 GiB, or the module's declared maximum); the caller's arrays were left unchanged`);
     }
+  }
+
+  /** Like ensure, but settles for what can be had (a head start for the tape, not a requirement). */
+  tryEnsure(end: number): void {
+    try { this.ensure(end); } catch { /* the tape grows on demand inside the call */ }
   }
 
   write(address: number, view: ArrayBufferView): void {

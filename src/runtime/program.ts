@@ -15,6 +15,7 @@ import type { IRFunction, IRModule } from "../ir/types.js";
 import { hostMath } from "./host-math.js";
 import { callKernel } from "./call.js";
 import { ScratchArena } from "./memory.js";
+import { instrumentMemoryGrow, KERNEL_PAGES } from "./prepare.js";
 
 export interface ProgramOptions {
   /** The module's imports other than "Math", as for WebAssembly.instantiate. */
@@ -46,7 +47,8 @@ export class Program {
 
   private constructor(readonly ir: IRModule, readonly instance: WebAssembly.Instance, readonly memory: WebAssembly.Memory,
     private readonly imports: Imports, readonly options: ProgramOptions) {
-    this.arena = new ScratchArena(memory);
+    const pages = instance.exports[`${SHARED}_g_${KERNEL_PAGES}`] as WebAssembly.Global | undefined;
+    this.arena = new ScratchArena(memory, () => (pages ? (pages.value as number) : 0));
   }
 
   static async fromWasm(bytes: Uint8Array | ArrayBuffer, options: ProgramOptions = {}): Promise<Program> {
@@ -67,7 +69,8 @@ export class Program {
     return Program.fromWasm(await compileAssemblyScript(source, options.asc), options);
   }
 
-  private static async instantiate(ir: IRModule, options: ProgramOptions): Promise<Program> {
+  private static async instantiate(lifted: IRModule, options: ProgramOptions): Promise<Program> {
+    const ir = instrumentMemoryGrow(lifted);
     const user = options.imports ?? {};
     // every program has one memory: derivatives need it for shadows and the tape
     const memory = ir.memory ?? { initial: 1, maximum: null };
@@ -136,6 +139,7 @@ export class Program {
       data: [], start: null, exports: [],
     };
     const d = new Differentiator(shared);
+    d.entry = kernel.fn.name;
     if (mode === "reverse") {
       const entry = reverseEntry(d, kernel.fn.name, sig, "__ad_entry");
       return { ...d.finish([entry]), exports: [{ name: "entry", kind: "function", target: entry.name }] };
