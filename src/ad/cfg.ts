@@ -36,6 +36,8 @@ export function buildCfg(body: Expr, retLocal: number): ForwardCfg {
   const stmt = (s: Expr): void => {
     switch (s.kind) {
       case "block": {
+        // an unlabeled block is only grouping: nothing can branch to its end
+        if (!s.label) { s.body.forEach(stmt); return; }
         const after = make();
         if (s.label) labels.push({ label: s.label, target: after.id });
         s.body.forEach(stmt);

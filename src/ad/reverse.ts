@@ -11,6 +11,47 @@ import { isFloat, typeOfCallResults } from "../ir/types.js";
 import { mapTree } from "../ir/walk.js";
 
 type Val = (tree: Expr) => Expr;
+
+const callsModule = (st: Expr, isImport: (f: string) => boolean) => {
+  let found = false;
+  forEachNode(st, (n) => { if (n.kind === "call_indirect" || (n.kind === "call" && !isImport(n.func))) found = true; });
+  return found;
+};
+
+/**
+ * For innermost counted loops without calls: the most bytes one iteration can push (longest
+ * path from the header back to it), checked once at the header; the loop's blocks and
+ * internal edges then need no checks of their own.
+ */
+function hoistLoopChecks(cfg: ReturnType<typeof buildCfg>, loops: ReturnType<typeof countedLoops>, blockBytes: (id: number) => number,
+  edgeBytes: (from: number, to: number) => number, hasCall: (id: number) => boolean): { perIteration: Map<number, number>; covered: Set<number> } {
+  const perIteration = new Map<number, number>(), covered = new Set<number>();
+  for (const loop of loops.values()) {
+    const inner = [...loop.blocks].every((b) => b === loop.header || !loops.has(b));
+    if (!inner || [...loop.blocks].some(hasCall)) continue;
+    const memo = new Map<number, number>();
+    const onPath = new Set<number>();
+    let cyclic = false;
+    const longest = (id: number): number => {
+      const known = memo.get(id);
+      if (known !== undefined) return known;
+      if (onPath.has(id)) { cyclic = true; return 0; }
+      onPath.add(id);
+      let best = 0;
+      for (const t of successors(cfg.blocks.get(id)!.exit))
+        if (loop.blocks.has(t) && t !== loop.header) best = Math.max(best, edgeBytes(id, t) + longest(t));
+      onPath.delete(id);
+      const r = blockBytes(id) + best;
+      memo.set(id, r);
+      return r;
+    };
+    const most = longest(loop.header);
+    if (cyclic) continue;
+    perIteration.set(loop.header, most);
+    for (const b of loop.blocks) covered.add(b);
+  }
+  return { perIteration, covered };
+}
 const isKernelGrow = (s: Expr) => s.kind === "local.set" && s.value.kind === "call" && s.value.func === KERNEL_GROW;
 import { buildCfg, countedLoops, recomputableJoins, successors } from "./cfg.js";
 import { forEachNode } from "../ir/walk.js";
@@ -70,7 +111,8 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     (!loops.has(to) && !joins.has(to) && cfg.blocks.get(to)!.preds.length > 1 ? 1 : 0) + 4 * exitedLoops(from, to).length;
   const augEdge = (from: number, to: number): Edge => {
     // edge pushes are checked on the edge, so a loop's own iterations pay nothing for its exit
-    const code: Expr[] = [...TAPE.check(edgeBytes(from, to))];
+    const covered = hoisted.covered.has(from) && hoisted.covered.has(to) && exitedLoops(from, to).length === 0;
+    const code: Expr[] = covered ? [] : [...TAPE.check(edgeBytes(from, to))];
     for (const l of exitedLoops(from, to)) code.push(...TAPE.push(get(augCounter.get(l.header)!, "i32")));
     const loop = loops.get(to);
     if (loop) {
@@ -82,6 +124,8 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   const exitPushes = [...needs.atExit].filter((l) => l >= fn.params.length || definedSomewhere(l));
   function definedSomewhere(l: number) { for (const st of needs.stmts.values()) for (const n of st) if (n.defs.includes(l)) return true; return false; }
 
+  const built = new Map<number, { body: Expr[]; bytes: number }>();
+  const isImportFn = (f: string) => !!d.module.functions.find((x) => x.name === f)?.import || f.startsWith("Math.");
   for (const id of cfg.order) {
     const b = cfg.blocks.get(id)!;
     const body: Expr[] = [];
@@ -104,13 +148,22 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       } else body.push(...saves, ...stmts, ...after);
     });
     if (id === cfg.exit) for (const l of exitPushes) { body.push(...TAPE.push(get(ax.map(l), fn.locals[l]))); bytes += sizeOf(fn.locals[l]); }
+    built.set(id, { body, bytes });
+  }
+  // one capacity check per iteration of an innermost loop, for the most its body can push
+  const hoisted = hoistLoopChecks(cfg, loops, (id) => built.get(id)!.bytes, (from, to) => (loops.has(to) ? 0 : edgeBytes(from, to)),
+    (id) => cfg.blocks.get(id)!.stmts.some((st) => callsModule(st, isImportFn)));
+  for (const id of cfg.order) {
+    const b = cfg.blocks.get(id)!;
+    const { body, bytes } = built.get(id)!;
     const e = b.exit;
     const exit: CfgBlock["exit"] =
       e.kind === "goto" ? { kind: "goto", edge: augEdge(id, e.to) } :
       e.kind === "branch" ? { kind: "branch", cond: ax.remap(e.cond), then: augEdge(id, e.then), else: augEdge(id, e.else) } :
       e.kind === "switch" ? { kind: "switch", index: ax.remap(e.index), targets: e.targets.map((t) => augEdge(id, t)), default: augEdge(id, e.default) } :
       e.kind === "exit" ? { kind: "return", value: retLocal >= 0 ? get(ax.map(retLocal), resultType) : null } : { kind: "unreachable" };
-    augBlocks.push({ id, body: [...TAPE.check(bytes), ...body], exit });
+    const check = hoisted.perIteration.has(id) ? TAPE.check(hoisted.perIteration.get(id)!) : hoisted.covered.has(id) ? [] : TAPE.check(bytes);
+    augBlocks.push({ id, body: [...check, ...body], exit });
   }
 
   /** The augmented version of a statement, and what to record after it (an indirect call's target). */
