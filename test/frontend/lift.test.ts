@@ -11,7 +11,7 @@ import { ParseError, Program } from "../../src/index.js";
 import { liftModule, readWasm } from "../../src/frontend/lift.js";
 import type { IRModule } from "../../src/ir/types.js";
 
-const KERNELS = new URL("../../../shared/conformance/kernels/", import.meta.url);
+const KERNELS = new URL("../kernels/", import.meta.url);
 
 const wabtP = wabtInit();
 const FEATURES = { mutable_globals: true, sat_float_to_int: true, sign_extension: true, multi_value: true, bulk_memory: true };

@@ -11,7 +11,7 @@ import { verifyModule } from "../../src/ir/verify.js";
 import type { Expr, IRModule } from "../../src/ir/types.js";
 import { mapTree } from "../../src/ir/walk.js";
 
-const dir = new URL("../../../shared/conformance/kernels/", import.meta.url);
+const dir = new URL("../kernels/", import.meta.url);
 const files = readdirSync(dir).filter((f) => f.endsWith(".wat"));
 
 const renameImports = (m: IRModule): IRModule => {

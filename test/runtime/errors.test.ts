@@ -8,7 +8,7 @@ import {
   Program, Reverse, ReverseWithPrimal, TrapError, UnsupportedError,
 } from "../../src/index.js";
 
-const KERNELS = new URL("../../../shared/conformance/kernels/", import.meta.url);
+const KERNELS = new URL("../kernels/", import.meta.url);
 const kernelWat = (file: string) => readFileSync(new URL(file, KERNELS), "utf8");
 
 const wabtP = wabtInit();

@@ -8,7 +8,7 @@ import {
   Active, autodiff, Const, Duplicated, Forward, ForwardWithPrimal, Program, Reverse, ReverseWithPrimal,
 } from "../../src/index.js";
 
-const KERNELS = new URL("../../../shared/conformance/kernels/", import.meta.url);
+const KERNELS = new URL("../kernels/", import.meta.url);
 const kernelWat = (file: string) => readFileSync(new URL(file, KERNELS), "utf8");
 const load = async (file: string) => Program.fromWat(kernelWat(file));
 
