@@ -21,9 +21,10 @@ export function calleeOf(mod: IRModule, name: string): Callee {
   const fn = mod.functions.find((f) => f.name === name);
   if (!fn) throw new Error(`call to unknown function ${name}`);
   if (!fn.import) return { kind: "function", fn };
-  const rule = mathRules[fn.import.base];
+  const math = mathImportName(fn.import);
+  const rule = math ? mathRules[math] : undefined;
   const floatSig = fn.params.every(isFloat) && fn.results.length === 1 && isFloat(fn.results[0]) && fn.params.every((p) => p === fn.results[0]);
-  if (fn.import.module === "Math" && rule && floatSig && rule.arity === fn.params.length) return { kind: "intrinsic", name: fn.import.base, rule };
+  if (math && rule && floatSig && rule.arity === fn.params.length) return { kind: "intrinsic", name: math, rule };
   return { kind: "import", fn };
 }
 
@@ -73,3 +74,13 @@ export function checkCallSupported(mod: IRModule, caller: string, callee: Callee
 }
 
 export const sameTypes = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((t, i) => t === b[i]);
+
+/**
+ * The JS Math function an import stands for: `Math.exp` (module "Math"), or AssemblyScript's
+ * `--use Math=JSMath` binding `env."Math.exp"`; null for any other import.
+ */
+export function mathImportName(imp: { module: string; base: string }): string | null {
+  if (imp.module === "Math") return imp.base;
+  if (imp.module === "env" && imp.base.startsWith("Math.")) return imp.base.slice(5);
+  return null;
+}

@@ -21,7 +21,8 @@ export class StoreSummary {
     visiting.add(name);
     const fn = this.mod.functions.find((f) => f.name === name);
     let stores = false;
-    if (!fn || fn.import) stores = !fn || fn.import?.module !== "Math";
+    // JS Math functions (imported from "Math", or AssemblyScript's env."Math.*" bindings) touch no memory
+    if (!fn || fn.import) stores = !fn || !(fn.import!.module === "Math" || (fn.import!.module === "env" && fn.import!.base.startsWith("Math.")));
     else forEachNode(fn.body as Expr, (n) => {
       if (stores) return;
       if (WRITES.has(n.kind) || n.kind === "call_indirect") stores = true;

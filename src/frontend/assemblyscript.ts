@@ -13,7 +13,9 @@ export async function compileAssemblyScript(source: string, options: AscOptions 
     throw new ParseError("Program.fromAssemblyScript needs the assemblyscript package (npm install assemblyscript)");
   }
   const out: Record<string, Uint8Array> = {};
-  const args = ["input.ts", "--outFile", "out.wasm", "--runtime", "stub", "-O3", "--noAssert", "--debug", "--uncheckedBehavior", "always", "--use", "abort="];
+  // Math=JSMath: AssemblyScript's Math.* become imports of JS Math, which have derivative rules,
+  // instead of software math compiled into the module (bit-level code without a derivative)
+  const args = ["input.ts", "--outFile", "out.wasm", "--runtime", "stub", "-O3", "--noAssert", "--debug", "--uncheckedBehavior", "always", "--use", "abort=", "--use", "Math=JSMath"];
   for (const [k, v] of Object.entries(options)) {
     const flag = "--" + k;
     if (v === true) args.push(flag);

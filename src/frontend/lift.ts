@@ -23,6 +23,15 @@ export function readWasm(bytes: Uint8Array): BModule {
   }
 }
 
+/** binaryen's ssa pass: every local.set writes a fresh local (merges get their own locals). */
+export function splitLocals(m: BModule): void {
+  try {
+    m.runPasses(["ssa"]);
+  } catch (e) {
+    throw new ParseError(`cannot prepare the module: ${describeBinaryenError(e)}`);
+  }
+}
+
 export function liftModule(m: BModule): IRModule {
   const { unary, binary } = opTables(Object.keys(unaryOps), Object.keys(binaryOps));
   const ids = {

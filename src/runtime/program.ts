@@ -8,7 +8,7 @@ import { Differentiator } from "../ad/differentiator.js";
 import { reverseEntry } from "../ad/entry.js";
 import { emitModule } from "../backend/emit.js";
 import { ArgumentError, ParseError } from "../errors.js";
-import { liftModule, readWasm } from "../frontend/lift.js";
+import { liftModule, readWasm, splitLocals } from "../frontend/lift.js";
 import { watToWasm } from "../frontend/wat.js";
 import { compileAssemblyScript, type AscOptions } from "../frontend/assemblyscript.js";
 import type { IRFunction, IRModule } from "../ir/types.js";
@@ -56,7 +56,12 @@ export class Program {
     if (!u8) throw new ParseError("Program.fromWasm takes a Uint8Array or an ArrayBuffer");
     const m = readWasm(u8);
     let ir: IRModule;
-    try { ir = liftModule(m); } finally { m.dispose(); }
+    try {
+      // optimized code may reuse one local for unrelated values (a pointer into one buffer,
+      // then a counter); giving each assignment its own local keeps the analyses precise
+      if ((options as { splitLocals?: boolean }).splitLocals) splitLocals(m);
+      ir = liftModule(m);
+    } finally { m.dispose(); }
     return Program.instantiate(ir, options);
   }
 
@@ -66,7 +71,8 @@ export class Program {
   }
 
   static async fromAssemblyScript(source: string, options: ProgramOptions & { asc?: AscOptions } = {}): Promise<Program> {
-    return Program.fromWasm(await compileAssemblyScript(source, options.asc), options);
+    // asc -O3 reuses locals across unrelated values (a pointer parameter becomes a loop counter)
+    return Program.fromWasm(await compileAssemblyScript(source, options.asc), { ...options, splitLocals: true } as ProgramOptions);
   }
 
   private static async instantiate(lifted: IRModule, options: ProgramOptions): Promise<Program> {
@@ -80,8 +86,14 @@ export class Program {
         ...ir.globals.filter((g) => g.mutable && !g.import).map((g) => ({ name: `${SHARED}_g_${g.name}`, kind: "global" as const, target: g.name }))],
     };
     if (memory.import) delete primal.memory!.exportName;
-    const { bytes } = emitModule(primal, { optimize: 0 });
+    // the lifted module went through ssa (more locals, copies at merges): optimize it back
+    const { bytes } = emitModule(primal, { optimize: options.optimize ?? 3 });
     const imports: Imports = { ...user, Math: { ...hostMath, ...(user.Math ?? {}) } };
+    // AssemblyScript's JSMath bindings import env."Math.exp" and friends
+    for (const f of ir.functions)
+      if (f.import?.module === "env" && f.import.base.startsWith("Math.") && !(user.env && f.import.base in user.env) && hostMath[f.import.base.slice(5)]) {
+        imports.env = { ...(imports.env ?? {}), [f.import.base]: hostMath[f.import.base.slice(5)] };
+      }
     for (const f of ir.functions) {
       if (f.import && f.import.module !== "Math" && !(imports[f.import.module]?.[f.import.base]))
         throw new ArgumentError(`the module imports ${f.import.module}.${f.import.base}; supply it in options.imports`);
