@@ -2,6 +2,7 @@
 export { Program, Kernel } from "./runtime/program.js";
 export type { ProgramOptions } from "./runtime/program.js";
 export { autodiff } from "./runtime/autodiff.js";
+export { WasmArray } from "./runtime/wasm-array.js";
 export type { AutodiffResult } from "./runtime/autodiff.js";
 export {
   Const, Active, Duplicated, DuplicatedNoNeed, BatchDuplicated,

@@ -1,8 +1,9 @@
 // Activity constructors and differentiation modes of the public API (Enzyme's names).
 import { ArgumentError } from "../errors.js";
+import { WasmArray } from "./wasm-array.js";
 
 export type Scalar = number | bigint;
-export type Buffer = ArrayBufferView;
+export type Buffer = ArrayBufferView | WasmArray;
 
 export type Annotated =
   | { readonly activity: "const"; readonly value: Scalar | Buffer }
@@ -31,11 +32,12 @@ export const Reverse: Mode = Object.freeze({ kind: "reverse", withPrimal: false,
 export const ReverseWithPrimal: Mode = Object.freeze({ kind: "reverse", withPrimal: true, name: "ReverseWithPrimal" });
 
 export function isAnnotated(x: unknown): x is Annotated {
-  return typeof x === "object" && x !== null && "activity" in x && !ArrayBuffer.isView(x);
+  return typeof x === "object" && x !== null && "activity" in x && !ArrayBuffer.isView(x) && !(x instanceof WasmArray);
 }
 
 export function describe(x: unknown): string {
   if (ArrayBuffer.isView(x)) return `${x.constructor.name}(${(x as { length?: number }).length ?? x.byteLength})`;
+  if (x instanceof WasmArray) return String(x);
   if (isAnnotated(x)) return `${x.activity}(...)`;
   return typeof x === "object" ? String(x) : `${typeof x} ${String(x)}`;
 }

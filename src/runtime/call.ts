@@ -8,17 +8,20 @@ import type { ValType } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { type Annotated, describe, isAnnotated } from "./activity.js";
 import type { Kernel } from "./program.js";
+import { isWasmArray, type WasmArray } from "./wasm-array.js";
 
 export interface ArgPlan {
   param: ValType;
   activity: "const" | "active" | "dup";
-  value: number | bigint | ArrayBufferView;
-  shadow: number | ArrayBufferView | null;
+  value: number | bigint | ArrayBufferView | WasmArray;
+  shadow: number | ArrayBufferView | WasmArray | null;
   address: number;
   shadowAddress: number;
 }
 
-const isBuffer = (x: unknown): x is ArrayBufferView => ArrayBuffer.isView(x);
+/** A typed array (copied in and out) or a WasmArray (passed by address). */
+const isBuffer = (x: unknown): x is ArrayBufferView | WasmArray => ArrayBuffer.isView(x) || isWasmArray(x);
+const isCopied = (x: unknown): x is ArrayBufferView => ArrayBuffer.isView(x);
 
 export function planArguments(kernel: Kernel, args: unknown[], mode: "forward" | "reverse" | "call"): ArgPlan[] {
   const fn = kernel.fn;
@@ -30,7 +33,10 @@ export function planArguments(kernel: Kernel, args: unknown[], mode: "forward" |
     const where = `argument ${i} of ${kernel.name} (${param})`;
     if (mode === "call" && a.activity !== "const") throw new ArgumentError(`${where}: kernel.call takes plain values; use autodiff for ${a.activity} arguments`);
     if (a.activity === "batch") throw new ArgumentError(`${where}: BatchDuplicated is not supported yet; call autodiff once per shadow`);
-    const v = a.value;
+    const v = a.value as unknown;
+    for (const b of [v, (a as { shadow?: unknown }).shadow])
+      if (isWasmArray(b) && (b.owner !== kernel.program || b.freed))
+        throw new ArgumentError(`${where}: ${b.freed ? "the WasmArray was freed" : "the WasmArray belongs to another Program"}`);
     if (isBuffer(v)) {
       if (param !== "i32") throw new ArgumentError(`${where}: a buffer can only be passed for an i32 (pointer) parameter`);
     } else if (typeof v === "number" || typeof v === "bigint") {
@@ -38,7 +44,7 @@ export function planArguments(kernel: Kernel, args: unknown[], mode: "forward" |
         throw new ArgumentError(`${where}: expected a ${param === "i64" ? "bigint or integer" : "number"}, got ${describe(v)}`);
       if (param === "i32" && !Number.isInteger(v)) throw new ArgumentError(`${where}: expected an integer, got ${v}`);
     } else throw new ArgumentError(`${where}: expected a number or a typed array, got ${describe(v)}`);
-    const value = param === "i64" && typeof v === "number" ? BigInt(v) : v;
+    const value = (param === "i64" && typeof v === "number" ? BigInt(v) : v) as ArgPlan["value"];
     const plan: ArgPlan = { param, activity: "const", value, shadow: null, address: -1, shadowAddress: -1 };
     if (a.activity === "active") {
       if (mode !== "reverse") throw new ArgumentError(`${where}: Active is for reverse mode; in forward mode pass Duplicated(value, tangent)`);
@@ -55,7 +61,7 @@ export function planArguments(kernel: Kernel, args: unknown[], mode: "forward" |
         if (typeof a.shadow !== "number") throw new ArgumentError(`${where}: the tangent of a scalar must be a number, got ${describe(a.shadow)}`);
       }
       plan.activity = isBuffer(v) || mode === "forward" ? (isBuffer(v) ? "dup" : "active") : "active";
-      plan.shadow = a.shadow;
+      plan.shadow = a.shadow as ArgPlan["shadow"];
     }
     return plan;
   });
@@ -70,10 +76,19 @@ export function signatureOf(kernel: Kernel, plans: ArgPlan[]): ActivitySignature
 /** Refuses arguments whose memory overlaps: each argument gets its own copy, so aliasing could not be honoured. */
 function checkAliasing(kernel: Kernel, plans: ArgPlan[]): void {
   const views: { what: string; v: ArrayBufferView }[] = [];
+  const handles: { what: string; h: WasmArray }[] = [];
   plans.forEach((p, i) => {
-    if (isBuffer(p.value)) views.push({ what: `argument ${i}`, v: p.value });
-    if (isBuffer(p.shadow)) views.push({ what: `the shadow of argument ${i}`, v: p.shadow });
+    if (isCopied(p.value)) views.push({ what: `argument ${i}`, v: p.value });
+    if (isCopied(p.shadow)) views.push({ what: `the shadow of argument ${i}`, v: p.shadow });
+    if (isWasmArray(p.value)) handles.push({ what: `argument ${i}`, h: p.value });
+    if (isWasmArray(p.shadow)) handles.push({ what: `the shadow of argument ${i}`, h: p.shadow });
   });
+  for (let i = 0; i < handles.length; i++)
+    for (let j = i + 1; j < handles.length; j++) {
+      const a = handles[i].h, b = handles[j].h;
+      if (a.byteLength && b.byteLength && a.address < b.address + b.byteLength && b.address < a.address + a.byteLength)
+        throw new ArgumentError(`${kernel.name}: ${handles[i].what} and ${handles[j].what} share memory; pass separate buffers (aliased arguments are not supported)`);
+    }
   for (let i = 0; i < views.length; i++)
     for (let j = i + 1; j < views.length; j++) {
       const a = views[i].v, b = views[j].v;
@@ -89,15 +104,17 @@ export function placeArguments(kernel: Kernel, plans: ArgPlan[], tapeReserve: nu
   const arena = kernel.program.arena;
   arena.reset();
   for (const p of plans) {
-    if (isBuffer(p.value)) p.address = arena.place(p.value.byteLength);
-    if (isBuffer(p.shadow)) p.shadowAddress = arena.place(p.shadow.byteLength);
+    if (isWasmArray(p.value)) p.address = p.value.address;
+    else if (isCopied(p.value)) p.address = arena.place(p.value.byteLength);
+    if (isWasmArray(p.shadow)) p.shadowAddress = p.shadow.address;
+    else if (isCopied(p.shadow)) p.shadowAddress = arena.place(p.shadow.byteLength);
   }
   const tapeBase = arena.place(0);
   arena.ensure(tapeBase + 64);
   arena.tryEnsure(tapeBase + tapeReserve);
   for (const p of plans) {
-    if (isBuffer(p.value)) arena.write(p.address, p.value);
-    if (isBuffer(p.shadow)) arena.write(p.shadowAddress, p.shadow);
+    if (isCopied(p.value)) arena.write(p.address, p.value);
+    if (isCopied(p.shadow)) arena.write(p.shadowAddress, p.shadow);
   }
   return tapeBase;
 }
@@ -105,8 +122,8 @@ export function placeArguments(kernel: Kernel, plans: ArgPlan[], tapeReserve: nu
 export function copyBack(kernel: Kernel, plans: ArgPlan[]): void {
   const arena = kernel.program.arena;
   for (const p of plans) {
-    if (isBuffer(p.value)) arena.read(p.address, p.value);
-    if (isBuffer(p.shadow)) arena.read(p.shadowAddress, p.shadow);
+    if (isCopied(p.value)) arena.read(p.address, p.value);
+    if (isCopied(p.shadow)) arena.read(p.shadowAddress, p.shadow);
   }
 }
 

@@ -16,9 +16,13 @@ export class ScratchArena {
   constructor(readonly memory: WebAssembly.Memory, private readonly kernelPages: () => number = () => 0) {
     this.base = Math.max(64, alignUp(memory.buffer.byteLength, 64));
     this.top = this.base;
+    this.heap = new ProgramHeap(this);
   }
 
-  reset(): void { this.top = Math.max(this.base, this.kernelPages() * PAGE); }
+  /** Zero-copy buffers (program.alloc) live just above the module's memory, below the scratch region. */
+  readonly heap: ProgramHeap;
+
+  reset(): void { this.top = Math.max(this.base, this.kernelPages() * PAGE, this.heap.top); }
 
   /** Reserves `bytes` at a 64-byte aligned address (so shadow − primal offsets keep alignment). */
   place(bytes: number): number {
@@ -52,5 +56,53 @@ export class ScratchArena {
 
   read(address: number, into: ArrayBufferView): void {
     new Uint8Array(into.buffer, into.byteOffset, into.byteLength).set(new Uint8Array(this.memory.buffer, address, into.byteLength));
+  }
+}
+
+/**
+ * A first-fit allocator for zero-copy buffers, in the region between the module's own memory
+ * and each call's scratch region (which starts above the highest live buffer).
+ */
+export class ProgramHeap {
+  private readonly blocks = new Map<number, number>();
+  private readonly holes: { at: number; size: number }[] = [];
+  top: number;
+
+  constructor(private readonly arena: ScratchArena) { this.top = arena.base; }
+
+  get memory(): WebAssembly.Memory { return this.arena.memory; }
+
+  alloc(bytes: number, kernelPages: number): number {
+    const size = alignUp(Math.max(bytes, 1), 64);
+    const i = this.holes.findIndex((h) => h.size >= size);
+    let at: number;
+    if (i >= 0) {
+      const h = this.holes[i];
+      at = h.at;
+      if (h.size === size) this.holes.splice(i, 1); else { h.at += size; h.size -= size; }
+    } else {
+      // never below pages the kernel grew for itself
+      at = Math.max(this.top, kernelPages * PAGE);
+      this.arena.ensure(at + size);
+      this.top = at + size;
+    }
+    this.blocks.set(at, size);
+    new Uint8Array(this.memory.buffer, at, size).fill(0);
+    return at;
+  }
+
+  free(at: number): void {
+    const size = this.blocks.get(at);
+    if (size === undefined) return;
+    this.blocks.delete(at);
+    this.holes.push({ at, size });
+    this.holes.sort((a, b) => a.at - b.at);
+    // merge neighbours, and give the top back
+    for (let k = this.holes.length - 2; k >= 0; k--) {
+      const a = this.holes[k], b = this.holes[k + 1];
+      if (a.at + a.size === b.at) { a.size += b.size; this.holes.splice(k + 1, 1); }
+    }
+    const last = this.holes[this.holes.length - 1];
+    if (last && last.at + last.size === this.top) { this.top = last.at; this.holes.pop(); }
   }
 }

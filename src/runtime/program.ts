@@ -15,6 +15,7 @@ import type { IRFunction, IRModule } from "../ir/types.js";
 import { hostMath } from "./host-math.js";
 import { callKernel } from "./call.js";
 import { ScratchArena } from "./memory.js";
+import { type TypedArray, type TypedArrayConstructor, WasmArray } from "./wasm-array.js";
 import { instrumentMemoryGrow, KERNEL_PAGES } from "./prepare.js";
 
 export interface ProgramOptions {
@@ -108,6 +109,22 @@ export class Program {
       ? (user[memory.import.module]?.[memory.import.base] as WebAssembly.Memory)
       : (instance.exports[`${SHARED}_memory`] as WebAssembly.Memory);
     return new Program({ ...ir, memory }, instance, mem, imports, options);
+  }
+
+  /**
+   * A zero-copy buffer of `length` elements in the program's memory (zeroed). Pass it to
+   * kernels like a typed array: it goes by address and is never copied. Free it when done.
+   */
+  alloc<T extends TypedArray>(ctor: TypedArrayConstructor<T>, length: number): WasmArray<T> {
+    if (typeof ctor !== "function" || typeof ctor.BYTES_PER_ELEMENT !== "number") throw new ArgumentError("program.alloc takes a typed array constructor, e.g. Float64Array");
+    if (!Number.isInteger(length) || length < 0) throw new ArgumentError(`program.alloc: length must be a non-negative integer, got ${length}`);
+    const address = this.arena.heap.alloc(length * ctor.BYTES_PER_ELEMENT, this.kernelPages());
+    return new WasmArray(this.arena.heap, this, ctor, address, length);
+  }
+
+  private kernelPages(): number {
+    const g = this.instance.exports[`${SHARED}_g_${KERNEL_PAGES}`] as WebAssembly.Global | undefined;
+    return g ? (g.value as number) : 0;
   }
 
   /** The exported function `name` as a Kernel. */
