@@ -13,6 +13,9 @@ import { watToWasm } from "../frontend/wat.js";
 import { compileAssemblyScript, type AscOptions } from "../frontend/assemblyscript.js";
 import type { IRFunction, IRModule } from "../ir/types.js";
 import { hostMath } from "./host-math.js";
+import { printFunction } from "../ir/print.js";
+
+const debugEnabled = () => typeof process !== "undefined" && !!process.env?.WASM_AUTODIFF_DEBUG;
 import { callKernel } from "./call.js";
 import { ScratchArena } from "./memory.js";
 import { type TypedArray, type TypedArrayConstructor, WasmArray } from "./wasm-array.js";
@@ -180,6 +183,10 @@ export class Program {
   private async compile(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature): Promise<CompiledDerivative> {
     const t0 = performance.now();
     const mod = this.derivativeModule(kernel, mode, sig);
+    if (debugEnabled()) {
+      // WASM_AUTODIFF_DEBUG=1: the generated functions as IR, before binaryen optimizes them
+      for (const f of mod.functions) if (f.body && f.name.includes("__")) console.error(printFunction(f));
+    }
     const { bytes } = emitModule(mod, { optimize: this.options.optimize ?? 3 });
     const imports: Imports = { ...this.imports, [SHARED]: { memory: this.memory } };
     for (const g of this.ir.globals)
