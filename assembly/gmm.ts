@@ -19,12 +19,17 @@
 //     work:   f64[k·d + 2k + 2d]  scratch: [Qdiags (k·d) | sum_qs (k) | xcentered (d) |
 //                                 Qxcentered (d) | main_term (k)]; contents on entry not read
 //     d, k, n: i32; gamma: f64 and m: i32, the Wishart prior's parameters.
-// All logsumexps use the max trick.
+// All logsumexps use the max trick. π is a literal: under --use Math=JSMath, Math.PI is an
+// imported global (env."Math.PI") that Program.fromAssemblyScript does not supply yet.
+
+const PI: f64 = 3.141592653589793;
+const LOG_2PI: f64 = 1.8378770664093453; // log(2π)
+const LOG_2: f64 = 0.6931471805599453;
 
 /** log Γ(x) for x a positive multiple of ½ (all the Wishart normaliser needs), by recurrence. */
 function lgammaHalf(x: f64): f64 {
   let t: f64 = x == Math.floor(x) ? 1.0 : 0.5; // Γ(1) = 1, Γ(½) = √π
-  let g: f64 = t == 1.0 ? 0.0 : 0.5 * Math.log(Math.PI);
+  let g: f64 = t == 1.0 ? 0.0 : 0.5 * Math.log(PI);
   while (t < x) {
     g += Math.log(t);
     t += 1.0;
@@ -34,7 +39,7 @@ function lgammaHalf(x: f64): f64 {
 
 /** log of the multivariate gamma function Γ_p(a). */
 function logGammaDistrib(a: f64, p: i32): f64 {
-  let out = 0.25 * <f64>(p * (p - 1)) * Math.log(Math.PI);
+  let out = 0.25 * <f64>(p * (p - 1)) * Math.log(PI);
   for (let j = 1; j <= p; j++) out += lgammaHalf(a + 0.5 * <f64>(1 - j));
   return out;
 }
@@ -110,12 +115,12 @@ export function gmm(alphas: usize, means: usize, icf: usize, x: usize, work: usi
     slse += logsumexp(mainTerm, k);
   }
 
-  const constant = -<f64>n * <f64>d * 0.5 * Math.log(2.0 * Math.PI);
+  const constant = -<f64>n * <f64>d * 0.5 * LOG_2PI;
   let err = constant + slse - <f64>n * logsumexp(alphas, k);
 
   // Wishart prior
   const nw = d + m + 1;
-  const cw = <f64>(nw * d) * (Math.log(gamma) - 0.5 * Math.log(2.0)) - logGammaDistrib(0.5 * <f64>nw, d);
+  const cw = <f64>(nw * d) * (Math.log(gamma) - 0.5 * LOG_2) - logGammaDistrib(0.5 * <f64>nw, d);
   let prior = 0.0;
   for (let c = 0; c < k; c++) {
     const frob = sqnorm(qdiags + (<usize>(c * d) << 3), d)

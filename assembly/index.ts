@@ -8,7 +8,7 @@ export { mlp, mlp_batch } from "./mlp";
 export { rosenbrock } from "./rosenbrock";
 export { heat } from "./heat";
 export { gmm } from "./gmm";
-export { ba } from "./ba";
+export { ba, ba_residual } from "./ba";
 export { lstm } from "./lstm";
 export { rk4 } from "./rk4";
 

@@ -8,6 +8,7 @@
 // with σ(v) = 1 / (1 + exp(−v)). The first layer reads x = seq[t] ⊙ inW, layer i > 0 reads
 // the hidden state of layer i − 1; ypred = hs_last ⊙ outW + outB.
 //   loss = −( Σ_t ⟨seq[t+1], ypred_t − logsumexp(ypred_t)⟩ ) / ((T − 1) · h)
+// (ADBench's C++ logsumexp is log(2 + Σ exp); this one is the plain logsumexp, max trick.)
 //
 //   lstm(weights, state, seq, work, l, h, T): f64 (loss)
 //     weights: f64[l·8h + 3h]  per layer [w (4h) | b (4h)], then [inW (h) | outW (h) | outB (h)]
@@ -15,7 +16,7 @@
 //                              the final state on return (input and output)
 //     seq:     f64[T·h]        the sequence (read-only)
 //     work:    f64[2h]         scratch: [x (h) | ypred (h)]; contents on entry not read
-//     l, h, T: i32 (T ≥ 2)
+//     l, h, T: i32 (l ≥ 1, T ≥ 2)
 
 function sigmoid(v: f64): f64 {
   return 1.0 / (1.0 + Math.exp(-v));
@@ -55,13 +56,16 @@ export function lstm(weights: usize, state: usize, seq: usize, work: usize, l: i
       const o = <usize>i << 3;
       store<f64>(x + o, load<f64>(input + o) * load<f64>(inW + o));
     }
-    let xp = x;
-    for (let layer = 0; layer < l; layer++) {
+    // layer 0 reads x, layer i > 0 the hidden state of layer i − 1 (two call sites rather than
+    // one input pointer switching from work to state: a local that may point into two
+    // different buffers is refused by the pointer analysis)
+    lstmModel(h, weights, weights + 4 * hb, state, state + hb, x);
+    for (let layer = 1; layer < l; layer++) {
       const w = weights + (<usize>(8 * layer * h) << 3);
       const s = state + (<usize>(2 * layer * h) << 3);
-      lstmModel(h, w, w + 4 * hb, s, s + hb, xp);
-      xp = s;
+      lstmModel(h, w, w + 4 * hb, s, s + hb, s - 2 * hb);
     }
+    const xp = state + (<usize>(2 * (l - 1) * h) << 3); // hidden state of the last layer
     // ypred, then its logsumexp (max trick) and the log-likelihood of the next vector
     let mx = 0.0;
     for (let i = 0; i < h; i++) {

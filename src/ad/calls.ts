@@ -43,6 +43,8 @@ export function calleeSignature(fn: { params: IRFunction["params"]; results: IRF
     if (t === "i32") {
       const p = ptr.of(a);
       if (p.kind === "arg") return p.shadowed ? "dup" : "const-ptr";
+      // never let an untraced pointer become a plain integer in the callee: its accesses would lose their shadows
+      if (p.kind === "unknown") return "unknown";
     }
     return "const";
   });

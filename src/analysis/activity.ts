@@ -12,9 +12,12 @@ import type { ActivitySignature } from "./signature.js";
 export class ActivityAnalysis {
   readonly activeLocals: boolean[];
 
+  private readonly hasShadows: boolean;
+
   constructor(readonly fn: IRFunction, sig: ActivitySignature, private readonly ptr: PointerAnalysis,
     /** Whether a call's float result may depend on active data (decided by the call-site model). */
     private readonly callIsActive: (call: Expr, argActive: (e: Expr) => boolean) => boolean) {
+    this.hasShadows = sig.params.includes("dup") || sig.params.includes("unknown");
     this.activeLocals = fn.locals.map((t, i) => i < fn.params.length && isFloat(t) && sig.params[i] === "active");
     const sets: { locals: number[]; value: Expr }[] = [];
     forEachNode(fn.body as Expr, (n) => {
@@ -46,7 +49,11 @@ export class ActivityAnalysis {
   /** Whether an argument passes a derivative to a callee: an active float or a shadowed pointer. */
   argCarriesDerivative(a: Expr): boolean {
     if (isFloat(a.type)) return this.isActive(a);
-    if (a.type === "i32") { const p = this.ptr.of(a); return p.kind === "arg" && p.shadowed; }
+    if (a.type === "i32") {
+      const p = this.ptr.of(a);
+      // an untraced pointer may reach active memory when there is any: the callee decides (and refuses active accesses through it)
+      return (p.kind === "arg" && p.shadowed) || (p.kind === "unknown" && this.hasShadows);
+    }
     return false;
   }
 }

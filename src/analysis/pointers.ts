@@ -30,6 +30,7 @@ export class PointerAnalysis {
     this.locals = fn.locals.map((t, i) => {
       if (i >= fn.params.length || t !== "i32") return undefined;
       const p = sig.params[i];
+      if (p === "unknown") return unknown("the caller passes a value it cannot trace to an argument buffer");
       return p === "dup" || p === "const-ptr" ? { kind: "arg", param: i, shadowed: p === "dup" } : INT;
     });
     const sets: { local: number; value: Expr }[] = [];
@@ -64,6 +65,10 @@ export class PointerAnalysis {
         if (/^(eq|ne|lt|gt|le|ge)/.test(op)) return INT;
         const a = this.of(e.left), b = this.of(e.right);
         if (a.kind === "int" && b.kind === "int") return INT;
+        // a buffer plus an untraced value: only an integer offset makes the sum meaningful
+        // (a loaded index, x + idx[i] * 8), so the sum still points into the buffer
+        if ((op === "add" || op === "sub") && a.kind === "arg" && b.kind === "unknown") return a;
+        if (op === "add" && b.kind === "arg" && a.kind === "unknown") return b;
         if (a.kind === "unknown") return a;
         if (b.kind === "unknown") return b;
         // pointer ± integer, and pointer & | ^ small constants (aligned bases; shadows keep the alignment)

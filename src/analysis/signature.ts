@@ -6,9 +6,11 @@
  * - "active": a float parameter that carries a derivative (tangent in forward mode, adjoint out in reverse);
  * - "dup": an i32 pointer to memory that has a shadow (the shadow pointer is passed beside it);
  * - "const-ptr": an i32 pointer to memory without a shadow (a Const buffer);
- * - "const": any other parameter (integers, Const floats).
+ * - "const": any other parameter (integers, Const floats);
+ * - "unknown": an i32 whose provenance the caller cannot tell (loaded from memory, returned by a call):
+ *   the callee may use it as an integer, but an active access through it is refused.
  */
-export type ParamActivity = "active" | "dup" | "const-ptr" | "const";
+export type ParamActivity = "active" | "dup" | "const-ptr" | "const" | "unknown";
 
 export interface ActivitySignature {
   params: ParamActivity[];
@@ -17,4 +19,4 @@ export interface ActivitySignature {
 }
 
 export const signatureKey = (s: ActivitySignature): string =>
-  s.params.map((p) => ({ active: "A", dup: "D", "const-ptr": "P", const: "C" })[p]).join("") + (s.resultActive ? ">A" : ">C");
+  s.params.map((p) => ({ active: "A", dup: "D", "const-ptr": "P", const: "C", unknown: "U" })[p]).join("") + (s.resultActive ? ">A" : ">C");

@@ -93,7 +93,12 @@ export class Program {
     // the lifted module went through ssa (more locals, copies at merges): optimize it back
     const { bytes } = emitModule(primal, { optimize: options.optimize ?? 3 });
     const imports: Imports = { ...user, Math: { ...hostMath, ...(user.Math ?? {}) } };
-    // AssemblyScript's JSMath bindings import env."Math.exp" and friends
+    // AssemblyScript's JSMath bindings import env."Math.exp" and friends, and constants as globals (Math.PI)
+    for (const g of ir.globals)
+      if (g.import?.module === "env" && g.import.base.startsWith("Math.") && !(user.env && g.import.base in user.env)) {
+        const v = (Math as unknown as Record<string, unknown>)[g.import.base.slice(5)];
+        if (typeof v === "number") imports.env = { ...(imports.env ?? {}), [g.import.base]: v };
+      }
     for (const f of ir.functions)
       if (f.import?.module === "env" && f.import.base.startsWith("Math.") && !(user.env && f.import.base in user.env) && hostMath[f.import.base.slice(5)]) {
         imports.env = { ...(imports.env ?? {}), [f.import.base]: hostMath[f.import.base.slice(5)] };
