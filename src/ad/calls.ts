@@ -31,8 +31,16 @@ export function calleeOf(mod: IRModule, name: string): Callee {
 /** Whether a call's result may carry a derivative, given which arguments do. */
 export function callResultActive(mod: IRModule, call: Expr, argActive: (e: Expr) => boolean): boolean {
   if (call.kind === "call_indirect") return call.args.some(argActive);
-  if (call.kind !== "call") return false;
+  if (call.kind !== "call" || isInactive(mod, call.func)) return false;
   return call.args.some(argActive);
+}
+
+const isInactive = (mod: IRModule, name: string) => !!mod.functions.find((f) => f.name === name)?.inactive;
+
+/** Whether derivatives flow into a call: some argument carries one and the callee is not marked inactive. */
+export function callCarries(mod: IRModule, call: Call | CallIndirect, act: ActivityAnalysis): boolean {
+  if (call.kind === "call" && isInactive(mod, call.func)) return false;
+  return call.args.some((a) => act.argCarriesDerivative(a));
 }
 
 /** The signature a call site asks of a module function (or of every target of an indirect call). */
@@ -54,7 +62,7 @@ export function calleeSignature(fn: { params: IRFunction["params"]; results: IRF
 
 /** Refuses calls that carry derivatives into code we cannot differentiate. */
 export function checkCallSupported(mod: IRModule, caller: string, callee: Callee | null, call: Call | CallIndirect, act: ActivityAnalysis): void {
-  const carries = call.args.some((a) => act.argCarriesDerivative(a));
+  const carries = callCarries(mod, call, act);
   if (!carries) return;
   if (call.kind === "call_indirect") {
     const table = mod.tables.find((t) => t.name === call.table);

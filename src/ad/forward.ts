@@ -5,7 +5,7 @@ import { binary, get, konst, set, stmtBlock, zero } from "../ir/builder.js";
 import type { Call, CallIndirect, Expr, IRFunction, Store, ValType } from "../ir/types.js";
 import { isFloat, typeOfCallResults } from "../ir/types.js";
 import { UnsupportedError } from "../errors.js";
-import { type Callee, calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
+import { type Callee, callCarries, calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
 import { DiffContext, fillPartial, partialUses, scale } from "./context.js";
 import type { Differentiator } from "./differentiator.js";
 import { nodeRule } from "./rules/index.js";
@@ -80,7 +80,7 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
   const callStmt = (targets: number[], c: Call | CallIndirect, out: Expr[]) => {
     const callee: Callee = c.kind === "call" ? calleeOf(d.module, c.func) : { kind: "indirect", params: c.params, results: c.results };
     checkCallSupported(d.module, src.name, callee.kind === "indirect" ? null : callee, c, ctx.act);
-    const anyActive = c.args.some((a) => ctx.act.argCarriesDerivative(a));
+    const anyActive = callCarries(d.module, c, ctx.act);
     const emitPlain = () => out.push(targets.length === 0 ? ctx.remap(c) : targets.length === 1 ? set(ctx.map(targets[0]), ctx.remap(c)) : ctx.remap({ kind: "tuple.set", type: "none", locals: targets, value: c }));
     if (!anyActive || callee.kind === "import") return emitPlain();
     const duals = c.args.map((a) => dual(a, out));

@@ -11,7 +11,7 @@ import { isPureTree } from "../ir/normalize.js";
 import type { Expr } from "../ir/types.js";
 import { forEachNode, mapTree } from "../ir/walk.js";
 import type { ForwardCfg } from "./cfg.js";
-import { calleeOf } from "./calls.js";
+import { callCarries, calleeOf } from "./calls.js";
 import { partialUses, placeholders } from "./context.js";
 import type { Differentiator } from "./differentiator.js";
 import { nodeRule } from "./rules/index.js";
@@ -146,7 +146,7 @@ export class ReverseNeeds {
     const addrIfShadowed = (addr: Expr) => { const p = this.ptr.of(addr); if (p.kind === "arg" && p.shadowed) localsOf(addr, pre); };
     const callNeeds = (c: Expr) => {
       if (c.kind !== "call" && c.kind !== "call_indirect") return;
-      const carries = c.args.some((a) => this.act.argCarriesDerivative(a));
+      const carries = callCarries(this.d.module, c, this.act);
       if (!carries) return;
       if (c.kind === "call_indirect") { for (const a of c.args) { localsOf(a, pre); this.propagationReads(a, pre); } return; }
       const callee = calleeOf(this.d.module, c.func);

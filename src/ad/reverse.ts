@@ -18,7 +18,7 @@ import { forEachNode } from "../ir/walk.js";
 import { localizeTape } from "./tape-locals.js";
 import { callsModule, hoistLoopChecks } from "./tape-checks.js";
 import { foldZeroAdjoints } from "./fold-zeros.js";
-import { type Callee, calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
+import { type Callee, callCarries, calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
 import { DiffContext, fillPartial, partialUses, placeholders, scale } from "./context.js";
 import type { Analyzed, Differentiator } from "./differentiator.js";
 import { invertible, ReverseNeeds } from "./reverse-needs.js";
@@ -133,7 +133,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     if (c.kind === "call" || c.kind === "call_indirect") {
       const callee = c.kind === "call" ? calleeOf(d.module, c.func) : null;
       checkCallSupported(d.module, fn.name, callee, c, a.act);
-      const carries = c.args.some((x) => a.act.argCarriesDerivative(x));
+      const carries = callCarries(d.module, c, a.act);
       const withCall = (call: Expr) => ax.remap(s.kind === "local.set" ? { ...s, value: call } : s.kind === "tuple.set" ? { ...s, value: call as Call } : call);
       if (c.kind === "call" && callee?.kind === "function" && carries) {
         d.noteCall(fn.name, callee.fn.name, c.args, a.ptr);
@@ -245,7 +245,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
 
   const revCall = (s: Expr, c: Call | CallIndirect, target: number | null, restores: number[], out: Expr[], val: Val) => {
     const callee: Callee = c.kind === "call" ? calleeOf(d.module, c.func) : { kind: "indirect", params: c.params, results: c.results };
-    const carries = c.args.some((x) => a.act.argCarriesDerivative(x));
+    const carries = callCarries(d.module, c, a.act);
     const adj = target !== null && isActiveLocal(target) && carries && callee.kind !== "import" ? takeAdjoint(target, out) : null;
     if (!carries || callee.kind === "import") { for (const x of restores) restore(s, x, out); return; }
     if (callee.kind === "intrinsic" && c.kind === "call") {
@@ -307,7 +307,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
         return propagate(s.value, adj, out, val);
       }
       case "tuple.set":
-        if (s.value.args.some((x) => a.act.argCarriesDerivative(x)) && s.locals.some(isActiveLocal))
+        if (callCarries(d.module, s.value, a.act) && s.locals.some(isActiveLocal))
           throw new UnsupportedError(fn.name, s.value.kind === "call" ? `call ${s.value.func}` : "call_indirect", "multi-value results on the active path are not supported");
         return revCall(s, s.value, null, restores, out, val);
       case "call": case "call_indirect": return revCall(s, s, null, restores, out, val);

@@ -75,6 +75,8 @@ export interface IRFunction {
   /** null for an imported function. */
   body: Expr | CfgBody | null;
   import?: { module: string; base: string };
+  /** Marked by the user as carrying no derivative (logging, timers, RNG seeding): calls to it are never differentiated. */
+  inactive?: boolean;
 }
 
 export interface IRGlobal {

@@ -135,6 +135,21 @@ export class Program {
     return g ? (g.value as number) : 0;
   }
 
+  /**
+   * Marks a function as carrying no derivative (logging, timers, RNG seeding): calls to it run
+   * in every mode but are never differentiated, and its result counts as a constant. `name` is
+   * an export, a function name of the module, or an import as "module.base" (e.g. "env.log").
+   * The caller vouches for it: a marked function that writes active data makes derivatives wrong.
+   */
+  inactive(name: string): this {
+    const exp = this.ir.exports.find((x) => x.kind === "function" && x.name === name);
+    const targets = this.ir.functions.filter((f) => f.name === name || f.name === exp?.target || (f.import && `${f.import.module}.${f.import.base}` === name));
+    if (targets.length === 0) throw new ArgumentError(`inactive(${JSON.stringify(name)}): no such function or import in the module`);
+    for (const f of targets) f.inactive = true;
+    this.cache.clear();
+    return this;
+  }
+
   /** The exported function `name` as a Kernel. */
   kernel(name: string): Kernel {
     const x = this.ir.exports.find((e) => e.kind === "function" && e.name === name);
