@@ -88,7 +88,8 @@ export class Differentiator {
     refuseBitReads(first);
     if (mode === "forward") return first;
     // reverse mode reads values of loads from memory that may change only through locals
-    const hoisted = hoistUnstableLoads(first.fn, (l) => first.stable.isStable(l));
+    const mutable = new Set(this.module.globals.filter((g) => g.mutable).map((g) => g.name));
+    const hoisted = hoistUnstableLoads(first.fn, (l) => first.stable.isStable(l), mutable);
     if (hoisted === first.fn) return first;
     verifyFunction(hoisted, this.module);
     return analyses(hoisted);

@@ -6,13 +6,15 @@
 import type { Expr, IRFunction, ValType } from "../ir/types.js";
 import { mapTree } from "../ir/walk.js";
 
-export function hoistUnstableLoads(fn: IRFunction, isStable: (load: Expr) => boolean): IRFunction {
+export function hoistUnstableLoads(fn: IRFunction, isStable: (load: Expr) => boolean, mutableGlobals: Set<string> = new Set()): IRFunction {
   const locals = [...fn.locals];
   const localNames = [...(fn.localNames ?? [])];
   let changed = false;
   const hoist = (e: Expr, out: Expr[]): Expr =>
     mapTree(e, (n) => {
-      if (n.kind !== "load" || isStable(n)) return n;
+      // a mutable global may change later too: read it into a local like an unstable load
+      const unstableGlobal = n.kind === "global.get" && mutableGlobals.has(n.global);
+      if (!unstableGlobal && (n.kind !== "load" || isStable(n))) return n;
       changed = true;
       const t = locals.push(n.type) - 1;
       localNames[t] = `ld${t}`;
@@ -30,8 +32,9 @@ export function hoistUnstableLoads(fn: IRFunction, isStable: (load: Expr) => boo
         return;
       }
       case "local.set":
-        // a statement that only loads already has its value in a local
+        // a statement that only loads (or reads a global) already has its value in a local
         if (s.value.kind === "load") { out.push({ ...s, value: { ...s.value, addr: hoist(s.value.addr, out) } }); return; }
+        if (s.value.kind === "global.get") { out.push(s); return; }
         out.push({ ...s, value: hoist(s.value, out) });
         return;
       default: {

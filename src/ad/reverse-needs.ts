@@ -68,7 +68,9 @@ export class ReverseNeeds {
       }
     }
     for (const id of cfg.blocks.keys()) transfer(id, true);
-    this.atExit = lin.get(cfg.exit)!;
+    // the reverse sweep starts at the exit: what it reads there, including a recomputed
+    // return-join condition, must be handed over from the forward sweep
+    this.atExit = new Set([...lin.get(cfg.exit)!, ...(entryReads.get(cfg.exit) ?? [])]);
   }
 
   /**
