@@ -206,3 +206,61 @@ export async function heatCase(dir: URL, n: number, steps: number, a: number, ta
     },
   };
 }
+
+/**
+ * A kernel from assembly/ compiled with Program.fromAssemblyScript: `inputs` are its buffers
+ * (index → array; `const` ones carry no shadow) and scalars in parameter order. Reverse seeds
+ * the scalar result only (shadows zero), forward uses random tangents on the active buffers.
+ * Checks: one gradient coordinate against a finite difference, and forward vs reverse.
+ */
+export async function assemblyCase(root: URL, file: string, name: string, size: string, params: Record<string, number>,
+  inputs: (Float64Array | number | { const: Float64Array })[], targets: BenchCase["targets"]): Promise<BenchCase> {
+  const text = readFileSync(new URL(`assembly/${file}`, root), "utf8");
+  const program = await Program.fromAssemblyScript(text);
+  const k: Kernel = program.kernel(name);
+  const r = rng(0xa5 + file.length);
+  const active = inputs.map((x) => x instanceof Float64Array);
+  const originals = inputs.map((x) => (x instanceof Float64Array ? x.slice() : x));
+  const fresh = () => originals.map((x) => (x instanceof Float64Array ? x.slice() : typeof x === "number" ? x : x.const));
+  const shadows = inputs.map((x) => (x instanceof Float64Array ? new Float64Array(x.length) : null));
+  const tangents = inputs.map((x) => (x instanceof Float64Array ? uniform(x.length, r, -1, 1) : null));
+  const bufs = fresh();
+  const reset = () => originals.forEach((x, i) => { if (x instanceof Float64Array) (bufs[i] as Float64Array).set(x); });
+  const annotate = (vals: unknown[], sh: (Float64Array | null)[]) => vals.map((v, i) => (active[i] ? Duplicated(v as Float64Array, sh[i]!) : Const(v as number)));
+  const f = (vals: unknown[]) => k.call(...vals) as number;
+  return {
+    kernel: name, size, params, targets,
+    notes: [`AssemblyScript (assembly/${file}) through Program.fromAssemblyScript; buffers restored before every call (the kernel may update some in place)`],
+    primal: () => { reset(); return k.call(...bufs); },
+    reverse: () => { reset(); for (const s of shadows) s?.fill(0); return autodiff(Reverse, k, ...annotate(bufs, shadows)); },
+    forward: () => { reset(); return autodiff(Forward, k, ...annotate(bufs, tangents.map((t) => t && t.slice()))); },
+    firstCall: async (mode) => {
+      const t0 = performance.now();
+      const p = await Program.fromAssemblyScript(text);
+      const t1 = performance.now();
+      const res = await autodiff(mode, p.kernel(name), ...annotate(fresh(), inputs.map((x) => (x instanceof Float64Array ? new Float64Array(x.length) : null))));
+      return { compileMs: res.stats.compileMs, fromWatMs: t1 - t0, firstCallMs: performance.now() - t1, moduleBytes: res.stats.moduleBytes };
+    },
+    async check() {
+      const vals = fresh(), g = inputs.map((x) => (x instanceof Float64Array ? new Float64Array(x.length) : null));
+      await autodiff(Reverse, k, ...annotate(vals, g));
+      const b = active.findIndex(Boolean);
+      const at = (t: number, dir: (Float64Array | null)[] | null, j: number) => {
+        const v = fresh();
+        if (dir) v.forEach((x, i) => { if (dir[i]) (x as Float64Array).forEach((_, e) => { (x as Float64Array)[e] += t * dir[i]![e]; }); });
+        if (j >= 0) (v[b] as Float64Array)[j] += t;
+        return f(v);
+      };
+      const fdj = fd4((t) => at(t, null, 0), 1e-3);
+      const tv = tangents.map((t) => t && t.slice());
+      const fw = await autodiff(Forward, k, ...annotate(fresh(), tv));
+      const fdDir = fd4((t) => at(t, tangents, -1), 1e-3);
+      const dotGT = g.reduce((s, x, i) => s + (x ? dot(x, tangents[i]!) : 0), 0);
+      return [
+        compare(`reverse ∂f/∂(argument ${b})[0] vs finite difference`, g[b]![0], fdj),
+        compare("forward along random tangents vs finite difference", fw.tangent as number, fdDir),
+        compare("consistency: forward tangent vs reverse gradient·tangent", fw.tangent as number, dotGT),
+      ];
+    },
+  };
+}

@@ -11,7 +11,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Forward, type Mode, Reverse } from "../src/index.js";
-import { type BenchCase, type Check, type FirstCall, CHECK_TOLERANCE, heatCase, rosenbrockCase } from "./cases.js";
+import { type BenchCase, type Check, type FirstCall, CHECK_TOLERANCE, assemblyCase, heatCase, rosenbrockCase } from "./cases.js";
 import { type Subject, type TimingOptions, calibrate, interleave, median, perRoundRatios, quantile } from "./measure.js";
 
 // ---- command line ----
@@ -91,10 +91,30 @@ interface CaseResult {
   status?: { reverse?: "ok" | "MISS"; forward?: "ok" | "MISS" };
 }
 
+const projectRoot = new URL("../../", import.meta.url);
+const seeded = (seed: number) => () => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+const filled = (n: number, r: () => number, lo: number, hi: number) => Float64Array.from({ length: n }, () => lo + (hi - lo) * r());
+/** ADBench GMM objective: gradient w.r.t. alphas, means and icf (x Const). */
+function gmmCase(d: number, k: number, n: number) {
+  const r = seeded(7), icf = k * (d + (d * (d - 1)) / 2);
+  return assemblyCase(projectRoot, "gmm.ts", "gmm", `d=${d}, k=${k}, n=${n}`, { d, k, n },
+    [filled(k, r, -1, 1), filled(k * d, r, -1, 1), filled(icf, r, -0.5, 0.5), { const: filled(n * d, r, -1, 1) },
+      new Float64Array(k * d + 2 * k + 2 * d), d, k, n, 1.0, 0], { reverse: 4 });
+}
+/** ADBench LSTM objective: gradient w.r.t. the weights and the initial state (sequence Const). */
+function lstmCase(l: number, h: number, T: number) {
+  const r = seeded(11);
+  return assemblyCase(projectRoot, "lstm.ts", "lstm", `l=${l}, h=${h}, T=${T}`, { l, h, T },
+    [filled(l * 8 * h + 3 * h, r, -0.5, 0.5), filled(l * 2 * h, r, -0.5, 0.5), { const: filled(T * h, r, -1, 1) },
+      new Float64Array(2 * h), l, h, T], { reverse: 4 });
+}
+
 const specs: { label: string; make: () => Promise<BenchCase> }[] = [
   { label: "rosenbrock n=200000", make: () => rosenbrockCase(kernelsDir, 200_000, { reverse: 3 }) },
   { label: "rosenbrock n=1000", make: () => rosenbrockCase(kernelsDir, 1000, {}) },
   { label: "heat n=200, steps=2000", make: () => heatCase(kernelsDir, 200, 2000, 0.2, { reverse: 4, forward: 2.5 }) },
+  { label: "gmm d=2, k=5, n=1000", make: () => gmmCase(2, 5, 1000) },
+  { label: "lstm l=2, h=16, T=50", make: () => lstmCase(2, 16, 50) },
 ];
 
 const t0 = performance.now();
