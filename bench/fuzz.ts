@@ -2,10 +2,12 @@
 // and checked against the primal and finite differences (bench/fuzz/property.ts), with
 // fast-check's shrinking on failure.
 //
-//   node dist/bench/fuzz.js --count N [--seed S] [--max-failures F] [--optimize L] [--out DIR]
+//   node dist/bench/fuzz.js --count N [--seed S] [--max-failures F] [--optimize L] [--size small|medium]
+//                           [--no-minimize] [--out DIR]
 //
 // Runs N programs (fast-check, numRuns N, seed S; default seed 20261127). On a failure the
-// shrunk program is printed as WAT and saved as DIR/<hash>.wat (default
+// counterexample is shrunk by fast-check, then reduced further by bench/fuzz/minimize.ts
+// (unless --no-minimize), printed as WAT and saved as DIR/<hash>.wat (default
 // test/fuzz/regressions/, which test/fuzz/fuzz.test.ts runs as regression tests) with a
 // JSON comment header holding the input seed and the kernel signature; then the campaign
 // goes on with the remaining count under the next seed, until F (default 5) failures.
@@ -16,18 +18,20 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
-import { type FuzzProgram, programArb, sigOf, toWat } from "./fuzz/generator.js";
+import { type FuzzProgram, MEDIUM, SMALL, programArbitrary, sigOf, toWat } from "./fuzz/generator.js";
+import { minimize } from "./fuzz/minimize.js";
+import { regressionText } from "./fuzz/regression.js";
 import { checkProgramDetailed, type CheckDetails } from "./fuzz/property.js";
 
-interface Options { count: number; seed: number; maxFailures: number; optimize: number | undefined; out: string }
+interface Options { count: number; seed: number; maxFailures: number; optimize: number | undefined; out: string; size: "small" | "medium"; minimize: boolean }
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
-    count: 100, seed: 20261127, maxFailures: 5, optimize: undefined,
+    count: 100, seed: 20261127, maxFailures: 5, optimize: undefined, size: "small", minimize: true,
     out: fileURLToPath(new URL("../../test/fuzz/regressions/", import.meta.url)),
   };
   const usage = () => {
-    console.error("usage: node dist/bench/fuzz.js --count N [--seed S] [--max-failures F] [--optimize L] [--out DIR]");
+    console.error("usage: node dist/bench/fuzz.js --count N [--seed S] [--max-failures F] [--optimize L] [--size small|medium] [--no-minimize] [--out DIR]");
     process.exit(2);
   };
   for (let i = 0; i < argv.length; i++) {
@@ -38,17 +42,12 @@ function parseArgs(argv: string[]): Options {
     else if (a === "--max-failures") o.maxFailures = int();
     else if (a === "--optimize") o.optimize = int();
     else if (a === "--out" && v !== undefined) { o.out = v; i++; }
+    else if (a === "--size" && (v === "small" || v === "medium")) { o.size = v; i++; }
+    else if (a === "--no-minimize") o.minimize = false;
     else usage();
   }
   if (o.count < 1) usage();
   return o;
-}
-
-/** The text of a regression file: a JSON header (input seed, kernel signature), the failure, the WAT. */
-export function regressionText(program: FuzzProgram, seed: number, failure: string, origin: Record<string, unknown>): string {
-  const header = JSON.stringify({ seed, sig: sigOf(program), ...origin });
-  const why = failure.split("\n").map((l) => `;; ${l}`).join("\n");
-  return `;; fuzz-regression ${header}\n${why}\n${toWat(program)}\n`;
 }
 
 async function main() {
@@ -63,7 +62,7 @@ async function main() {
   while (remaining > 0 && failures.length < o.maxFailures) {
     const seed = o.seed + round++;
     let calls = 0;
-    const prop = fc.asyncProperty(programArb, fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (program, inputSeed) => {
+    const prop = fc.asyncProperty(programArbitrary(o.size === "small" ? SMALL : MEDIUM), fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (program, inputSeed) => {
       calls++;
       const d = await checkProgramDetailed(program, inputSeed, { optimize: o.optimize });
       totals.fdUnreliable += d.fdUnreliable;
@@ -85,9 +84,17 @@ async function main() {
       failures.push({ file: "(none)", failure: String(run.errorInstance) });
       break;
     }
-    const [program, inputSeed] = run.counterexample;
-    const failure = (await checkProgramDetailed(program, inputSeed, { optimize: o.optimize })).failure ?? "(did not fail again when re-run: flaky?)";
-    const text = regressionText(program, inputSeed, failure, { fcSeed: seed, fcPath: run.counterexamplePath, ...(o.optimize === undefined ? {} : { optimize: o.optimize }) });
+    const [shrunk, inputSeed] = run.counterexample;
+    const recheck = async (p: FuzzProgram) => (await checkProgramDetailed(p, inputSeed, { optimize: o.optimize })).failure;
+    let program = shrunk;
+    let failure = (await recheck(shrunk)) ?? "(did not fail again when re-run: flaky?)";
+    if (o.minimize && failure.includes(":")) {
+      const m = await minimize(shrunk, failure, recheck);
+      console.error(`  minimized with ${m.checks} more checks: ${toWat(shrunk).length} → ${toWat(m.program).length} characters of WAT`);
+      program = m.program;
+      failure = m.failure;
+    }
+    const text = regressionText(program, inputSeed, failure, { fcSeed: seed, fcPath: run.counterexamplePath, minimized: o.minimize, size: o.size, ...(o.optimize === undefined ? {} : { optimize: o.optimize }) });
     const hash = createHash("sha256").update(toWat(program)).digest("hex").slice(0, 12);
     mkdirSync(o.out, { recursive: true });
     const file = `${o.out.replace(/\/$/, "")}/${hash}.wat`;

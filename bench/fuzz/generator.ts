@@ -6,14 +6,18 @@
 // What the programs contain: f64 or f32 arithmetic (f32 kernels promote their result to
 // f64), 1–3 Duplicated buffers of f64 or f32 (loaded/stored with promote/demote when the
 // buffer's type differs from the kernel's), indexed with constant offsets (offset= immediates
-// or address arithmetic) and with loop counters ((i + c) & mask, plus an immediate offset),
-// in-place updates (an element overwritten with a function of itself), a few locals
-// assigned many times, nested counted loops (trip 0–4 from a constant or from the i32
-// parameter $n, test at the top or at the bottom) with optional data-dependent early
-// exits, if/else, select and if-expressions on integer conditions, early returns, direct
-// calls to pure helpers (which may call each other), a recursive helper, helpers that
-// update a buffer element through a pointer argument, call_indirect through a small table
-// indexed by a loop counter, and Math intrinsics on their smooth domains.
+// or address arithmetic), with loop counters ((i + c) & mask, plus an immediate offset) and
+// with integer data from a Const Int32Array ($ix); in-place updates (an element overwritten
+// with a function of itself); a few locals assigned many times (local.set, local.tee, and
+// scratch locals $sq/$q reused by every square and squash); nested counted loops (trip 0–4
+// from a constant or from the i32 parameter $n, tested at the top or at the bottom) with
+// optional data-dependent early exits; if/else, br_table (with fall-through), select and
+// if-expressions on integer conditions (loop counters, $n, $ix data, a mutable global $g
+// counting loop iterations); early returns; direct calls to pure helpers (which may call
+// each other), a recursive helper, helpers updating a buffer element through a pointer
+// argument, call_indirect through a small table indexed by a loop counter; constants from
+// a data segment; Const scalar arguments besides Active/Duplicated ones; Math intrinsics
+// (sin, cos, tanh, exp∘tanh, log, sqrt, pow, atan2, hypot) on their smooth domains.
 //
 // Never NaN, Inf or a trap on inputs in [-1, 1], and never a kink or a branch that finite
 // differences could cross, by construction in toWat:
@@ -21,17 +25,18 @@
 //    pow(1 + a², y) with a constant y, a / (1 + b²), atan2 and hypot with one argument
 //    1 + b² (so never at the origin), exp only as exp(tanh a);
 //  - toWat tracks a bound on |value| of every node. Locals, buffer elements, helper
-//    arguments and results hold values bounded by STORE_BOUND (3); a value that could be
-//    larger is squashed first: s·tanh(v / s). Inside an expression a node whose bound
-//    exceeds NODE_BOUND (8) is squashed the same way. So nothing overflows, whatever the
-//    nesting or the trip counts;
-//  - data-dependent branches compare a value bounded by 3 against thresholds ≥ 4 away
-//    ("far": v > ±5, v < ±5; "at": v + 8i > 8j − 4, which is false for i < j and true
+//    arguments and results hold values bounded by STORE_BOUND (4); a value that could be
+//    larger is squashed first, with s·tanh(v / s) or v / (1 + (v / 2s)²). Inside an
+//    expression a node whose bound exceeds NODE_BOUND (16) is squashed the same way. So
+//    nothing overflows, whatever the nesting or the trip counts;
+//  - data-dependent branches compare a value bounded by 4 against thresholds ≥ 1 away
+//    ("far": v > ±6, v < ±6; "at": v + 10i > 10j − 5, which is false for i < j and true
 //    for i ≥ j, so the loop leaves at iteration j without the compiler being able to know);
-//    all other conditions are integers (loop counters, $n).
+//    all other conditions are integers.
 // Indices that the AST holds as plain numbers (locals, buffers, helpers, counters) are
-// taken modulo what exists when printed, so every value the shrinker produces prints to
-// a valid module.
+// taken modulo what exists when printed, so every value the shrinker or the minimizer
+// produces prints to a valid module. toWat prints only the functions, imports and table
+// the kernel reaches.
 import fc from "fast-check";
 
 export type Prec = "f64" | "f32";
@@ -43,19 +48,25 @@ export type MathFn = "sin" | "cos" | "tanh" | "exptanh" | "log1sq" | "sqrt1sq" |
 /** An element index into a 4-element buffer. */
 export type Index =
   | { k: "c"; i: number; imm: boolean } // constant element: offset= immediate, or address arithmetic
-  | { k: "ctr"; d: number; add: number; mask: 1 | 3; off: number }; // ((i_d + add) & mask) + off
+  | { k: "ctr"; d: number; add: number; mask: 1 | 3; off: number } // ((i_d + add) & mask) + off
+  | { k: "data"; j: number; add: number }; // (ix[j] + add) & 3: integer index data from the Const i32 buffer $ix
 
 /** Integer conditions (never depend on float data). */
 export type Cond =
   | { k: "parity"; d: number; odd: boolean } // i_d & 1
   | { k: "ltc"; d: number; c: number } // i_d < c
-  | { k: "ngt"; c: number }; // $n > c
+  | { k: "ngt"; c: number } // $n > c
+  | { k: "data"; j: number; c: number } // ix[j] > c
+  | { k: "glob"; odd: boolean }; // parity of the mutable global $g, counting loop iterations since the kernel's entry
 
 export type Expr =
   | { k: "param"; i: number } // scalar parameter (in helpers: the helper's own parameters)
   | { k: "local"; i: number }
+  | { k: "tee"; l: number; a: Expr } // local.tee: assigns a local in the middle of an expression
   | { k: "const"; v: number } // a multiple of 1/16 in [-2, 2]
   | { k: "ctr"; d: number } // convert_i32_s of a loop counter: an inactive float
+  | { k: "cdata"; i: number; imm: boolean } // a constant from the module's data segment (address 0)
+  | { k: "gval" } // convert_i32_s($g & 3): a float computed from the mutable global (an inactive value)
   | { k: "load"; b: number; ix: Index }
   | { k: "old" } // inside an update: the element being overwritten
   | { k: "neg"; a: Expr }
@@ -83,7 +94,11 @@ export type Stmt =
   | { k: "update"; b: number; ix: Index; e: Expr } // e reads the old element through { k: "old" }
   | { k: "loop"; trip: number | "n"; bottom: boolean; body: Stmt[]; exit: Exit | null }
   | { k: "if"; c: Cond; then: Stmt[]; else: Stmt[] }
-  | { k: "ret"; c: Cond; e: Expr }; // if (c) return e
+  | { k: "ret"; c: Cond; e: Expr } // if (c) return e
+  | { k: "switch"; sel: Selector; cases: Stmt[][]; fall: boolean[] }; // br_table; fall[i]: case i falls through into case i + 1
+
+/** The br_table index (taken modulo the number of cases + 1; the last index is the default, the last case). */
+export type Selector = { k: "ctr"; d: number } | { k: "n" } | { k: "data"; j: number };
 
 /** A memory helper (p: i32, x: T) -> T: o = *p; *p = upd(x, o); return ret(x, o, *p). */
 export interface MemHelper { upd: Expr; ret: Expr }
@@ -95,6 +110,8 @@ export interface FuzzProgram {
   scalars: boolean[]; // one per scalar parameter: true = Active/Duplicated, false = Const
   bufTypes: Prec[]; // one per buffer (the type is f64 regardless in mode "f64")
   n: number; // the value passed as the i32 parameter $n (0–4)
+  idata: number[]; // the contents of the Const i32 buffer $ix (4 elements, 0–7)
+  cdata: number[]; // constants in a data segment at address 0 (4 elements of the kernel's float type, multiples of 1/16 in [-2, 2])
   rotate: number; // parameter order: [scalars, buffers, n] rotated by this much
   locals: number; // 1–3 float locals
   helpers: Expr[]; // pure helpers (a: T, b: T) -> T; param 0 = a, param 1 = b
@@ -109,14 +126,22 @@ export interface FuzzProgram {
 
 const MAX_LOOP_DEPTH = 3;
 const constArb = fc.integer({ min: -32, max: 32 }).map((k) => ({ k: "const" as const, v: k / 16 }));
-const condArb: fc.Arbitrary<Cond> = fc.oneof(
+const condArb: fc.Arbitrary<Cond> = fc.oneof({ withCrossShrink: true },
   fc.record({ k: fc.constant("parity" as const), d: fc.nat(2), odd: fc.boolean() }),
   fc.record({ k: fc.constant("ltc" as const), d: fc.nat(2), c: fc.integer({ min: 0, max: 4 }) }),
   fc.record({ k: fc.constant("ngt" as const), c: fc.integer({ min: 0, max: 4 }) }),
+  fc.record({ k: fc.constant("data" as const), j: fc.nat(3), c: fc.integer({ min: 0, max: 7 }) }),
+  fc.record({ k: fc.constant("glob" as const), odd: fc.boolean() }),
 );
 const indexArb: fc.Arbitrary<Index> = fc.oneof(
   fc.record({ k: fc.constant("c" as const), i: fc.nat(3), imm: fc.boolean() }),
   fc.record({ k: fc.constant("ctr" as const), d: fc.nat(2), add: fc.nat(3), mask: fc.constantFrom<1 | 3>(3, 1), off: fc.nat(2) }),
+  fc.record({ k: fc.constant("data" as const), j: fc.nat(3), add: fc.nat(3) }),
+);
+const selectorArb: fc.Arbitrary<Selector> = fc.oneof(
+  fc.record({ k: fc.constant("ctr" as const), d: fc.nat(2) }),
+  fc.record({ k: fc.constant("n" as const) }),
+  fc.record({ k: fc.constant("data" as const), j: fc.nat(3) }),
 );
 const mathArb = fc.constantFrom<MathFn>("sin", "cos", "tanh", "exptanh", "log1sq", "sqrt1sq", "msqrt1sq");
 const powY = fc.constantFrom(0.5, 1.5, 2, 3, -0.5, -1, 2.5);
@@ -139,6 +164,7 @@ function exprArb(depth: number, o: ExprOpts): fc.Arbitrary<Expr> {
     { weight: 1, arbitrary: fc.record({ k: fc.constant("hypot" as const), a: sub, b: sub }) },
   ];
   if (o.conds) nodes.push(
+    { weight: 1, arbitrary: fc.record({ k: fc.constant("tee" as const), l: fc.nat(2), a: sub }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant("select" as const), c: condArb, a: sub, b: sub }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant("ifx" as const), c: condArb, a: sub, b: sub }) },
   );
@@ -159,6 +185,8 @@ const kernelLeaves: fc.Arbitrary<Expr>[] = [
   fc.record({ k: fc.constant("load" as const), b: fc.nat(2), ix: indexArb }),
   constArb,
   fc.record({ k: fc.constant("ctr" as const), d: fc.nat(2) }),
+  fc.record({ k: fc.constant("cdata" as const), i: fc.nat(3), imm: fc.boolean() }),
+  fc.constant({ k: "gval" as const }),
 ];
 const helperLeaves = (n: number): fc.Arbitrary<Expr>[] => [fc.record({ k: fc.constant("param" as const), i: fc.nat(n - 1) }), constArb];
 const old = fc.constant({ k: "old" as const });
@@ -228,6 +256,8 @@ export function programArbitrary(size: SizeOptions = SMALL): fc.Arbitrary<FuzzPr
       },
       { weight: 1, arbitrary: fc.record({ k: fc.constant("if" as const), c: condArb, then: inner, else: fc.array(stmtArb(depth - 1), { maxLength: size.maxInner }) }) },
       { weight: 1, arbitrary: fc.record({ k: fc.constant("ret" as const), c: condArb, e: smallKernelExpr }) },
+      { weight: 1, arbitrary: fc.record({ k: fc.constant("switch" as const), sel: selectorArb,
+        cases: fc.array(fc.array(stmtArb(depth - 1), { maxLength: size.maxInner }), { minLength: 1, maxLength: 3 }), fall: fc.array(fc.boolean(), { maxLength: 3 }) }) },
     );
   };
 
@@ -236,7 +266,9 @@ export function programArbitrary(size: SizeOptions = SMALL): fc.Arbitrary<FuzzPr
     scalars: fc.array(fc.oneof({ weight: 6, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), { minLength: 1, maxLength: 3 }),
     bufTypes: fc.array(fc.constantFrom<Prec>("f64", "f32"), { minLength: 1, maxLength: 3 }),
     n: fc.integer({ min: 0, max: 4 }),
-    rotate: fc.nat(6),
+    idata: fc.array(fc.nat(7), { minLength: 4, maxLength: 4 }),
+    cdata: fc.array(fc.integer({ min: -32, max: 32 }).map((k) => k / 16), { minLength: 4, maxLength: 4 }),
+    rotate: fc.nat(7),
     locals: fc.integer({ min: 1, max: 3 }),
     helpers: fc.array(helperExpr, { minLength: 1, maxLength: size.maxHelpers }),
     table: fc.array(fc.nat(2), { minLength: 1, maxLength: 3 }),
@@ -263,7 +295,8 @@ export const bufTypeOf = (p: FuzzProgram, b: number): Prec => (p.mode === "f64" 
 export type ParamSig =
   | { k: "scalar"; ty: Prec; active: boolean }
   | { k: "buf"; ty: Prec; len: number }
-  | { k: "int"; value: number };
+  | { k: "int"; value: number }
+  | { k: "ints"; values: number[] }; // a Const Int32Array
 
 /** What the checker needs to know about the exported kernel "k": its parameters in order, whether it returns a value, which tolerances apply. */
 export interface KernelSig { params: ParamSig[]; result: boolean; single: boolean }
@@ -271,11 +304,12 @@ export interface KernelSig { params: ParamSig[]; result: boolean; single: boolea
 export const BUF_LEN = 4;
 
 /** Parameter order of the printed kernel: indices into [scalars..., buffers..., n]. */
-function paramOrder(p: FuzzProgram): ({ k: "scalar"; i: number } | { k: "buf"; i: number } | { k: "int" })[] {
+function paramOrder(p: FuzzProgram): ({ k: "scalar"; i: number } | { k: "buf"; i: number } | { k: "int" } | { k: "ints" })[] {
   const all = [
     ...p.scalars.map((_, i) => ({ k: "scalar" as const, i })),
     ...p.bufTypes.map((_, i) => ({ k: "buf" as const, i })),
     { k: "int" as const },
+    { k: "ints" as const },
   ];
   const r = p.rotate % all.length;
   return [...all.slice(r), ...all.slice(0, r)];
@@ -285,7 +319,8 @@ export function sigOf(p: FuzzProgram): KernelSig {
   const prec = precOf(p);
   const params = paramOrder(p).map((x): ParamSig =>
     x.k === "scalar" ? { k: "scalar", ty: prec, active: p.scalars[x.i] }
-      : x.k === "buf" ? { k: "buf", ty: bufTypeOf(p, x.i), len: BUF_LEN } : { k: "int", value: p.n });
+      : x.k === "buf" ? { k: "buf", ty: bufTypeOf(p, x.i), len: BUF_LEN }
+        : x.k === "int" ? { k: "int", value: p.n } : { k: "ints", values: Array.from({ length: BUF_LEN }, (_, j) => (p.idata[j] ?? 0) | 0) });
   return { params, result: p.result !== null, single: p.mode !== "f64" };
 }
 
@@ -321,10 +356,17 @@ function cond(ctx: Ctx, c: Cond): string {
     }
     case "ltc": return `(i32.lt_s ${counter(ctx, c.d)} (i32.const ${c.c}))`;
     case "ngt": return `(i32.gt_s (local.get $n) (i32.const ${c.c}))`;
+    case "data": return `(i32.gt_s ${idata(c.j)} (i32.const ${c.c}))`;
+    case "glob": {
+      const bit = "(i32.and (global.get $g) (i32.const 1))";
+      return c.odd ? bit : `(i32.eqz ${bit})`;
+    }
   }
 }
 
 const bufCount = (p: FuzzProgram) => p.bufTypes.length;
+/** ix[j] (integer data from the Const buffer). */
+const idata = (j: number) => `(i32.load${offs(4 * (j % BUF_LEN))} (local.get $ix))`;
 
 /** [address expression, offset immediate] of element ix of buffer b. */
 function address(ctx: Ctx, b: number, ix: Index): [string, number] {
@@ -335,6 +377,8 @@ function address(ctx: Ctx, b: number, ix: Index): [string, number] {
     const i = ix.i % BUF_LEN;
     return ix.imm || i === 0 ? [base, i * size] : [`(i32.add ${base} (i32.const ${i * size}))`, 0];
   }
+  if (ix.k === "data")
+    return [`(i32.add ${base} (i32.shl (i32.and (i32.add ${idata(ix.j)} (i32.const ${ix.add})) (i32.const 3)) (i32.const ${shift})))`, 0];
   const mask = ix.mask === 1 ? 1 : 3;
   const off = ix.off % (BUF_LEN - mask);
   return [`(i32.add ${base} (i32.shl (i32.and (i32.add ${counter(ctx, ix.d)} (i32.const ${ix.add})) (i32.const ${mask})) (i32.const ${shift})))`, off * size];
@@ -402,9 +446,22 @@ function expr0(ctx: Ctx, e: Expr): Printed {
       if (ctx.helperParams) return [ctx.helperParams[e.i % ctx.helperParams.length], STORE_BOUND];
       return [`(local.get $t${e.i % p.locals})`, STORE_BOUND];
     case "const": return [`(${T}.const ${fmt(e.v)})`, Math.abs(e.v)];
+    case "cdata": {
+      if (ctx.helperParams) return [`(${T}.const 0.75)`, 0.75];
+      const size = T === "f64" ? 8 : 4, i = e.i % BUF_LEN;
+      return [e.imm ? `(${T}.load offset=${i * size} (i32.const 0))` : `(${T}.load (i32.const ${i * size}))`, Math.max(...p.cdata.map(Math.abs), 0)];
+    }
+    case "gval":
+      if (ctx.helperParams) return [`(${T}.const 1)`, 1];
+      return [`(${T}.convert_i32_s (i32.and (global.get $g) (i32.const 3)))`, 3];
+    case "tee": {
+      const a = stored(ctx, e.a);
+      if (ctx.helperParams) return a;
+      return [`(local.tee $t${e.l % p.locals} ${a[0]})`, a[1]];
+    }
     case "ctr":
       if (ctx.helperParams) return [`(${T}.const 1)`, 1];
-      return [`(${T}.convert_i32_s ${counter(ctx, e.d)})`, 5];
+      return [`(${T}.convert_i32_s ${counter(ctx, e.d)})`, 4]; // counters end at ≤ 4
     case "load": {
       if (ctx.helperParams) return [`(${T}.const 0.5)`, 0.5];
       const b = e.b % bufCount(p);
@@ -510,6 +567,23 @@ function stmt(ctx: Ctx, s: Stmt, ind: string): string {
       const v = p.result === null ? "(return)" : `(return ${retValue(ctx, s.e)})`;
       return `${ind}(if ${cond(ctx, s.c)} (then ${v}))`;
     }
+    case "switch": {
+      const id = ctx.counters.labels++;
+      const n = Math.max(1, s.cases.length);
+      const cases = s.cases.length ? s.cases : [[]];
+      const sel = s.sel.k === "ctr" ? counter(ctx, s.sel.d) : s.sel.k === "n" ? "(local.get $n)" : idata(s.sel.j);
+      // indices 0..n-1 go to case i, larger ones (the default) to the last case
+      const targets = Array.from({ length: n }, (_, i) => `$c${id}_${i}`);
+      let code = `${ind}(block $s${id}\n`;
+      code += targets.slice().reverse().map((t, i) => `${ind}${"  ".repeat(i + 1)}(block ${t}`).join("\n") + "\n";
+      code += `${ind}${"  ".repeat(n + 1)}(br_table ${targets.join(" ")} ${targets[n - 1]} (i32.rem_u ${sel} (i32.const ${n + 1})))`;
+      cases.forEach((c, i) => {
+        const ci = ind + "  ".repeat(n - i);
+        code += ")\n" + c.map((x) => stmt(ctx, x, ci)).join("\n") + (c.length ? "\n" : "");
+        if (i < n - 1) code += s.fall[i] ? `${ci}(; falls through ;)` : `${ci}(br $s${id})`;
+      });
+      return code.replace(/\n$/, "") + ")";
+    }
     case "loop": {
       if (ctx.loops >= MAX_LOOP_DEPTH) return stmts(ctx, s.body, ind); // too deep (only after shrinking merges levels): inline the body once
       const d = ctx.loops, id = ctx.counters.labels++;
@@ -528,12 +602,18 @@ function stmt(ctx: Ctx, s: Stmt, ind: string): string {
         }
         body.splice(x.at % (body.length + 1), 0, `${ind}    (br_if $b${id} ${c})`);
       }
-      const step = `${ind}    (local.set $i${d} (i32.add ${i} (i32.const 1)))`;
+      const step = `${ind}    (local.set $i${d} (i32.add ${i} (i32.const 1)))\n${ind}    (global.set $g (i32.add (global.get $g) (i32.const 1)))`;
       const head = `${ind}(local.set $i${d} (i32.const 0))\n${ind}(block $b${id}\n${ind}  (loop $l${id}\n`;
       if (s.bottom) return `${head}${body.join("\n")}\n${step}\n${ind}    (br_if $l${id} (i32.lt_s ${i} ${trip}))))`;
       return `${head}${ind}    (br_if $b${id} (i32.ge_s ${i} ${trip}))\n${body.join("\n")}\n${step}\n${ind}    (br $l${id})))`;
     }
   }
+}
+
+/** The values as little-endian bytes, escaped for a WAT string. */
+function dataBytes(T: Prec, values: number[]): string {
+  const bytes = new Uint8Array(T === "f64" ? Float64Array.from(values).buffer : Float32Array.from(values).buffer);
+  return Array.from(bytes, (b) => `\\${b.toString(16).padStart(2, "0")}`).join("");
 }
 
 /** Scratch locals of every function: $sq (squares) and $q (squashes), assigned many times. */
@@ -545,43 +625,67 @@ const MATH_IMPORTS: [string, number][] = [["sin", 1], ["cos", 1], ["tanh", 1], [
 export function toWat(p: FuzzProgram): string {
   const T = precOf(p);
   const base: Ctx = { prec: T, p, loops: 0, helperParams: null, helperIndex: -1, old: null, counters: { labels: 0, squash: 0 } };
-  const out: string[] = ["(module"];
-  for (const [f, n] of MATH_IMPORTS) out.push(`  (import "Math" "${f}" (func $${f} (param${" f64".repeat(n)}) (result f64)))`);
-  out.push(`  (memory (export "memory") 1)`);
-  out.push(`  (type $bin (func (param ${T} ${T}) (result ${T})))`);
-  out.push(`  (table ${p.table.length} funcref)`);
-  out.push(`  (elem (i32.const 0) func ${p.table.map((h) => `$h${h % p.helpers.length}`).join(" ")})`);
+  const funcs: [name: string, text: string][] = [];
   p.helpers.forEach((h, i) => {
     const ctx: Ctx = { ...base, helperParams: ["(local.get $a)", "(local.get $b)"], helperIndex: i };
-    out.push(`  (func $h${i} (type $bin) (param $a ${T}) (param $b ${T}) (result ${T}) ${SCRATCH(T)}\n    ${stored(ctx, h)[0]})`);
+    funcs.push([`h${i}`, `  (func $h${i} (type $bin) (param $a ${T}) (param $b ${T}) (result ${T}) ${SCRATCH(T)}\n    ${stored(ctx, h)[0]})`]);
   });
   p.mem.forEach((m, i) => {
     for (const bt of (["f64", "f32"] as Prec[]).filter((t) => p.bufTypes.some((_, b) => bufTypeOf(p, b) === t))) {
       const ctx: Ctx = { ...base, helperParams: ["(local.get $x)", "(local.get $o)"], helperIndex: 0 };
       const ret: Ctx = { ...ctx, helperParams: ["(local.get $x)", "(local.get $o)", convert(`(${bt}.load (local.get $p))`, bt, T)] };
-      out.push(`  (func $m${i}_${bt} (param $p i32) (param $x ${T}) (result ${T}) (local $o ${T}) ${SCRATCH(T)}
+      funcs.push([`m${i}_${bt}`, `  (func $m${i}_${bt} (param $p i32) (param $x ${T}) (result ${T}) (local $o ${T}) ${SCRATCH(T)}
     (local.set $o ${convert(`(${bt}.load (local.get $p))`, bt, T)})
     (${bt}.store (local.get $p) ${convert(stored(ctx, m.upd)[0], T, bt)})
-    ${stored(ret, m.ret)[0]})`);
+    ${stored(ret, m.ret)[0]})`]);
     }
   });
   {
     const ctx1: Ctx = { ...base, helperParams: ["(local.get $a)"], helperIndex: 0 };
     const ctx2: Ctx = { ...base, helperParams: ["(local.get $a)", "(local.get $r)"], helperIndex: 0 };
-    out.push(`  (func $rec (param $a ${T}) (param $n i32) (result ${T}) (local $r ${T}) ${SCRATCH(T)}
+    funcs.push(["rec", `  (func $rec (param $a ${T}) (param $n i32) (result ${T}) (local $r ${T}) ${SCRATCH(T)}
     (if (result ${T}) (i32.eqz (local.get $n))
       (then ${stored(ctx1, p.rec.base)[0]})
       (else
         (local.set $r (call $rec ${stored(ctx1, p.rec.arg)[0]} (i32.sub (local.get $n) (i32.const 1))))
-        ${stored(ctx2, p.rec.step)[0]})))`);
+        ${stored(ctx2, p.rec.step)[0]})))`]);
   }
   const params = paramOrder(p).map((x) =>
-    x.k === "scalar" ? `(param $x${x.i} ${T})` : x.k === "buf" ? `(param $p${x.i} i32)` : `(param $n i32)`).join(" ");
+    x.k === "scalar" ? `(param $x${x.i} ${T})` : x.k === "buf" ? `(param $p${x.i} i32)` : x.k === "int" ? `(param $n i32)` : `(param $ix i32)`).join(" ");
   const result = p.result === null ? "" : " (result f64)";
   const locals = [...Array.from({ length: p.locals }, (_, i) => `(local $t${i} ${T})`), ...Array.from({ length: MAX_LOOP_DEPTH }, (_, i) => `(local $i${i} i32)`), SCRATCH(T)].join(" ");
-  out.push(`  (func (export "k") ${params}${result}\n    ${locals}`);
-  out.push(stmts(base, p.body, "    "));
-  if (p.result !== null) out.push(`    ${retValue(base, p.result)}`);
-  out.push("  ))");
+  const kernel = [`  (func (export "k") ${params}${result}\n    ${locals}`, "    (global.set $g (i32.const 0))", stmts(base, p.body, "    ")];
+  if (p.result !== null) kernel.push(`    ${retValue(base, p.result)}`);
+  kernel.push("  )");
+  const kernelText = kernel.join("\n");
+
+  // only what the kernel reaches: functions it calls (transitively), the table if it calls indirectly
+  const table = p.table.map((h) => `h${h % p.helpers.length}`);
+  const reached = new Set<string>();
+  let indirect = false;
+  const visit = (text: string) => {
+    if (text.includes("call_indirect") && !indirect) { indirect = true; table.forEach(reach); }
+    for (const m of text.matchAll(/\(call \$(\w+)/g)) reach(m[1]);
+  };
+  const reach = (name: string) => {
+    if (reached.has(name)) return;
+    reached.add(name);
+    const f = funcs.find(([n]) => n === name);
+    if (f) visit(f[1]);
+  };
+  visit(kernelText);
+  const out: string[] = ["(module"];
+  for (const [f, n] of MATH_IMPORTS) if (reached.has(f)) out.push(`  (import "Math" "${f}" (func $${f} (param${" f64".repeat(n)}) (result f64)))`);
+  out.push(`  (memory (export "memory") 1)`);
+  out.push(`  (data (i32.const 0) "${dataBytes(T, Array.from({ length: BUF_LEN }, (_, i) => p.cdata[i] ?? 0))}")`);
+  out.push(`  (global $g (mut i32) (i32.const 0))`);
+  if (indirect) {
+    out.push(`  (type $bin (func (param ${T} ${T}) (result ${T})))`);
+    out.push(`  (table ${table.length} funcref)`);
+    out.push(`  (elem (i32.const 0) func ${table.map((h) => `$${h}`).join(" ")})`);
+  }
+  for (const [name, text] of funcs) if (reached.has(name)) out.push(indirect ? text : text.replace(" (type $bin)", ""));
+  out.push(kernelText);
+  out.push(")");
   return out.join("\n");
 }

@@ -21,10 +21,13 @@ function setAt<T extends object>(root: T, path: Path, value: unknown): T {
 }
 
 const EXPR_CHILDREN = ["a", "b"] as const;
+/** The operands of e (some node kinds use `b` for a buffer number). */
+const children = (e: Expr): [string, Expr][] =>
+  EXPR_CHILDREN.filter((k) => typeof (e as unknown as Record<string, unknown>)[k] === "object").map((k) => [k, (e as unknown as Record<string, Expr>)[k]]);
 
 function exprPaths(e: Expr, path: Path, out: Path[]): void {
   out.push(path);
-  for (const k of EXPR_CHILDREN) if (k in e) exprPaths((e as unknown as Record<string, Expr>)[k], [...path, k], out);
+  for (const [k, c] of children(e)) exprPaths(c, [...path, k], out);
 }
 
 function stmtPaths(ss: Stmt[], path: Path, arrays: Path[], exprs: Path[]): void {
@@ -37,6 +40,7 @@ function stmtPaths(ss: Stmt[], path: Path, arrays: Path[], exprs: Path[]): void 
       stmtPaths(s.body, [...p, "body"], arrays, exprs);
     }
     if (s.k === "if") { stmtPaths(s.then, [...p, "then"], arrays, exprs); stmtPaths(s.else, [...p, "else"], arrays, exprs); }
+    if (s.k === "switch") s.cases.forEach((c, j) => stmtPaths(c, [...p, "cases", j], arrays, exprs));
   });
 }
 
@@ -67,6 +71,11 @@ function* reductions(p: FuzzProgram): Generator<FuzzProgram> {
         if (s.bottom) yield splice([{ ...s, bottom: false }]);
       }
       if (s.k === "if") { yield splice(s.then); yield splice(s.else); if (s.else.length) yield splice([{ ...s, else: [] }]); }
+      if (s.k === "switch") {
+        for (const c of s.cases) yield splice(c);
+        for (let j = s.cases.length - 1; j >= 1; j--) yield splice([{ ...s, cases: s.cases.filter((_, m) => m !== j) }]);
+        if (s.fall.some((f) => f)) yield splice([{ ...s, fall: [] }]);
+      }
     }
   }
   // program level
@@ -83,7 +92,7 @@ function* reductions(p: FuzzProgram): Generator<FuzzProgram> {
   // expressions: an operand, or a leaf
   for (const ep of exprs) {
     const e = at(p, ep) as Expr;
-    for (const k of EXPR_CHILDREN) if (k in e) yield setAt(p, ep, (e as unknown as Record<string, Expr>)[k]);
+    for (const [, c] of children(e)) yield setAt(p, ep, c);
     if (e.k !== "const" && e.k !== "param") {
       yield setAt(p, ep, { k: "param", i: 0 });
       yield setAt(p, ep, { k: "const", v: 0.5 });

@@ -120,6 +120,7 @@ async function check({ wat, sig }: SavedCase, seed: number, details: CheckDetail
     let si = 0, bi = 0;
     return sig.params.map((p) => {
       if (p.k === "int") return make ? Const(p.value) : p.value;
+      if (p.k === "ints") return make ? Const(Int32Array.from(p.values)) : Int32Array.from(p.values);
       if (p.k === "scalar") { const i = si++; return make ? make(p, pt.scalars[i], i) : pt.scalars[i]; }
       const i = bi++;
       return make ? make(p, pt.bufs[i], i) : pt.bufs[i];
