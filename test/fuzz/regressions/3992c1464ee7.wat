@@ -1,0 +1,18 @@
+;; fuzz-regression {"seed":0,"sig":{"params":[{"k":"scalar","ty":"f64","active":true},{"k":"buf","ty":"f64","len":4},{"k":"int","value":0},{"k":"ints","values":[0,7,0,0]}],"result":true,"single":false},"fcSeed":20261127,"fcPath":"20:0:0:0:0:3:0:0:0:0:0:0:0:1:0:0:0:0:0:0:0:0:0:0:0:4:2:3:2:2:2:2:2:2:2:2:2:3:2:2:2","minimized":true,"size":"small"}
+;; reverse-fd: dL/dx0 (argument 0): reverse 1, finite differences 0 (h/4: 0, 4h: 0), relErr 1 (tolerance 0.000001)
+(module
+  (memory (export "memory") 1)
+  (data (i32.const 0) "\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00")
+  (global $g (mut i32) (i32.const 0))
+  (type $bin (func (param f64 f64) (result f64)))
+  (table 1 funcref)
+  (elem (i32.const 0) func $h0)
+  (func $h0 (type $bin) (param $a f64) (param $b f64) (result f64) (local $sq f64) (local $q f64)
+    (f64.const 0.5))
+  (func (export "k") (param $x0 f64) (param $p0 i32) (param $n i32) (param $ix i32) (result f64)
+    (local $t0 f64) (local $i0 i32) (local $i1 i32) (local $i2 i32) (local $sq f64) (local $q f64)
+    (global.set $g (i32.const 0))
+    (if (i32.gt_s (i32.load offset=4 (local.get $ix)) (i32.const 0)) (then (return (call_indirect (type $bin) (local.get $x0) (local.get $x0) (i32.rem_u (local.get $i0) (i32.const 1))))))
+    (local.get $x0)
+  )
+)
