@@ -80,3 +80,17 @@ describe("program.alloc", () => {
     expect(() => p.alloc(Float64Array, -1)).toThrow(ArgumentError);
   });
 });
+
+describe("endurance", () => {
+  it("100 000 consecutive reverse calls leave the memory size flat", async () => {
+    const p = await Program.fromWat(kernel("dot.wat"));
+    const k = p.kernel("dot");
+    const x = Float64Array.from({ length: 16 }, (_, i) => i), y = x.map((v) => 1 - v), dx = new Float64Array(16), dy = new Float64Array(16);
+    await autodiff(Reverse, k, Duplicated(x, dx), Duplicated(y, dy), Const(16));
+    const size = p.memory.buffer.byteLength;
+    for (let i = 0; i < 100_000; i++) await autodiff(Reverse, k, Duplicated(x, dx), Duplicated(y, dy), Const(16));
+    expect(p.memory.buffer.byteLength).toBe(size);
+    // read-only inputs accumulated 100 001 times
+    expect(dx[3]).toBe(100_001 * y[3]);
+  });
+});
