@@ -21,6 +21,20 @@ import { hoistUnstableLoads } from "./hoist-loads.js";
 import { UnsupportedError } from "../errors.js";
 import { printExpr } from "../ir/print.js";
 
+/**
+ * A pointer into an argument buffer kept in a global would come back as a plain address
+ * (module memory, no shadow) and its data would be treated as constant: refuse it.
+ */
+function refusePointerGlobals(a: Analyzed): void {
+  forEachNode(a.fn.body as Expr, (n) => {
+    if (n.kind !== "global.set" || n.value.type !== "i32") return;
+    const p = a.ptr.of(n.value);
+    if (p.kind === "arg")
+      throw new UnsupportedError(a.fn.name, `global.set ${n.global}`,
+        `a pointer into argument ${p.param}'s buffer is stored in a global, where its shadow cannot follow it; pass the pointer as an argument instead`);
+  });
+}
+
 /** Reading the bits of an active float (reinterpret to an integer) has no derivative: refuse it anywhere in the function. */
 function refuseBitReads(a: Analyzed): void {
   forEachNode(a.fn.body as Expr, (n) => {
@@ -86,6 +100,7 @@ export class Differentiator {
     };
     const first = analyses(this.normalizedFn(name));
     refuseBitReads(first);
+    refusePointerGlobals(first);
     if (mode === "forward") return first;
     // reverse mode reads values of loads from memory that may change only through locals
     const mutable = new Set(this.module.globals.filter((g) => g.mutable).map((g) => g.name));

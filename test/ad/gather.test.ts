@@ -36,3 +36,15 @@ describe("gathers and loaded pointers", () => {
     await expect(autodiff(Forward, k, Duplicated(cell, new Uint32Array(1)))).rejects.toThrow(UnsupportedError);
   });
 });
+
+describe("pointers kept in globals", () => {
+  it("a pointer into an argument buffer stored in a global is refused, not treated as module memory", async () => {
+    const p = await Program.fromWat(`(module (memory (export "memory") 1) (global $p (mut i32) (i32.const 0))
+      (func $get (result f64) (f64.mul (f64.load (global.get $p)) (f64.load (global.get $p))))
+      (func (export "k") (param $x i32) (result f64) (global.set $p (local.get $x)) (call $get)))`);
+    const k = p.kernel("k");
+    await expect(autodiff(Reverse, k, Duplicated(Float64Array.of(3), new Float64Array(1)))).rejects.toThrow(/global/);
+    await expect(autodiff(Forward, k, Duplicated(Float64Array.of(3), new Float64Array(1)))).rejects.toThrow(UnsupportedError);
+    expect(k.call(Float64Array.of(3))).toBe(9);
+  });
+});
