@@ -7,6 +7,7 @@ import {
   Active, Const, Duplicated, Forward, Program, Reverse, autodiff,
   type AutodiffResult, type Kernel, type Mode,
 } from "../src/index.js";
+import { rng, uniform } from "./random.js";
 
 /** Relative error above which a derivative check warns. */
 export const CHECK_TOLERANCE = 1e-5;
@@ -45,19 +46,6 @@ export interface BenchCase {
   check: () => Promise<Check[]>;
 }
 
-/** mulberry32: a seeded generator, so every run (and every machine) times the same inputs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const uniform = (n: number, r: () => number, lo: number, hi: number) => Float64Array.from({ length: n }, () => lo + (hi - lo) * r());
 const dot = (a: Float64Array, b: Float64Array) => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; };
 
 /**

@@ -19,6 +19,7 @@ import * as hand from "./peers/hand.js";
 import * as jaxjs from "./peers/jaxjs.js";
 import * as rose from "./peers/rose.js";
 import * as tfjs from "./peers/tfjs.js";
+import { rng, uniform } from "./random.js";
 
 // ---- command line ----
 const argv = process.argv.slice(2);
@@ -48,17 +49,6 @@ const kernelsDir = new URL("../../bench/kernels/", import.meta.url);
 const wat = (f: string) => readFileSync(new URL(f, kernelsDir), "utf8");
 
 // ---- inputs (seeded, the same for every system) ----
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const uniform = (n: number, r: () => number, lo: number, hi: number) => Float64Array.from({ length: n }, () => lo + (hi - lo) * r());
 
 // ---- our side ----
 interface Ours {

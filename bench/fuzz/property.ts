@@ -37,23 +37,8 @@ export interface CheckDetails {
 
 export const TOL = { f64: { fd: 1e-6, dot: 1e-9, h: 2 ** -10 }, single: { fd: 2e-2, dot: 1e-4, h: 2 ** -7 } };
 
-/** |a - b| / max(1, |a|, |b|). */
-export function relErr(a: number, b: number): number {
-  if (Object.is(a, b)) return 0;
-  return Math.abs(a - b) / Math.max(1, Math.abs(a), Math.abs(b));
-}
-
-/** mulberry32: uniform in [0, 1). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { relErr, rng } from "../random.js";
+import { relErr, rng } from "../random.js";
 
 /** Richardson-extrapolated central difference of a vector function at 0, per component. */
 function richardson(f: (e: number) => number[], h: number): number[] {

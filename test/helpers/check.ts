@@ -17,22 +17,8 @@ export function richardsonFD(f: (h: number) => number, h: number): number {
   return (4 * central(f, h / 2) - central(f, h)) / 3;
 }
 
-/** |a - b| / max(1, |a|, |b|): relative for large values, absolute for small ones. */
-export function relErr(a: number, b: number): number {
-  return Math.abs(a - b) / Math.max(1, Math.abs(a), Math.abs(b));
-}
-
-/** A seeded PRNG (mulberry32) returning uniform numbers in [0, 1). */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { relErr, rng } from "../../bench/random.js";
+import { relErr, rng } from "../../bench/random.js";
 
 export interface CheckOptions {
   /** Tolerance (relErr) of reverse vs FD and forward vs FD; default 1e-6 for f64 kernels, 2e-3 when f32 is involved. */
