@@ -82,7 +82,8 @@ export class DiffContext {
     if (p.kind === "arg" && p.shadowed) return binary("i32.add", addrNew, get(this.deltaOf(p.param), "i32"));
     if (p.kind === "unknown")
       throw new UnsupportedError(this.src.name, instr(),
-        `the address cannot be traced to an argument buffer (${p.why}); pass the data as a Duplicated buffer argument and index it directly`);
+        `the address cannot be traced to an argument buffer (${p.why}); pass the data as a Duplicated buffer argument and index it directly` +
+        (p.why.includes("different buffers") ? ", or, for optimized code that reuses locals, load the module with { splitLocals: true }" : ""));
     return null;
   }
 

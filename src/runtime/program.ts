@@ -26,6 +26,12 @@ export interface ProgramOptions {
   imports?: Record<string, Record<string, unknown>>;
   /** binaryen optimize level for derivative modules (0 turns optimization off); default 3. */
   optimize?: number;
+  /**
+   * Give every assignment its own local before differentiating (binaryen's ssa pass). Optimized
+   * output of asc or clang reuses one local for unrelated values (a pointer, later a counter),
+   * which the pointer analysis would have to refuse. On by default for fromAssemblyScript.
+   */
+  splitLocals?: boolean;
 }
 
 type Imports = Record<string, Record<string, unknown>>;
@@ -63,7 +69,7 @@ export class Program {
     try {
       // optimized code may reuse one local for unrelated values (a pointer into one buffer,
       // then a counter); giving each assignment its own local keeps the analyses precise
-      if ((options as { splitLocals?: boolean }).splitLocals) splitLocals(m);
+      if (options.splitLocals) splitLocals(m);
       ir = liftModule(m);
     } finally { m.dispose(); }
     return Program.instantiate(ir, options);
@@ -76,7 +82,7 @@ export class Program {
 
   static async fromAssemblyScript(source: string, options: ProgramOptions & { asc?: AscOptions } = {}): Promise<Program> {
     // asc -O3 reuses locals across unrelated values (a pointer parameter becomes a loop counter)
-    return Program.fromWasm(await compileAssemblyScript(source, options.asc), { ...options, splitLocals: true } as ProgramOptions);
+    return Program.fromWasm(await compileAssemblyScript(source, options.asc), { splitLocals: true, ...options });
   }
 
   private static async instantiate(lifted: IRModule, options: ProgramOptions): Promise<Program> {
