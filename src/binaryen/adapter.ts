@@ -86,6 +86,8 @@ export function describeBinaryenError(e: unknown): string {
 
 /** Runs binaryen's validator and returns its complaint text ("" when valid). */
 export function validateModule(m: BModule): string {
+  // outside Node (a browser) there is no stream to capture: binaryen prints to the console
+  if (typeof process === "undefined" || !process.stderr) return m.validate() ? "" : "binaryen validation failed (see the console)";
   let text = "";
   const write = process.stderr.write.bind(process.stderr);
   const writeOut = process.stdout.write.bind(process.stdout);
