@@ -44,12 +44,9 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
         const kids = e.kind === "unary" ? [e.value] : e.kind === "binary" ? [e.left, e.right] : [e.ifTrue, e.ifFalse, e.cond];
         const duals = kids.map((c) => dual(c, out));
         const rebuilt: Expr = e.kind === "unary" ? { ...e, value: duals[0].val } : e.kind === "binary" ? { ...e, left: duals[0].val, right: duals[1].val } : { ...e, ifTrue: duals[0].val, ifFalse: duals[1].val, cond: duals[2].val };
-        if (duals.every((x) => !x.tan)) {
-          if (e.kind === "unary" && isFloat(e.value.type) && !isFloat(e.type)) checkBitsRead(e);
-          return { val: rebuilt, tan: null };
-        }
+        if (duals.every((x) => !x.tan)) return { val: rebuilt, tan: null };
         const rule = nodeRule(e, d.mathCall(e.type as ValType));
-        if (!rule) { checkBitsRead(e); throw new UnsupportedError(src.name, ctx.describe(e), "this instruction has no derivative rule"); }
+        if (!rule) throw new UnsupportedError(src.name, ctx.describe(e), "this instruction has no derivative rule");
         if (rule.kind === "constant") return { val: rebuilt, tan: null };
         if (rule.kind === "convert") return { val: rebuilt, tan: { kind: "unary", type: e.type as ValType, op: rule.rule.forward, value: duals[0].tan! } };
         const uses = rule.partials.map(partialUses);
@@ -68,11 +65,6 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
       default:
         throw new Error(`not a pure expression: ${e.kind}`);
     }
-  };
-
-  const checkBitsRead = (e: Expr) => {
-    if (e.kind === "unary" && /reinterpret_f/.test(e.op) && ctx.act.isActive(e.value))
-      throw new UnsupportedError(src.name, ctx.describe(e), "reading the bits of an active float has no derivative; compute with float operations instead");
   };
 
   const orZero = (t: Expr | null, type: ValType) => t ?? zero(type);
@@ -149,7 +141,7 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
       }
       case "local.set": {
         if (s.value.kind === "call" || s.value.kind === "call_indirect") return void callStmt([s.local], s.value, out);
-        if (!ctx.act.activeLocals[s.local]) { scanBits(s.value); return void out.push(ctx.remap(s)); }
+        if (!ctx.act.activeLocals[s.local]) return void out.push(ctx.remap(s));
         const v = dual(s.value, out);
         if (v.tan) {
           const tt = temp(v.tan, out, "dt");
@@ -174,12 +166,6 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
       case "memory.copy": case "memory.fill": return memoryOp(s, out);
       default: out.push(ctx.remap(s));
     }
-  };
-
-  const scanBits = (e: Expr) => {
-    if (e.kind === "unary") { checkBitsRead(e); scanBits(e.value); }
-    else if (e.kind === "binary") { scanBits(e.left); scanBits(e.right); }
-    else if (e.kind === "select") { scanBits(e.ifTrue); scanBits(e.ifFalse); scanBits(e.cond); }
   };
 
   const memoryOp = (s: Expr & { kind: "memory.copy" | "memory.fill" }, out: Expr[]) => {

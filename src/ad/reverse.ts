@@ -163,16 +163,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       if (p.kind !== "int")
         throw new UnsupportedError(fn.name, s.kind, "bulk memory operations on argument buffers are not supported in reverse mode yet; copy element by element");
     }
-    if (s.kind === "local.set" && !isActiveLocal(s.local)) checkBits(s.value);
     return { stmts: [ax.remap(s)], after: [] };
-  }
-  function checkBits(e: Expr) {
-    if (e.kind === "unary") {
-      if (/reinterpret_f/.test(e.op) && a.act.isActive(e.value))
-        throw new UnsupportedError(fn.name, ax.describe(e), "reading the bits of an active float has no derivative; compute with float operations instead");
-      checkBits(e.value);
-    } else if (e.kind === "binary") { checkBits(e.left); checkBits(e.right); }
-    else if (e.kind === "select") { checkBits(e.ifTrue); checkBits(e.ifFalse); }
   }
 
   // ---- reverse sweep ----
