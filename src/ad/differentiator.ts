@@ -112,6 +112,11 @@ export class Differentiator {
 
   hasShadows(sig: ActivitySignature): boolean { return sig.params.includes("dup"); }
 
+  /** Whether `name` is an imported function: the module's own, or a Math import added for a rule. */
+  isImport(name: string): boolean {
+    return !!this.module.functions.find((f) => f.name === name)?.import || [...this.mathImports.values()].includes(name);
+  }
+
   private readonly origins = new Map<string, Map<number, number>>();
   /** The kernel argument each pointer parameter of `name` comes from (null for the entry itself: identity). */
   originsOf(name: string): Map<number, number> | null {

@@ -8,13 +8,8 @@ import { UnsupportedError } from "../errors.js";
 import { binary, get, i32, set, zero } from "../ir/builder.js";
 import type { Call, CallIndirect, CfgBlock, Edge, Expr, IRFunction, ValType } from "../ir/types.js";
 import { isFloat, typeOfCallResults } from "../ir/types.js";
-import { mapTree } from "../ir/walk.js";
-
-type Val = (tree: Expr) => Expr;
-
-const isKernelGrow = (s: Expr) => s.kind === "local.set" && s.value.kind === "call" && s.value.func === KERNEL_GROW;
+import { forEachNode, mapTree } from "../ir/walk.js";
 import { buildCfg, countedLoops, recomputableJoins, successors } from "./cfg.js";
-import { forEachNode } from "../ir/walk.js";
 import { localizeTape } from "./tape-locals.js";
 import { callsModule, hoistLoopChecks } from "./tape-checks.js";
 import { foldZeroAdjoints } from "./fold-zeros.js";
@@ -24,6 +19,10 @@ import type { Analyzed, Differentiator } from "./differentiator.js";
 import { invertible, ReverseNeeds } from "./reverse-needs.js";
 import { nodeRule } from "./rules/index.js";
 import { KERNEL_GROW, sizeOf, TAPE } from "./tape.js";
+
+type Val = (tree: Expr) => Expr;
+
+const isKernelGrow = (s: Expr) => s.kind === "local.set" && s.value.kind === "call" && s.value.func === KERNEL_GROW;
 
 /** Parameters and results of the reverse sweep of fn under sig. */
 export function reverseSignature(fn: { params: ValType[]; results: ValType[] }, sig: ActivitySignature): { params: ValType[]; results: ValType[] } {
@@ -86,7 +85,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   function definedSomewhere(l: number) { for (const st of needs.stmts.values()) for (const n of st) if (n.defs.includes(l)) return true; return false; }
 
   const built = new Map<number, { body: Expr[]; bytes: number }>();
-  const isImportFn = (f: string) => !!d.module.functions.find((x) => x.name === f)?.import || f.startsWith("Math.");
+  const isImport = (f: string) => d.isImport(f);
   for (const id of cfg.order) {
     const b = cfg.blocks.get(id)!;
     const body: Expr[] = [];
@@ -113,7 +112,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   }
   // one capacity check per iteration of an innermost loop, for the most its body can push
   const hoisted = hoistLoopChecks(cfg, loops, (id) => built.get(id)!.bytes, (from, to) => (loops.has(to) ? 0 : edgeBytes(from, to)),
-    (id) => cfg.blocks.get(id)!.stmts.some((st) => callsModule(st, isImportFn)));
+    (id) => cfg.blocks.get(id)!.stmts.some((st) => callsModule(st, isImport)));
   for (const id of cfg.order) {
     const b = cfg.blocks.get(id)!;
     const { body, bytes } = built.get(id)!;
@@ -362,7 +361,6 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   revBlocks.push({ id: START, body: [...rx.deltaInit((p) => shadowParams[p]), ...start], exit: { kind: "goto", edge: { target: cfg.exit, code: [] } } });
 
   const rsig = reverseSignature(fn, sig);
-  const isImport = (f: string) => !!d.module.functions.find((x) => x.name === f)?.import || f.startsWith("Math.");
   const aug0: IRFunction = { name: names.aug, params: fn.params, results: fn.results, locals: ax.locals, localNames: ax.localNames, body: { kind: "cfg", entry: cfg.entry, blocks: augBlocks } };
   const rev0: IRFunction = { name: names.rev, params: rsig.params, results: rsig.results, locals: rx.locals, localNames: rx.localNames, body: { kind: "cfg", entry: START, blocks: revBlocks } };
   return { aug: localizeTape(aug0, isImport), rev: localizeTape(foldZeroAdjoints(rev0, rx.derivLocals()), isImport) };

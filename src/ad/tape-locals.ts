@@ -3,7 +3,8 @@
 // The globals are synchronised around calls to module functions (which may use the tape)
 // and before returns.
 import type { CfgBody, Expr, IRFunction } from "../ir/types.js";
-import { forEachNode, mapTree } from "../ir/walk.js";
+import { mapTree } from "../ir/walk.js";
+import { callsModule } from "./tape-checks.js";
 import { TAPE_GLOBALS } from "./tape.js";
 
 export function localizeTape(fn: IRFunction, isImport: (name: string) => boolean): IRFunction {
@@ -23,17 +24,12 @@ export function localizeTape(fn: IRFunction, isImport: (name: string) => boolean
     { kind: "local.set", type: "none", local: tp, value: { kind: "global.get", type: "i32", global: TAPE_GLOBALS.tp }, tee: false },
     { kind: "local.set", type: "none", local: lim, value: { kind: "global.get", type: "i32", global: TAPE_GLOBALS.limit }, tee: false },
   ];
-  const callsModule = (e: Expr) => {
-    let found = false;
-    forEachNode(e, (n) => { if (n.kind === "call_indirect" || (n.kind === "call" && !isImport(n.func))) found = true; });
-    return found;
-  };
   // a statement that calls into the module sees the globals; everything else uses the locals
   const stmts = (body: Expr[]): Expr[] => body.flatMap((s) => {
     // the capacity check: compare on the locals, synchronise only on the (cold) growth path
     if (s.kind === "if" && !s.else && s.then.kind === "call" && s.then.func === TAPE_GLOBALS.grow)
       return [{ ...s, cond: rewrite(s.cond), then: { kind: "block", type: "none", label: null, body: [...store, s.then, ...load] } }];
-    return callsModule(s) ? [...store, s, ...load] : [rewrite(s)];
+    return callsModule(s, isImport) ? [...store, s, ...load] : [rewrite(s)];
   });
   const blocks = cfg.blocks.map((b) => {
     const body = stmts(b.body);
