@@ -7,6 +7,7 @@ import type { ActivitySignature, ParamActivity } from "../analysis/signature.js"
 import { UnsupportedError } from "../errors.js";
 import type { Call, CallIndirect, Expr, IRFunction, IRModule, ValType } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
+import { mathImportName } from "../ir/math-imports.js";
 import { mathRules } from "./rules/math.js";
 import type { IntrinsicRule } from "./rules/rule.js";
 
@@ -84,13 +85,3 @@ export function checkCallSupported(mod: IRModule, caller: string, callee: Callee
 }
 
 export const sameTypes = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((t, i) => t === b[i]);
-
-/**
- * The JS Math function an import stands for: `Math.exp` (module "Math"), or AssemblyScript's
- * `--use Math=JSMath` binding `env."Math.exp"`; null for any other import.
- */
-export function mathImportName(imp: { module: string; base: string }): string | null {
-  if (imp.module === "Math") return imp.base;
-  if (imp.module === "env" && imp.base.startsWith("Math.")) return imp.base.slice(5);
-  return null;
-}

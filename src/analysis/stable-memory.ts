@@ -4,6 +4,7 @@
 // op or storing callee touches it); inside callees every load counts as stable only when
 // nothing reachable from the entry stores at all.
 import type { Expr, IRFunction, IRModule } from "../ir/types.js";
+import { mathImportName } from "../ir/math-imports.js";
 import { forEachNode } from "../ir/walk.js";
 import type { PointerAnalysis } from "./pointers.js";
 
@@ -22,7 +23,7 @@ export class StoreSummary {
     const fn = this.mod.functions.find((f) => f.name === name);
     let stores = false;
     // JS Math functions (imported from "Math", or AssemblyScript's env."Math.*" bindings) touch no memory
-    if (!fn || fn.import) stores = !fn || !(fn.import!.module === "Math" || (fn.import!.module === "env" && fn.import!.base.startsWith("Math.")));
+    if (!fn || fn.import) stores = !fn || mathImportName(fn.import!) === null;
     else forEachNode(fn.body as Expr, (n) => {
       if (stores) return;
       if (WRITES.has(n.kind) || n.kind === "call_indirect") stores = true;

@@ -13,6 +13,7 @@ import { watToWasm } from "../frontend/wat.js";
 import { compileAssemblyScript, type AscOptions } from "../frontend/assemblyscript.js";
 import type { IRFunction, IRModule } from "../ir/types.js";
 import { hostMath } from "./host-math.js";
+import { mathImportName } from "../ir/math-imports.js";
 import { printFunction } from "../ir/print.js";
 
 const debugEnabled = () => typeof process !== "undefined" && !!process.env?.WASM_AUTODIFF_DEBUG;
@@ -100,15 +101,13 @@ export class Program {
     const { bytes } = emitModule(primal, { optimize: options.optimize ?? 3 });
     const imports: Imports = { ...user, Math: { ...hostMath, ...(user.Math ?? {}) } };
     // AssemblyScript's JSMath bindings import env."Math.exp" and friends, and constants as globals (Math.PI)
-    for (const g of ir.globals)
-      if (g.import?.module === "env" && g.import.base.startsWith("Math.") && !(user.env && g.import.base in user.env)) {
-        const v = (Math as unknown as Record<string, unknown>)[g.import.base.slice(5)];
-        if (typeof v === "number") imports.env = { ...(imports.env ?? {}), [g.import.base]: v };
-      }
-    for (const f of ir.functions)
-      if (f.import?.module === "env" && f.import.base.startsWith("Math.") && !(user.env && f.import.base in user.env) && hostMath[f.import.base.slice(5)]) {
-        imports.env = { ...(imports.env ?? {}), [f.import.base]: hostMath[f.import.base.slice(5)] };
-      }
+    const jsMath = [...ir.globals.map((g) => ({ imp: g.import, kind: "number" })), ...ir.functions.map((f) => ({ imp: f.import, kind: "function" }))];
+    for (const { imp, kind } of jsMath) {
+      const name = imp && imp.module === "env" ? mathImportName(imp) : null;
+      if (!imp || name === null || (user.env && imp.base in user.env)) continue;
+      const v = (Math as unknown as Record<string, unknown>)[name];
+      if (typeof v === kind) imports.env = { ...(imports.env ?? {}), [imp.base]: v };
+    }
     for (const f of ir.functions) {
       if (f.import && f.import.module !== "Math" && !(imports[f.import.module]?.[f.import.base]))
         throw new ArgumentError(`the module imports ${f.import.module}.${f.import.base}; supply it in options.imports`);
