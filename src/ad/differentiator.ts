@@ -65,11 +65,16 @@ export class Differentiator {
     this.stores = new StoreSummary(mod);
   }
 
+  private called: Set<string> | null = null;
+  /** Whether anything in the module calls `name` (directly or through a table); the module is walked once. */
   private isCalled(name: string): boolean {
-    let called = false;
-    for (const f of this.module.functions) if (f.body) forEachNode(f.body as Expr, (n) => { if (n.kind === "call" && n.func === name) called = true; });
-    for (const t of this.module.tables) for (const seg of t.segments) if (seg.funcs.includes(name)) called = true;
-    return called;
+    if (!this.called) {
+      const called = new Set<string>();
+      for (const f of this.module.functions) if (f.body) forEachNode(f.body as Expr, (n) => { if (n.kind === "call") called.add(n.func); });
+      for (const t of this.module.tables) for (const seg of t.segments) seg.funcs.forEach((x) => called.add(x));
+      this.called = called;
+    }
+    return this.called.has(name);
   }
 
   private unique(base: string): string {

@@ -15,12 +15,12 @@ import type { IRFunction, IRModule } from "../ir/types.js";
 import { hostMath } from "./host-math.js";
 import { mathImportName } from "../ir/math-imports.js";
 import { printFunction } from "../ir/print.js";
-
-const debugEnabled = () => typeof process !== "undefined" && !!process.env?.WASM_AUTODIFF_DEBUG;
 import { callKernel } from "./call.js";
 import { ScratchArena } from "./memory.js";
 import { type TypedArray, type TypedArrayConstructor, WasmArray } from "./wasm-array.js";
 import { instrumentMemoryGrow, KERNEL_PAGES } from "./prepare.js";
+
+const debugEnabled = () => typeof process !== "undefined" && !!process.env?.WASM_AUTODIFF_DEBUG;
 
 export interface ProgramOptions {
   /** The module's imports other than "Math", as for WebAssembly.instantiate. */
@@ -58,8 +58,7 @@ export class Program {
 
   private constructor(readonly ir: IRModule, readonly instance: WebAssembly.Instance, readonly memory: WebAssembly.Memory,
     private readonly imports: Imports, readonly options: ProgramOptions) {
-    const pages = instance.exports[`${SHARED}_g_${KERNEL_PAGES}`] as WebAssembly.Global | undefined;
-    this.arena = new ScratchArena(memory, () => (pages ? (pages.value as number) : 0));
+    this.arena = new ScratchArena(memory, () => this.kernelPages());
   }
 
   static async fromWasm(bytes: Uint8Array | ArrayBuffer, options: ProgramOptions = {}): Promise<Program> {
