@@ -18,6 +18,7 @@ import { generateReverse, reverseSignature } from "./reverse.js";
 import type { MathCall } from "./rules/rule.js";
 import { TAPE } from "./tape.js";
 import { hoistUnstableLoads } from "./hoist-loads.js";
+import { cacheNeededOperands } from "./cache-operands.js";
 import { UnsupportedError } from "../errors.js";
 import { printExpr } from "../ir/print.js";
 
@@ -109,7 +110,7 @@ export class Differentiator {
     if (mode === "forward") return first;
     // reverse mode reads values of loads from memory that may change only through locals
     const mutable = new Set(this.module.globals.filter((g) => g.mutable).map((g) => g.name));
-    const hoisted = hoistUnstableLoads(first.fn, (l) => first.stable.isStable(l), mutable);
+    const hoisted = cacheNeededOperands(hoistUnstableLoads(first.fn, (l) => first.stable.isStable(l), mutable), (t) => this.mathCall(t));
     if (hoisted === first.fn) return first;
     verifyFunction(hoisted, this.module);
     return analyses(hoisted);

@@ -9,6 +9,7 @@ import type { PointerAnalysis } from "../analysis/pointers.js";
 import type { StableMemory } from "../analysis/stable-memory.js";
 import { isPureTree } from "../ir/normalize.js";
 import type { Expr } from "../ir/types.js";
+import { isFloat } from "../ir/types.js";
 import { forEachNode, mapTree } from "../ir/walk.js";
 import type { ForwardCfg } from "./cfg.js";
 import { callCarries, calleeOf } from "./calls.js";
@@ -36,7 +37,9 @@ export class ReverseNeeds {
     private readonly stable: StableMemory, cfg: ForwardCfg, retLocal: number, resultActive: boolean,
     /** Locals the reverse sweep reads on leaving each block backwards (recomputed branch conditions). */
     entryReads: Map<number, Set<number>> = new Map()) {
-    for (const [id, b] of cfg.blocks) this.stmts.set(id, this.rematerialize(b.stmts, b.stmts.map((s) => this.needsOf(s, retLocal, resultActive))));
+    const raw = new Map([...cfg.blocks].map(([id, b]) => [id, b.stmts.map((s) => this.needsOf(s, retLocal, resultActive))]));
+    const assigned = new Set([...raw.values()].flatMap((ns) => ns.flatMap((n) => n.defs)));
+    for (const [id, b] of cfg.blocks) this.stmts.set(id, this.rematerialize(b.stmts, raw.get(id)!, assigned));
     const blockStmts = (id: number) => cfg.blocks.get(id)!.stmts;
     const lin = new Map<number, Set<number>>();
     const lout = new Map<number, Set<number>>();
@@ -76,9 +79,11 @@ export class ReverseNeeds {
   /**
    * A value defined earlier in the same block by a pure assignment over stable memory can be
    * recomputed where the reversal needs it, as long as what it reads still holds the same
-   * values there. That turns tape pushes of loaded and derived values into recomputation.
+   * values there. That turns tape pushes of loaded and derived values into recomputation,
+   * unless the recomputation reads two or more float locals that must then be restored in
+   * its place (assigned ones, not already read): restoring the value alone is cheaper.
    */
-  private rematerialize(stmts: Expr[], raw: StmtNeeds[]): StmtNeeds[] {
+  private rematerialize(stmts: Expr[], raw: StmtNeeds[], assigned: Set<number>): StmtNeeds[] {
     const defsAt = new Map<number, number[]>();
     raw.forEach((n, k) => n.defs.forEach((x) => { const l = defsAt.get(x) ?? []; l.push(k); defsAt.set(x, l); }));
     const lastDefBefore = (x: number, pos: number) => { let j = -1; for (const k of defsAt.get(x) ?? []) if (k < pos) j = k; return j; };
@@ -91,28 +96,30 @@ export class ReverseNeeds {
     };
     const MAX_NODES = 48;
     /** The tree that recomputes local y as read at position pos, and the block-entry or non-recomputable locals it reads (with their reaching definition). */
-    const resolve = (y: number, pos: number, budget: { nodes: number }): { tree: Expr; leaves: Map<number, number> } | null => {
+    const resolve = (y: number, pos: number, budget: { nodes: number }): { tree: Expr; leaves: Map<number, number>; floats: Set<number> } | null => {
       const j = lastDefBefore(y, pos);
       if (j < 0) return null;
       const value = rematValue(j);
       if (!value) return null;
-      const leaves = new Map<number, number>();
+      const leaves = new Map<number, number>(), floats = new Set<number>();
       const tree = mapTree(value, (n) => {
         if (--budget.nodes < 0) return n;
         if (n.kind !== "local.get") return n;
         const r = resolve(n.local, j, budget);
-        if (r) { for (const [w, dw] of r.leaves) leaves.set(w, dw); return r.tree; }
+        if (r) { for (const [w, dw] of r.leaves) leaves.set(w, dw); for (const w of r.floats) floats.add(w); return r.tree; }
         leaves.set(n.local, lastDefBefore(n.local, j));
+        if (isFloat(n.type)) floats.add(n.local);
         return n;
       });
-      return budget.nodes < 0 ? null : { tree, leaves };
+      return budget.nodes < 0 ? null : { tree, leaves, floats };
     };
     return raw.map((n, k) => {
       const subst = new Map<number, Expr>();
       const pre = new Set<number>();
       for (const y of n.pre) {
         const r = resolve(y, k, { nodes: MAX_NODES });
-        if (r && [...r.leaves].every(([w, dw]) => lastDefBefore(w, k) === dw)) {
+        const restoredInstead = r ? [...r.floats].filter((w) => assigned.has(w) && !n.pre.has(w)).length : 0;
+        if (r && restoredInstead < 2 && [...r.leaves].every(([w, dw]) => lastDefBefore(w, k) === dw)) {
           subst.set(y, r.tree);
           for (const w of r.leaves.keys()) pre.add(w);
         } else pre.add(y);
@@ -131,10 +138,12 @@ export class ReverseNeeds {
         if (!rule || rule.kind === "constant") return;
         if (rule.kind === "convert") return this.propagationReads(rule.operand, into);
         rule.partials.forEach((p, i) => {
+          // the reverse sweep computes partials for active operands only
+          if (p === "zero" || !this.act.isActive(rule.operands[i])) return;
           const u = partialUses(p);
           for (const j of u.operands) localsOf(rule.operands[j], into);
           if (u.result) localsOf(e, into);
-          if (p !== "zero") this.propagationReads(rule.operands[i], into);
+          this.propagationReads(rule.operands[i], into);
         });
         return;
       }

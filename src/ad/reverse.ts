@@ -12,6 +12,7 @@ import { forEachNode, mapTree } from "../ir/walk.js";
 import { buildCfg, countedLoops, recomputableJoins, successors } from "./cfg.js";
 import { localizeTape } from "./tape-locals.js";
 import { callsModule, hoistLoopChecks } from "./tape-checks.js";
+import { headerRunsBound } from "./trip-count.js";
 import { foldZeroAdjoints } from "./fold-zeros.js";
 import { type Callee, callCarries, calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
 import { DiffContext, fillPartial, partialUses, placeholders, scale } from "./context.js";
@@ -76,6 +77,8 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     for (const l of exitedLoops(from, to)) code.push(...TAPE.push(get(augCounter.get(l.header)!, "i32")));
     const loop = loops.get(to);
     if (loop) {
+      const before = hoisted.beforeLoop.get(to);
+      if (before && from === loop.pre) code.push(...TAPE.checkRuns(ax.remap(before.runs), before.perRun));
       const c = augCounter.get(to)!;
       code.push(set(c, from === loop.pre ? i32(0) : binary("i32.add", get(c, "i32"), i32(1))));
     } else if (!joins.has(to) && cfg.blocks.get(to)!.preds.length > 1) code.push(...TAPE.pushByte(edgeId(from, to)));
@@ -112,7 +115,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   }
   // one capacity check per iteration of an innermost loop, for the most its body can push
   const hoisted = hoistLoopChecks(cfg, loops, (id) => built.get(id)!.bytes, (from, to) => (loops.has(to) ? 0 : edgeBytes(from, to)),
-    (id) => cfg.blocks.get(id)!.stmts.some((st) => callsModule(st, isImport)));
+    (id) => cfg.blocks.get(id)!.stmts.some((st) => callsModule(st, isImport)), (loop) => headerRunsBound(cfg, loop));
   for (const id of cfg.order) {
     const b = cfg.blocks.get(id)!;
     const { body, bytes } = built.get(id)!;
@@ -204,7 +207,8 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
           const back = temp({ kind: "unary", type: rule.operand.type as ValType, op: rule.rule.reverse, value: adj }, out, "g");
           return propagate(rule.operand, back, out, val);
         }
-        const uses = rule.partials.map(partialUses);
+        // only active operands get a partial: values only their partials read are not needed (nor restored)
+        const uses = rule.partials.map((p, i) => (a.act.isActive(rule.operands[i]) ? partialUses(p) : { operands: new Set<number>(), result: false }));
         const vals = rule.operands.map((o, i) => (uses.some((u) => u.operands.has(i)) ? temp(val(o), out) : val(o)));
         let zv: Expr | null = null;
         const z = () => (zv ??= temp(val(e), out, "z"));

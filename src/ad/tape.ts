@@ -2,7 +2,7 @@
 // augmented forward sweep pushes, the reverse sweep pops in the opposite order, so
 // recursion and arbitrary control flow need no bookkeeping. `__ad_tp` is the top;
 // a capacity check per basic block calls `__ad_tape_grow`, which grows memory.
-import { binary, get, i32, load, store } from "../ir/builder.js";
+import { binary, get, i32, konst, load, store, unary } from "../ir/builder.js";
 import type { Expr, IRFunction, IRGlobal, ValType } from "../ir/types.js";
 
 const TP = "__ad_tp", LIMIT = "__ad_tlimit", GROW = "__ad_tape_grow";
@@ -28,6 +28,18 @@ export const TAPE = {
     if (bytes === 0) return [];
     return [{ kind: "if", type: "none", cond: binary("i32.gt_u", binary("i32.add", gget(TP), i32(bytes)), gget(LIMIT)),
       then: { kind: "call", type: "none", func: GROW, args: [i32(bytes)] }, else: null }];
+  },
+  /**
+   * Ensures `runs` (an i64 expression) times `perRun` more bytes fit: one check before a loop
+   * whose iterations are bounded (see trip-count.ts). More than the 4 GiB address space traps.
+   */
+  checkRuns(runs: Expr, perRun: number): Expr[] {
+    if (perRun === 0) return [];
+    const need = binary("i64.mul", runs, konst("i64", perRun));
+    const top = binary("i64.add", unary("i64.extend_i32_u", gget(TP)), need);
+    return [{ kind: "if", type: "none", cond: binary("i64.gt_u", top, unary("i64.extend_i32_u", gget(LIMIT))),
+      then: { kind: "if", type: "none", cond: binary("i64.gt_u", top, konst("i64", 0xffff0000)), then: { kind: "unreachable", type: "unreachable" },
+        else: { kind: "call", type: "none", func: GROW, args: [unary("i32.wrap_i64", need)] } }, else: null }];
   },
   push(value: Expr): Expr[] {
     const t = value.type as ValType;

@@ -603,7 +603,7 @@ describe("runtime", () => {
   it("a tape larger than the initial reservation grows memory once, and the derivative stays right", async () => {
     const p = await load("heat.wat");
     const k = p.kernel("heat");
-    const r = rng(13), n = 48, steps = 1500, a = 0.21;
+    const r = rng(13), n = 48, steps = 4000, a = 0.21;
     const u0 = randArray(r, n), su = randArray(r, n), tu = randArray(r, n);
     const du = su.slice();
     const rv = await autodiff(Reverse, k, Duplicated(u0.slice(), du), Duplicated(new Float64Array(n), new Float64Array(n)), Const(n), Active(a), Const(steps));
