@@ -5,7 +5,7 @@ import type { ActivityAnalysis } from "../analysis/activity.js";
 import type { PointerAnalysis } from "../analysis/pointers.js";
 import type { ActivitySignature, ParamActivity } from "../analysis/signature.js";
 import { UnsupportedError } from "../errors.js";
-import type { Call, CallIndirect, Expr, IRFunction, IRModule, ValType } from "../ir/types.js";
+import type { Call, CallIndirect, CustomRule, Expr, IRFunction, IRModule, ValType } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { mathImportName } from "../ir/math-imports.js";
 import { mathRules } from "./rules/math.js";
@@ -15,12 +15,15 @@ export type Callee =
   | { kind: "intrinsic"; name: string; rule: IntrinsicRule }
   | { kind: "function"; fn: IRFunction }
   | { kind: "import"; fn: IRFunction }
+  /** A function or import with user-given derivative rules (Program.rule). */
+  | { kind: "rule"; fn: IRFunction; rules: CustomRule[] }
   /** The targets of a call_indirect: every function of the table with these types. */
   | { kind: "indirect"; params: ValType[]; results: ValType[] };
 
 export function calleeOf(mod: IRModule, name: string): Callee {
   const fn = mod.functions.find((f) => f.name === name);
   if (!fn) throw new Error(`call to unknown function ${name}`);
+  if (fn.rules?.length) return { kind: "rule", fn, rules: fn.rules };
   if (!fn.import) return { kind: "function", fn };
   const math = mathImportName(fn.import);
   const rule = math ? mathRules[math] : undefined;
@@ -74,6 +77,8 @@ export function checkCallSupported(mod: IRModule, caller: string, callee: Callee
         const f = mod.functions.find((x) => x.name === name);
         if (f?.import && sameTypes(f.params, call.params) && sameTypes(f.results, call.results))
           throw new UnsupportedError(caller, `call_indirect reaching import ${f.import.module}.${f.import.base}`, "an imported function in the table may receive active values; keep imports out of the table");
+        if (f?.rules?.length && sameTypes(f.params, call.params) && sameTypes(f.results, call.results))
+          throw new UnsupportedError(caller, `call_indirect reaching ${f.name}`, `${f.name} has a custom rule, which applies to direct calls only; call it directly`);
       }
     return;
   }

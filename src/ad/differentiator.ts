@@ -19,6 +19,7 @@ import type { MathCall } from "./rules/rule.js";
 import { TAPE } from "./tape.js";
 import { hoistUnstableLoads } from "./hoist-loads.js";
 import { cacheNeededOperands } from "./cache-operands.js";
+import { specializeRule } from "./specialize-rule.js";
 import { UnsupportedError } from "../errors.js";
 import { printExpr } from "../ir/print.js";
 
@@ -154,6 +155,27 @@ export class Differentiator {
       }
       return { kind: "call", type: t, func: fname, args } as Expr;
     };
+  }
+
+  /**
+   * The function a rule call site calls: the rule itself, or its copy specialised to the
+   * call site's Const arguments (rule parameters in `zero` read 0, shadows in `discard` unused).
+   */
+  ruleTarget(ruleFn: string, zero: Set<number>, discard: Set<number>, caller: string, callee: string): string {
+    if (zero.size === 0 && discard.size === 0) return ruleFn;
+    const f = this.module.functions.find((x) => x.name === ruleFn)!;
+    if (f.import) {
+      if (discard.size) throw new UnsupportedError(caller, `call ${callee}`, `its rule ${f.import.module}.${f.import.base} is a JS function, which cannot be specialised to a Const pointer argument; register a rule for this activity pattern with \`when\``);
+      return ruleFn; // zero tangents are passed as zeros
+    }
+    const key = `spec:${ruleFn}:${[...zero].join(",")}:${[...discard].join(",")}`;
+    let g = this.generated.get(key);
+    if (!g) {
+      g = this.unique(`${ruleFn}__for_${[...zero, ...discard].sort((a, b) => a - b).join("_")}`);
+      this.generated.set(key, g);
+      this.added.push(specializeRule(f, g, zero, discard));
+    }
+    return g;
   }
 
   /** Name of the forward-mode version of `name` for `sig` (generated when drained). */

@@ -2,11 +2,12 @@
 // assignment computed from the rule partials; active loads and stores have shadow twins;
 // calls go to the callees' forward versions. Control flow is unchanged.
 import { binary, get, konst, set, stmtBlock, zero } from "../ir/builder.js";
-import type { Call, CallIndirect, Expr, IRFunction, Store, ValType } from "../ir/types.js";
+import type { Call, CallIndirect, CustomRule, Expr, IRFunction, Store, ValType } from "../ir/types.js";
 import { isFloat, typeOfCallResults } from "../ir/types.js";
 import { UnsupportedError } from "../errors.js";
 import { type Callee, callCarries, calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
 import { DiffContext, fillPartial, partialUses, scale } from "./context.js";
+import { callPattern, pickRule, takesPart } from "./custom-rules.js";
 import type { Differentiator } from "./differentiator.js";
 import { nodeRule } from "./rules/index.js";
 
@@ -93,6 +94,7 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
       }
       return;
     }
+    if (callee.kind === "rule") return ruleCall(targets, c as Call, callee.fn, callee.rules, duals, out);
     const types = callee.kind === "function" ? callee.fn : callee;
     const sig = calleeSignature(types, c, ctx.act, ctx.ptr);
     if (callee.kind === "function") d.noteCall(src.name, callee.fn.name, c.args, ctx.ptr);
@@ -114,6 +116,41 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
     } else if (targets.length === 1) out.push(set(ctx.map(targets[0]), call));
     else if (targets.length === 0) out.push(call);
     else throw new UnsupportedError(src.name, what, "multi-value results on the active path are not supported");
+  };
+
+  /** A call of a function with custom rules: the forward rule (specialised to this call site) replaces it. */
+  const ruleCall = (targets: number[], c: Call, fn: IRFunction, rules: CustomRule[], duals: Dual[], out: Expr[]) => {
+    const kinds = rules[0].kinds;
+    const pattern = callPattern(src.name, fn, kinds, c.args, ctx.act, ctx.ptr);
+    const rule = pickRule(rules, pattern, "forward");
+    if (!rule) throw new UnsupportedError(src.name, `call ${fn.name}`, `no rule of ${fn.name} has a forward function for this call site (activity ${pattern.join(", ")}); give one with \`forward\``);
+    const args: Expr[] = [];
+    const zeros = new Set<number>(), discard = new Set<number>();
+    c.args.forEach((a, i) => {
+      args.push(duals[i].val);
+      if (!takesPart(rule, i)) return;
+      const t = fn.params[i];
+      if (kinds[i] === "float") {
+        if (pattern[i] !== "active") zeros.add(args.length);
+        args.push(pattern[i] === "active" ? orZero(duals[i].tan, t) : zero(t));
+      } else if (kinds[i] === "ptr") {
+        if (pattern[i] !== "dup") discard.add(args.length);
+        args.push(pattern[i] === "dup" ? ctx.shadowAddress(a, duals[i].val, () => `call ${fn.name}`)! : konst("i32", 0));
+      }
+    });
+    const ruleFn = d.module.functions.find((f) => f.name === rule.forward)!;
+    const call: Call = { kind: "call", type: typeOfCallResults(ruleFn.results), func: d.ruleTarget(rule.forward!, zeros, discard, src.name, fn.name), args };
+    const target = targets.length === 1 ? targets[0] : -1;
+    const tangentInto = (t: ValType) => (target >= 0 && ctx.act.activeLocals[target] ? ctx.derivOf(target) : ctx.add(t, "dr"));
+    if (ruleFn.results.length === 2) {
+      const t = ruleFn.results[0];
+      out.push({ kind: "tuple.set", type: "none", locals: [target >= 0 ? ctx.map(target) : ctx.add(t, "r"), tangentInto(t)], value: call });
+    } else if (ruleFn.results.length === 1) {
+      // the rule gives the tangent only: the function itself gives the result, after the rule read its inputs
+      out.push(set(tangentInto(ruleFn.results[0]), call));
+      const plain = { ...c, args: duals.map((x) => x.val) };
+      out.push(target >= 0 ? set(ctx.map(target), plain) : { kind: "drop", type: "none", value: plain });
+    } else out.push(call);
   };
 
   const storeStmt = (s: Store, out: Expr[]) => {

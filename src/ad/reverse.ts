@@ -6,7 +6,7 @@
 import type { ActivitySignature } from "../analysis/signature.js";
 import { UnsupportedError } from "../errors.js";
 import { binary, get, i32, set, zero } from "../ir/builder.js";
-import type { Call, CallIndirect, CfgBlock, Edge, Expr, IRFunction, ValType } from "../ir/types.js";
+import type { Call, CallIndirect, CfgBlock, CustomRule, Edge, Expr, IRFunction, ValType } from "../ir/types.js";
 import { isFloat, typeOfCallResults } from "../ir/types.js";
 import { forEachNode, mapTree } from "../ir/walk.js";
 import { buildCfg, countedLoops, recomputableJoins, successors } from "./cfg.js";
@@ -18,12 +18,21 @@ import { type Callee, callCarries, calleeOf, calleeSignature, checkCallSupported
 import { DiffContext, fillPartial, partialUses, placeholders, scale } from "./context.js";
 import type { Analyzed, Differentiator } from "./differentiator.js";
 import { invertible, ReverseNeeds } from "./reverse-needs.js";
+import { callPattern, pickRule, takesPart } from "./custom-rules.js";
 import { nodeRule } from "./rules/index.js";
 import { KERNEL_GROW, sizeOf, TAPE } from "./tape.js";
 
 type Val = (tree: Expr) => Expr;
 
 const isKernelGrow = (s: Expr) => s.kind === "local.set" && s.value.kind === "call" && s.value.func === KERNEL_GROW;
+
+/** The rule with a reverse function serving a call site, or an error naming the caller. */
+function pickRuleFor(caller: string, c: Call, fn: IRFunction, rules: CustomRule[], act: Analyzed["act"], ptr: Analyzed["ptr"]): CustomRule {
+  const pattern = callPattern(caller, fn, rules[0].kinds, c.args, act, ptr);
+  const rule = pickRule(rules, pattern, "reverse");
+  if (!rule) throw new UnsupportedError(caller, `call ${fn.name}`, `no rule of ${fn.name} has a reverse function for this call site (activity ${pattern.join(", ")}); give one with \`reverse\``);
+  return rule;
+}
 
 /** Parameters and results of the reverse sweep of fn under sig. */
 export function reverseSignature(fn: { params: ValType[]; results: ValType[] }, sig: ActivitySignature): { params: ValType[]; results: ValType[] } {
@@ -149,6 +158,14 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
         const idx = ax.add("i32", "callee");
         return { stmts: [set(idx, target), withCall({ ...c, table, target: get(idx, "i32") })], after: TAPE.push(get(idx, "i32")) };
       }
+      if (c.kind === "call" && callee?.kind === "rule" && carries) {
+        // the function itself runs in the forward sweep; an `augmented` rule runs just before it
+        // and what it returns is recorded for the reverse rule
+        const rule = pickRuleFor(fn.name, c, callee.fn, callee.rules, a.act, a.ptr);
+        if (!rule.augmented) return { stmts: [ax.remap(s)], after: [] };
+        const kept = ax.add("i32", "rule_tape");
+        return { stmts: [set(kept, ax.remap({ ...c, func: rule.augmented, type: "i32" })), ax.remap(s)], after: TAPE.push(get(kept, "i32")) };
+      }
       if (c.kind === "call" && c.func === KERNEL_GROW) return { stmts: [ax.remap(s)], after: TAPE.jump(ax.add("i32", "tape_top")) };
       return { stmts: [ax.remap(s)], after: [] };
     }
@@ -264,6 +281,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       return;
     }
     if (callee.kind === "intrinsic") return;
+    if (callee.kind === "rule") return revRuleCall(s, c as Call, callee.fn, callee.rules, adj, restores, out, val);
     // the recorded target was pushed after the restored values: pop it first
     const idx = c.kind === "call_indirect" ? rx.add("i32", "callee") : -1;
     if (idx >= 0) out.push(...TAPE.pop("i32", idx));
@@ -286,6 +304,37 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     else if (outs.length === 1) out.push(set(outs[0], call));
     else out.push({ kind: "tuple.set", type: "none", locals: outs, value: call });
     actives.forEach((i, k) => propagate(c.args[i], get(outs[k], types.params[i]), out, val));
+  };
+
+  /** The reverse rule of a call to a function with custom rules, specialised to the call site. */
+  const revRuleCall = (s: Expr, c: Call, callee: IRFunction, rules: CustomRule[], adj: Expr | null, restores: number[], out: Expr[], val: Val) => {
+    const rule = pickRuleFor(fn.name, c, callee, rules, a.act, a.ptr);
+    const kinds = rule.kinds;
+    const pattern = callPattern(fn.name, callee, kinds, c.args, a.act, a.ptr);
+    // what `augmented` returned was pushed after the restored values: pop it first
+    const kept = rule.augmented ? rx.add("i32", "rule_tape") : -1;
+    if (kept >= 0) out.push(...TAPE.pop("i32", kept));
+    for (const x of restores) restore(s, x, out);
+    const vals = c.args.map((o) => temp(val(o), out));
+    const args: Expr[] = [];
+    const discard = new Set<number>();
+    c.args.forEach((o, i) => {
+      args.push(vals[i]);
+      if (!takesPart(rule, i) || kinds[i] !== "ptr") return;
+      if (pattern[i] !== "dup") discard.add(args.length);
+      args.push(pattern[i] === "dup" ? rx.shadowAddress(o, vals[i], () => `call ${callee.name}`)! : i32(0));
+    });
+    const resultT = callee.results.length === 1 && isFloat(callee.results[0]) ? callee.results[0] : null;
+    if (resultT) args.push(adj ?? zero(resultT));
+    if (kept >= 0) args.push(get(kept, "i32"));
+    const ruleFn = d.module.functions.find((f) => f.name === rule.reverse)!;
+    const call: Call = { kind: "call", type: typeOfCallResults(ruleFn.results), func: d.ruleTarget(rule.reverse!, new Set(), discard, fn.name, callee.name), args };
+    const floats = c.args.flatMap((_, i) => (kinds[i] === "float" && takesPart(rule, i) ? [i] : []));
+    const outs = floats.map((i) => rx.add(callee.params[i], "gr"));
+    if (outs.length === 0) out.push(call);
+    else if (outs.length === 1) out.push(set(outs[0], call));
+    else out.push({ kind: "tuple.set", type: "none", locals: outs, value: call });
+    floats.forEach((i, k) => { if (pattern[i] === "active") propagate(c.args[i], get(outs[k], callee.params[i]), out, val); });
   };
 
   const revStmt = (s: Expr, restores: number[], out: Expr[], subst: Map<number, Expr>) => {

@@ -40,7 +40,7 @@ export function liftModule(m: BModule): IRModule {
     globalSet: B.GlobalSetId, load: B.LoadId, store: B.StoreId, const: B.ConstId, unary: B.UnaryId,
     binary: B.BinaryId, select: B.SelectId, drop: B.DropId, return: B.ReturnId, memorySize: B.MemorySizeId,
     memoryGrow: B.MemoryGrowId, nop: B.NopId, unreachable: B.UnreachableId, memoryCopy: B.MemoryCopyId,
-    memoryFill: B.MemoryFillId,
+    memoryFill: B.MemoryFillId, tupleMake: B.TupleMakeId,
   };
   const funcs: IRFunction[] = [];
   const fnResults = new Map<string, ValType[]>();
@@ -116,6 +116,8 @@ export function liftModule(m: BModule): IRModule {
         case ids.memoryGrow: return { kind: "memory.grow", type: "i32", delta: lift(e.delta) };
         case ids.memoryCopy: return { kind: "memory.copy", type: "none", dest: lift(e.dest), src: lift(e.source), size: lift(e.size) };
         case ids.memoryFill: return { kind: "memory.fill", type: "none", dest: lift(e.dest), value: lift(e.value), size: lift(e.size) };
+        // several results (e.g. a forward rule's value and tangent) returned together
+        case ids.tupleMake: return { kind: "tuple.make", type: "tuple", values: (e.operands as BRef[]).map(lift) };
         default:
           throw new ParseError(where(`unsupported instruction (binaryen expression id ${id}); only Wasm 2.0 numeric code without SIMD, atomics, exceptions or GC is supported`));
       }

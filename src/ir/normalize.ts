@@ -217,6 +217,14 @@ export function normalizeFunction(fn: IRFunction): IRFunction {
       case "unreachable": out.push(e); return "dead";
       case "nop": return "none";
       case "tuple.set": out.push(e); return "none";
+      case "tuple.make": {
+        // several results: only as what the function returns (forward and reverse rules)
+        if (fn.results.length < 2) throw new Error(`tuple.make outside a multi-value return in ${fn.name}`);
+        const v = operands(e.values, out);
+        if (v === "dead") return "dead";
+        out.push({ kind: "return", type: "unreachable", value: { ...e, values: v } });
+        return "dead";
+      }
       default: return e;
     }
   }

@@ -77,6 +77,26 @@ export interface IRFunction {
   import?: { module: string; base: string };
   /** Marked by the user as carrying no derivative (logging, timers, RNG seeding): calls to it are never differentiated. */
   inactive?: boolean;
+  /** User-given derivative rules (Program.rule): direct calls use them instead of differentiating the body. */
+  rules?: CustomRule[];
+}
+
+/** How a parameter takes part in a custom rule: float scalar, pointer to float data, or integer. */
+export type RuleParamKind = "float" | "ptr" | "int";
+/** A call site's activity per parameter, as a rule's `when` pattern names it. */
+export type RuleActivity = "active" | "dup" | "const";
+
+/**
+ * A derivative rule for one function (see src/ad/custom-rules.ts for the conventions).
+ * forward/reverse/augmented name functions of the module (JS rules are imports added for them).
+ */
+export interface CustomRule {
+  kinds: RuleParamKind[];
+  /** The activity pattern this rule is written for; null: the all-active rule, specialised to every call site. */
+  when: RuleActivity[] | null;
+  forward?: string;
+  reverse?: string;
+  augmented?: string;
 }
 
 export interface IRGlobal {

@@ -19,6 +19,7 @@ import { callKernel } from "./call.js";
 import { ScratchArena } from "./memory.js";
 import { type TypedArray, type TypedArrayConstructor, WasmArray } from "./wasm-array.js";
 import { instrumentMemoryGrow, KERNEL_PAGES } from "./prepare.js";
+import { registerRule, RULE_IMPORTS, type RuleSpec } from "./rules.js";
 
 const debugEnabled = () => typeof process !== "undefined" && !!process.env?.WASM_AUTODIFF_DEBUG;
 
@@ -154,6 +155,22 @@ export class Program {
     return this;
   }
 
+  /**
+   * Gives `name` (an export, a function of the module, or an import as "module.base") a
+   * custom derivative rule: calls to it then use the rule instead of differentiating its
+   * body (or refusing an import). Rule functions are functions of the program (by name) or JS
+   * functions; the conventions are in the README ("Custom derivative rules"). One rule
+   * written for the all-active case serves every call site, specialised to its Const
+   * arguments; rules given `when` an activity pattern win where the pattern matches exactly.
+   * Signatures are checked here: a mismatch throws ArgumentError with the expected one.
+   */
+  rule(name: string, spec: RuleSpec): this {
+    registerRule(this.ir, this.jsRules, name, spec);
+    this.cache.clear();
+    return this;
+  }
+  private readonly jsRules: Record<string, (...a: never[]) => unknown> = {};
+
   /** The exported function `name` as a Kernel. */
   kernel(name: string): Kernel {
     const x = this.ir.exports.find((e) => e.kind === "function" && e.name === name);
@@ -212,7 +229,7 @@ export class Program {
       for (const f of mod.functions) if (f.body && f.name.includes("__")) console.error(printFunction(f));
     }
     const { bytes } = emitModule(mod, { optimize: this.options.optimize ?? 3 });
-    const imports: Imports = { ...this.imports, [SHARED]: { memory: this.memory } };
+    const imports: Imports = { ...this.imports, [SHARED]: { memory: this.memory }, [RULE_IMPORTS]: this.jsRules };
     for (const g of this.ir.globals)
       if (g.mutable && !g.import) imports[SHARED][`g_${g.name}`] = this.instance.exports[`${SHARED}_g_${g.name}`];
     const { instance } = await WebAssembly.instantiate(bytes as BufferSource, imports as WebAssembly.Imports);
