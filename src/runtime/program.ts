@@ -11,7 +11,8 @@ import { ArgumentError, ParseError } from "../errors.js";
 import { liftModule, readWasm, splitLocals } from "../frontend/lift.js";
 import { watToWasm } from "../frontend/wat.js";
 import { compileAssemblyScript, type AscOptions } from "../frontend/assemblyscript.js";
-import type { IRFunction, IRModule } from "../ir/types.js";
+import type { Expr, IRFunction, IRModule } from "../ir/types.js";
+import { typeOfCallResults } from "../ir/types.js";
 import { hostMath } from "./host-math.js";
 import { mathImportName } from "../ir/math-imports.js";
 import { printFunction } from "../ir/print.js";
@@ -211,13 +212,22 @@ export class Program {
       globals: ir.globals.map((g) => (g.mutable && !g.import ? { ...g, init: null, import: { module: SHARED, base: `g_${g.name}` } } : g)),
       data: [], start: null, exports: [],
     };
+    // a kernel with a custom rule is differentiated through a call, so that the rule serves it too
+    let target = kernel.fn.name;
+    if (kernel.fn.rules?.length) {
+      const f = kernel.fn;
+      target = "__ad_calls_" + f.name;
+      const args = f.params.map((t, i): Expr => ({ kind: "local.get", type: t, local: i }));
+      shared.functions = [...shared.functions, { name: target, params: [...f.params], results: [...f.results], locals: [...f.params],
+        body: { kind: "call", type: typeOfCallResults(f.results), func: f.name, args } }];
+    }
     const d = new Differentiator(shared);
-    d.entry = kernel.fn.name;
+    d.entry = target;
     if (mode === "reverse") {
-      const entry = reverseEntry(d, kernel.fn.name, sig, "__ad_entry");
+      const entry = reverseEntry(d, target, sig, "__ad_entry");
       return { ...d.finish([entry]), exports: [{ name: "entry", kind: "function", target: entry.name }] };
     }
-    const name = d.forward(kernel.fn.name, sig);
+    const name = d.forward(target, sig);
     return { ...d.finish(), exports: [{ name: "entry", kind: "function", target: name }] };
   }
 
