@@ -180,10 +180,11 @@ export function normalizeFunction(fn: IRFunction): IRFunction {
           cond = c as Expr;
         }
         const r = resultLocal(e.label);
-        const brNode: Expr = { kind: "br", type: cond ? "none" : "unreachable", label: e.label, cond: null, value: null };
+        // unconditional as emitted (the condition, if any, moves to an `if` or back onto it below)
+        const brNode: Expr = { kind: "br", type: "unreachable", label: e.label, cond: null, value: null };
         const pass: Expr[] = t >= 0 && r !== undefined ? [{ kind: "local.set", type: "none", local: r, value: get(t), tee: false }] : [];
         if (cond && pass.length) out.push({ kind: "if", type: "none", cond, then: blockOf([...pass, brNode]), else: null });
-        else if (cond) out.push({ ...brNode, cond });
+        else if (cond) out.push({ ...brNode, type: "none", cond });
         else out.push(...pass, brNode);
         if (!cond) return "dead";
         return t >= 0 ? get(t) : "none";
