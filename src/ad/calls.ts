@@ -20,14 +20,21 @@ export type Callee =
   /** The targets of a call_indirect: every function of the table with these types. */
   | { kind: "indirect"; params: ValType[]; results: ValType[] };
 
+/** Names asc gives its Math (f64) and Mathf (f32) implementations in the name section. */
+const NATIVE_MATH = /^~lib\/math\/NativeMathf?\.([a-z0-9]+)$/;
+
 export function calleeOf(mod: IRModule, name: string): Callee {
   const fn = mod.functions.find((f) => f.name === name);
   if (!fn) throw new Error(`call to unknown function ${name}`);
   if (fn.rules?.length) return { kind: "rule", fn, rules: fn.rules };
+  const floatSig = fn.params.every(isFloat) && fn.results.length === 1 && isFloat(fn.results[0]) && fn.params.every((p) => p === fn.results[0]);
+  // AssemblyScript's software math, when the module keeps it as a function of its own:
+  // the function computes the value, the rule gives the derivative (not its bit tricks)
+  const native = fn.import ? null : NATIVE_MATH.exec(fn.name)?.[1];
+  if (native && mathRules[native] && floatSig && mathRules[native].arity === fn.params.length) return { kind: "intrinsic", name: native, rule: mathRules[native] };
   if (!fn.import) return { kind: "function", fn };
   const math = mathImportName(fn.import);
   const rule = math ? mathRules[math] : undefined;
-  const floatSig = fn.params.every(isFloat) && fn.results.length === 1 && isFloat(fn.results[0]) && fn.params.every((p) => p === fn.results[0]);
   if (math && rule && floatSig && rule.arity === fn.params.length) return { kind: "intrinsic", name: math, rule };
   return { kind: "import", fn };
 }

@@ -3,7 +3,8 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { Const, Duplicated, Program, ReverseWithPrimal, autodiff } from "../../src/index.js";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -12,6 +13,9 @@ async function buildRelease(): Promise<Uint8Array> {
   const out: Record<string, Uint8Array> = {};
   const { error, stderr } = await asc.main(["--config", `${root}asconfig.json`, "--target", "release", "--outFile", "aot.wasm", "--textFile", "aot.wat"], {
     writeFile: (name: string, contents: Uint8Array | string) => { if (typeof contents !== "string") out[name.split("/").pop()!] = contents; },
+    // asc's API lists library folders (asconfig "lib": assembly/lib) only through this callback
+    listFiles: (dir: string, base: string) => { try { return readdirSync(resolve(base, dir)).filter((f) => f.endsWith(".ts")); } catch { return null; } },
+    readFile: (name: string, base: string) => { try { return readFileSync(resolve(base, name), "utf8"); } catch { return null; } },
   });
   if (error) throw new Error(`asc failed: ${error.message}\n${stderr}`);
   return out["aot.wasm"];
@@ -37,5 +41,13 @@ describe("ahead-of-time AssemblyScript build (asconfig.json)", () => {
     await autodiff(ReverseWithPrimal, aot.kernel("rosenbrock"), Duplicated(rx, dr), Const(4));
     // ∂/∂x0 of 100 (x1 − x0²)² + (1 − x0)² = −400 x0 (x1 − x0²) − 2 (1 − x0)
     expect(dr[0]).toBeCloseTo(-400 * 0.5 * (1.2 - 0.25) - 2 * (1 - 0.5), 10);
+  });
+});
+
+describe("JSMathf for ahead-of-time builds", () => {
+  it("assembly/lib/jsmathf.ts is the library Program.fromAssemblyScript uses", async () => {
+    const { JSMATHF_SOURCE } = await import("../../src/frontend/jsmathf.js");
+    const file = readFileSync(`${root}assembly/lib/jsmathf.ts`, "utf8");
+    expect(file.slice(file.indexOf("export namespace"))).toBe(JSMATHF_SOURCE.slice(JSMATHF_SOURCE.indexOf("export namespace")));
   });
 });

@@ -17,6 +17,8 @@ const zeroRule: IntrinsicRule = { arity: 1, partials: () => ["zero"] };
 
 export const mathRules: Record<string, IntrinsicRule> = {
   exp: { arity: 1, partials: (_a, z) => [z] },
+  // not in JS Math: reached by AssemblyScript's NativeMath.exp2 / NativeMathf.exp2 kept as functions
+  exp2: { arity: 1, partials: (_a, z, t) => [mul(t, z, c(t, Math.LN2))] },
   // expm1(x) = e^x - 1, derivative e^x = z + 1
   expm1: { arity: 1, partials: (_a, z, t) => [add(t, z, c(t, 1))] },
   log: { arity: 1, partials: ([x], _z, t) => [recip(t, x)] },
