@@ -8,7 +8,7 @@ import { forEachNode } from "../ir/walk.js";
 import type { ActivitySignature } from "../analysis/signature.js";
 import { signatureKey } from "../analysis/signature.js";
 import { normalizeFunction } from "../ir/normalize.js";
-import type { CallIndirect, Expr, IRFunction, IRModule, IRTable, ValType } from "../ir/types.js";
+import type { CallIndirect, Expr, IRFunction, IRGlobal, IRModule, IRTable, ValType } from "../ir/types.js";
 import { sameTypes } from "./calls.js";
 import { verifyFunction } from "../ir/verify.js";
 import { callResultActive } from "./calls.js";
@@ -118,6 +118,15 @@ export class Differentiator {
   }
 
   hasShadows(sig: ActivitySignature): boolean { return sig.params.includes("dup"); }
+
+  /** The checkpoint mark of function `name` (program.checkpoint), if any. */
+  checkpointOf(name: string): { every: number | null } | null {
+    return this.module.functions.find((f) => f.name === name)?.checkpoint ?? null;
+  }
+  /** Whether `name` is the kernel the runtime calls, and nothing calls it back. */
+  isEntryKernel(name: string): boolean { return name === this.entry && !this.isCalled(name); }
+  /** Globals the generated code needs beyond the tape's (the reverse entry's buffer lengths). */
+  readonly extraGlobals: IRGlobal[] = [];
 
   /** Whether `name` is an imported function: the module's own, or a Math import added for a rule. */
   isImport(name: string): boolean {
@@ -243,7 +252,7 @@ export class Differentiator {
   finish(extra: IRFunction[] = []): IRModule {
     while (this.queue.length) this.added.push(this.queue.shift()!());
     const needsTape = this.added.some((f) => f.name.endsWith("_aug"));
-    const globals = needsTape ? [...this.module.globals, ...TAPE.globals()] : this.module.globals;
+    const globals = [...this.module.globals, ...(needsTape ? TAPE.globals() : []), ...this.extraGlobals];
     const tapeFns = needsTape ? [TAPE.growFunction()] : [];
     return { ...this.module, globals, tables: [...this.module.tables, ...this.tables.values()], functions: [...this.added.filter((f) => f.import), ...this.module.functions, ...this.added.filter((f) => !f.import), ...tapeFns, ...extra] };
   }

@@ -8,15 +8,19 @@ import type { Expr, IRFunction, ValType } from "../ir/types.js";
 import type { Differentiator } from "./differentiator.js";
 import { reverseSignature } from "./reverse.js";
 import { TAPE } from "./tape.js";
+import { bufferLengthGlobal } from "./checkpoint.js";
 
 export function reverseEntry(d: Differentiator, kernel: string, sig: ActivitySignature, name: string): IRFunction {
   const fn = d.normalizedFn(kernel);
   d.entry = kernel;
   const names = d.reverse(kernel, sig);
   const rsig = reverseSignature(fn, sig);
-  // parameters: the kernel's, the shadows, the seed (as the reverse sweep takes them), then the tape base
-  const params: ValType[] = [...rsig.params, "i32"];
-  const tapeBase = params.length - 1;
+  // parameters: the kernel's, the shadows, the seed (as the reverse sweep takes them), the tape
+  // base, then the byte length of each argument's buffer (0 for scalars), for checkpoint snapshots
+  const params: ValType[] = [...rsig.params, "i32", ...fn.params.map(() => "i32" as ValType)];
+  const tapeBase = rsig.params.length;
+  const lengths = fn.params.flatMap((t, i) => (t === "i32" ? [i] : []));
+  for (const i of lengths) d.extraGlobals.push({ name: bufferLengthGlobal(i), type: "i32", mutable: true, init: { kind: "const", type: "i32", value: 0 } });
   const locals: ValType[] = [...params, ...fn.results, ...rsig.results, "i32"];
   const resLocal = params.length;
   const adjLocals = rsig.results.map((_, i) => params.length + fn.results.length + i);
@@ -25,6 +29,7 @@ export function reverseEntry(d: Differentiator, kernel: string, sig: ActivitySig
   const augCall: Expr = { kind: "call", type: fn.results[0] ?? "none", func: names.aug, args };
   const revCall: Expr = { kind: "call", type: rsig.results.length > 1 ? "tuple" : rsig.results[0] ?? "none", func: names.rev, args: rsig.params.map((t, i) => get(i, t)) };
   const body: Expr[] = [
+    ...lengths.map((i): Expr => ({ kind: "global.set", type: "none", global: bufferLengthGlobal(i), value: get(tapeBase + 1 + i, "i32") })),
     ...TAPE.start(get(tapeBase, "i32")),
     fn.results.length ? set(resLocal, augCall) : augCall,
     set(usedLocal, binary("i32.sub", TAPE.top(), get(tapeBase, "i32"))),

@@ -5,7 +5,7 @@
 // augmented and reverse functions, so recursion works through the shared tape.
 import type { ActivitySignature } from "../analysis/signature.js";
 import { UnsupportedError } from "../errors.js";
-import { binary, get, i32, set, zero } from "../ir/builder.js";
+import { binary, get, i32, set, unary, zero } from "../ir/builder.js";
 import type { Call, CallIndirect, CfgBlock, CustomRule, Edge, Expr, IRFunction, ValType } from "../ir/types.js";
 import { isFloat, typeOfCallResults } from "../ir/types.js";
 import { forEachNode, mapTree } from "../ir/walk.js";
@@ -13,6 +13,7 @@ import { buildCfg, countedLoops, recomputableJoins, successors } from "./cfg.js"
 import { localizeTape } from "./tape-locals.js";
 import { callsModule, hoistLoopChecks } from "./tape-checks.js";
 import { headerRunsBound } from "./trip-count.js";
+import { type CheckpointedLoop, planCheckpoints } from "./checkpoint.js";
 import { foldZeroAdjoints } from "./fold-zeros.js";
 import { type Callee, callCarries, calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
 import { DiffContext, fillPartial, partialUses, placeholders, scale } from "./context.js";
@@ -78,17 +79,27 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   const exitedLoops = (from: number, to: number) =>
     [...loops.values()].filter((l) => l.blocks.has(from) && !l.blocks.has(to)).sort((x, y) => x.blocks.size - y.blocks.size);
   const edgeBytes = (from: number, to: number) =>
-    (!loops.has(to) && !joins.has(to) && cfg.blocks.get(to)!.preds.length > 1 ? 1 : 0) + 4 * exitedLoops(from, to).length;
-  const augEdge = (from: number, to: number): Edge => {
+    (!loops.has(to) && !joins.has(to) && cfg.blocks.get(to)!.preds.length > 1 ? 1 : 0) + 4 * exitedLoops(from, to).length
+    + 4 * exitedLoops(from, to).filter((l) => checkpointed.has(l.header)).length;
+  // loops of a kernel marked by program.checkpoint: the forward sweep runs them as the primal
+  // with a snapshot every k iterations; the reverse sweep replays each segment (checkpoint.ts)
+  const checkpointed = planCheckpoints(d, fn, a, cfg, loops, exitedLoops, (st) => callsModule(st, (f) => d.isImport(f)), ax);
+  const augEdge = (from: number, to: number, cx = ax, counter = augCounter): Edge => {
     // edge pushes are checked on the edge, so a loop's own iterations pay nothing for its exit
     const covered = hoisted.covered.has(from) && hoisted.covered.has(to) && exitedLoops(from, to).length === 0;
     const code: Expr[] = covered ? [] : [...TAPE.check(edgeBytes(from, to))];
-    for (const l of exitedLoops(from, to)) code.push(...TAPE.push(get(augCounter.get(l.header)!, "i32")));
+    for (const l of exitedLoops(from, to)) {
+      code.push(...TAPE.push(get(counter.get(l.header)!, "i32")));
+      const ck = checkpointed.get(l.header);
+      if (ck) code.push(...TAPE.push(get(ck.augEvery, "i32")));
+    }
     const loop = loops.get(to);
     if (loop) {
       const before = hoisted.beforeLoop.get(to);
-      if (before && from === loop.pre) code.push(...TAPE.checkRuns(ax.remap(before.runs), before.perRun));
-      const c = augCounter.get(to)!;
+      const primalRun = cx === ax && checkpointed.has(to); // the forward sweep runs a checkpointed loop as the primal
+      if (before && from === loop.pre && !primalRun) code.push(...TAPE.checkRuns(cx.remap(before.runs), before.perRun));
+      if (primalRun && from === loop.pre) code.push(...checkpointed.get(to)!.enter(cx));
+      const c = counter.get(to)!;
       code.push(set(c, from === loop.pre ? i32(0) : binary("i32.add", get(c, "i32"), i32(1))));
     } else if (!joins.has(to) && cfg.blocks.get(to)!.preds.length > 1) code.push(...TAPE.pushByte(edgeId(from, to)));
     return { target: to, code };
@@ -96,56 +107,64 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   const exitPushes = [...needs.atExit].filter((l) => l >= fn.params.length || definedSomewhere(l));
   function definedSomewhere(l: number) { for (const st of needs.stmts.values()) for (const n of st) if (n.defs.includes(l)) return true; return false; }
 
-  const built = new Map<number, { body: Expr[]; bytes: number }>();
   const isImport = (f: string) => d.isImport(f);
-  for (const id of cfg.order) {
+  /** The augmented statements of block id in context cx, and the bytes they push. */
+  const augBody = (id: number, cx: DiffContext): { body: Expr[]; bytes: number } => {
     const b = cfg.blocks.get(id)!;
     const body: Expr[] = [];
     let bytes = 0;
     const restores = needs.restore.get(id)!;
     b.stmts.forEach((s, k) => {
       const saves: Expr[] = [];
-      for (const x of restores[k]) if (!invertible(s)) { saves.push(...TAPE.push(get(ax.map(x), fn.locals[x]))); bytes += sizeOf(fn.locals[x]); }
-      const { stmts, after } = augStmt(s);
+      for (const x of restores[k]) if (!invertible(s)) { saves.push(...TAPE.push(get(cx.map(x), fn.locals[x]))); bytes += sizeOf(fn.locals[x]); }
+      const { stmts, after } = augStmt(s, cx);
       if (after.length && !isKernelGrow(s)) bytes += 4; // the recorded call_indirect target
       const value = s.kind === "local.set" || s.kind === "tuple.set" ? s.value : null;
       if (value && (value.kind === "call" || value.kind === "call_indirect") && (saves.length || after.length)) {
         // a callee pushes onto the tape too: record the old values (and the target) after the call
         // returns, so that the reverse sweep pops them before calling the callee's reverse
         const defs = s.kind === "local.set" ? [s.local] : (s as { locals: number[] }).locals;
-        const temps = defs.map((l) => ax.add(fn.locals[l], "res"));
+        const temps = defs.map((l) => cx.add(fn.locals[l], "res"));
         const call = stmts[stmts.length - 1] as { value: Expr };
         const callInto: Expr = temps.length === 1 ? set(temps[0], call.value) : { kind: "tuple.set", type: "none", locals: temps, value: call.value as Call };
-        body.push(...stmts.slice(0, -1), callInto, ...saves, ...after, ...defs.map((l, i) => set(ax.map(l), get(temps[i], fn.locals[l]))));
+        body.push(...stmts.slice(0, -1), callInto, ...saves, ...after, ...defs.map((l, i) => set(cx.map(l), get(temps[i], fn.locals[l]))));
       } else body.push(...saves, ...stmts, ...after);
     });
-    if (id === cfg.exit) for (const l of exitPushes) { body.push(...TAPE.push(get(ax.map(l), fn.locals[l]))); bytes += sizeOf(fn.locals[l]); }
-    built.set(id, { body, bytes });
-  }
+    if (id === cfg.exit) for (const l of exitPushes) { body.push(...TAPE.push(get(cx.map(l), fn.locals[l]))); bytes += sizeOf(fn.locals[l]); }
+    return { body, bytes };
+  };
+  const built = new Map(cfg.order.map((id) => [id, augBody(id, ax)]));
   // one capacity check per iteration of an innermost loop, for the most its body can push
   const hoisted = hoistLoopChecks(cfg, loops, (id) => built.get(id)!.bytes, (from, to) => (loops.has(to) ? 0 : edgeBytes(from, to)),
     (id) => cfg.blocks.get(id)!.stmts.some((st) => callsModule(st, isImport)), (loop) => headerRunsBound(cfg, loop));
+  const augExit = (id: number, cx: DiffContext, counter: Map<number, number>): CfgBlock["exit"] => {
+    const e = cfg.blocks.get(id)!.exit;
+    return e.kind === "goto" ? { kind: "goto", edge: augEdge(id, e.to, cx, counter) } :
+      e.kind === "branch" ? { kind: "branch", cond: cx.remap(e.cond), then: augEdge(id, e.then, cx, counter), else: augEdge(id, e.else, cx, counter) } :
+      e.kind === "switch" ? { kind: "switch", index: cx.remap(e.index), targets: e.targets.map((t) => augEdge(id, t, cx, counter)), default: augEdge(id, e.default, cx, counter) } :
+      e.kind === "exit" ? { kind: "return", value: retLocal >= 0 ? get(cx.map(retLocal), resultType) : null } : { kind: "unreachable" };
+  };
+  const augCheck = (id: number) => (hoisted.perIteration.has(id) ? TAPE.check(hoisted.perIteration.get(id)!) : hoisted.covered.has(id) ? [] : TAPE.check(built.get(id)!.bytes));
+  // checkpoint snapshots copy whole argument buffers: from their addresses as passed in
+  const snapshotBuffers = [...new Set([...checkpointed.values()].flatMap((c) => c.buffers))];
+  const augBases = new Map(snapshotBuffers.map((p) => [p, ax.add("i32", `base_p${p}_`)]));
   for (const id of cfg.order) {
     const b = cfg.blocks.get(id)!;
-    const { body, bytes } = built.get(id)!;
-    const e = b.exit;
-    const exit: CfgBlock["exit"] =
-      e.kind === "goto" ? { kind: "goto", edge: augEdge(id, e.to) } :
-      e.kind === "branch" ? { kind: "branch", cond: ax.remap(e.cond), then: augEdge(id, e.then), else: augEdge(id, e.else) } :
-      e.kind === "switch" ? { kind: "switch", index: ax.remap(e.index), targets: e.targets.map((t) => augEdge(id, t)), default: augEdge(id, e.default) } :
-      e.kind === "exit" ? { kind: "return", value: retLocal >= 0 ? get(ax.map(retLocal), resultType) : null } : { kind: "unreachable" };
-    const check = hoisted.perIteration.has(id) ? TAPE.check(hoisted.perIteration.get(id)!) : hoisted.covered.has(id) ? [] : TAPE.check(bytes);
-    augBlocks.push({ id, body: [...check, ...body], exit });
+    const exit = augExit(id, ax, augCounter);
+    const ck = [...checkpointed.values()].find((c) => c.loop.blocks.has(id));
+    const bases = id === cfg.entry ? [...augBases].map(([p, l]) => set(l, get(ax.map(p), "i32"))) : [];
+    if (ck) augBlocks.push(ck.primalBlock(id, b.stmts, exit, augCounter.get(ck.loop.header)!, ax, augBases));
+    else augBlocks.push({ id, body: [...bases, ...augCheck(id), ...built.get(id)!.body], exit });
   }
 
   /** The augmented version of a statement, and what to record after it (an indirect call's target). */
-  function augStmt(s: Expr): { stmts: Expr[]; after: Expr[] } {
+  function augStmt(s: Expr, cx: DiffContext): { stmts: Expr[]; after: Expr[] } {
     const c = s.kind === "local.set" || s.kind === "tuple.set" ? s.value : s;
     if (c.kind === "call" || c.kind === "call_indirect") {
       const callee = c.kind === "call" ? calleeOf(d.module, c.func) : null;
       checkCallSupported(d.module, fn.name, callee, c, a.act);
       const carries = callCarries(d.module, c, a.act);
-      const withCall = (call: Expr) => ax.remap(s.kind === "local.set" ? { ...s, value: call } : s.kind === "tuple.set" ? { ...s, value: call as Call } : call);
+      const withCall = (call: Expr) => cx.remap(s.kind === "local.set" ? { ...s, value: call } : s.kind === "tuple.set" ? { ...s, value: call as Call } : call);
       if (c.kind === "call" && callee?.kind === "function" && carries) {
         d.noteCall(fn.name, callee.fn.name, c.args, a.ptr);
         const names = d.reverse(callee.fn.name, calleeSignature(callee.fn, c, a.act, a.ptr));
@@ -154,26 +173,26 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       if (c.kind === "call_indirect" && carries) {
         // record which function was called: the reverse sweep calls its reverse through the same index
         const table = d.derivedTable(c, "aug", calleeSignature(c, c, a.act, a.ptr));
-        const target = ax.remap(c.target);
-        const idx = ax.add("i32", "callee");
+        const target = cx.remap(c.target);
+        const idx = cx.add("i32", "callee");
         return { stmts: [set(idx, target), withCall({ ...c, table, target: get(idx, "i32") })], after: TAPE.push(get(idx, "i32")) };
       }
       if (c.kind === "call" && callee?.kind === "rule" && carries) {
         // the function itself runs in the forward sweep; an `augmented` rule runs just before it
         // and what it returns is recorded for the reverse rule
         const rule = pickRuleFor(fn.name, c, callee.fn, callee.rules, a.act, a.ptr);
-        if (!rule.augmented) return { stmts: [ax.remap(s)], after: [] };
-        const kept = ax.add("i32", "rule_tape");
-        return { stmts: [set(kept, ax.remap({ ...c, func: rule.augmented, type: "i32" })), ax.remap(s)], after: TAPE.push(get(kept, "i32")) };
+        if (!rule.augmented) return { stmts: [cx.remap(s)], after: [] };
+        const kept = cx.add("i32", "rule_tape");
+        return { stmts: [set(kept, cx.remap({ ...c, func: rule.augmented, type: "i32" })), cx.remap(s)], after: TAPE.push(get(kept, "i32")) };
       }
-      if (c.kind === "call" && c.func === KERNEL_GROW) return { stmts: [ax.remap(s)], after: TAPE.jump(ax.add("i32", "tape_top")) };
-      return { stmts: [ax.remap(s)], after: [] };
+      if (c.kind === "call" && c.func === KERNEL_GROW) return { stmts: [cx.remap(s)], after: TAPE.jump(cx.add("i32", "tape_top")) };
+      return { stmts: [cx.remap(s)], after: [] };
     }
     if (s.kind === "store" && isFloat(s.value.type)) {
       const p = a.ptr.of(s.addr);
       const active = a.act.isActive(s.value);
-      if (p.kind === "unknown" && (active || d.hasShadows(sig))) ax.shadowAddress(s.addr, s.addr, () => `${s.op} ${ax.describe(s)}`);
-      if (p.kind !== "unknown" && !(p.kind === "arg" && p.shadowed) && active) ax.activityError(`${s.op} ${ax.describe(s)}`, s.addr);
+      if (p.kind === "unknown" && (active || d.hasShadows(sig))) cx.shadowAddress(s.addr, s.addr, () => `${s.op} ${cx.describe(s)}`);
+      if (p.kind !== "unknown" && !(p.kind === "arg" && p.shadowed) && active) cx.activityError(`${s.op} ${cx.describe(s)}`, s.addr);
     }
     if (s.kind === "global.set" && a.act.isActive(s.value))
       throw new UnsupportedError(fn.name, `global.set ${s.global}`, "storing an active value in a global is not supported; keep it in a Duplicated buffer");
@@ -182,7 +201,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       if (p.kind !== "int")
         throw new UnsupportedError(fn.name, s.kind, "bulk memory operations on argument buffers are not supported in reverse mode yet; copy element by element");
     }
-    return { stmts: [ax.remap(s)], after: [] };
+    return { stmts: [cx.remap(s)], after: [] };
   }
 
   // ---- reverse sweep ----
@@ -371,6 +390,56 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   };
 
   const FINAL = -1, START = -2;
+  // ---- checkpointed loops: per loop, driver blocks and replayed (augmented) copies of its blocks ----
+  const drivers = new Map<number, { init: number; seg: number; guard: number; tail: number; next: number; every: number; segStart: number; first: number; sp: number; copy: (b: number) => number; counters: Map<number, number> }>();
+  function driver(ck: CheckpointedLoop) {
+    let dv = drivers.get(ck.loop.header);
+    if (!dv) {
+      const base = -1000 - 10 * drivers.size;
+      const counters = new Map([...loops.keys()].filter((h) => ck.loop.blocks.has(h)).map((h) => [h, rx.add("i32", `replay_b${h}_`)]));
+      dv = { init: base, seg: base - 1, guard: base - 2, tail: base - 3, next: base - 4, every: rx.add("i32", "every"), segStart: rx.add("i32", "seg_start"),
+        first: rx.add("i32", "first_seg"), sp: rx.add("i32", "snapshots"), copy: (b) => 1_000_000 + b, counters };
+      drivers.set(ck.loop.header, dv);
+    }
+    return dv;
+  }
+  /**
+   * The reverse sweep of a checkpointed loop L with count n and segment length k:
+   *   init: sp = the tape's top (the snapshots lie below); keep the buffers' final contents on
+   *         the tape; start = n − n mod k (the last snapshot), first = 1
+   *   seg:  read the snapshot taken at iteration `start` below sp; replay from L's header
+   *   guard (before each replayed header): except in the first (last-in-time) segment, stop after k iterations
+   *   copies of L's blocks, augmented: they record the segment's tape; the natural exit (first
+   *         segment only) goes to the reversal of the exiting block with the segment's count
+   *   tail: reverse from the latch with count k − 1
+   *   next (L's reversed header with count 0): first = 0; when start = 0 put the final contents
+   *         back, drop the snapshots (top = sp) and go on before the loop, else start −= k, seg
+   */
+  function driverBlocks(ck: CheckpointedLoop): CfgBlock[] {
+    const L = ck.loop, dv = driver(ck), rc = revCounterOf(L.header), cc = dv.counters.get(L.header)!;
+    const iget = (l: number) => get(l, "i32");
+    const blocks: CfgBlock[] = [
+      { id: dv.init, body: [set(dv.sp, TAPE.top()), ...ck.keepBuffers(rx, revBases), set(dv.segStart, binary("i32.sub", iget(rc), binary("i32.rem_u", iget(rc), iget(dv.every)))), set(dv.first, i32(1))],
+        exit: { kind: "goto", edge: { target: dv.seg, code: [] } } },
+      { id: dv.seg, body: ck.pop(rx, revBases, dv.sp), exit: { kind: "goto", edge: { ...augEdge(L.pre, L.header, rx, dv.counters), target: dv.guard } } },
+      { id: dv.guard, body: [], exit: { kind: "branch", cond: binary("i32.and", unary("i32.eqz", iget(dv.first)), binary("i32.eq", iget(cc), iget(dv.every))),
+        then: { target: dv.tail, code: [] }, else: { target: dv.copy(L.header), code: [] } } },
+      { id: dv.tail, body: [set(rc, binary("i32.sub", iget(dv.every), i32(1)))], exit: { kind: "goto", edge: { target: L.latch, code: [] } } },
+      { id: dv.next, body: [set(dv.first, i32(0))], exit: { kind: "branch", cond: unary("i32.eqz", iget(dv.segStart)),
+        then: { target: L.pre, code: [...ck.restoreBuffers(rx, revBases), ...TAPE.setTop(get(dv.sp, "i32"))] }, else: { target: dv.seg, code: [set(dv.segStart, binary("i32.sub", iget(dv.segStart), iget(dv.every)))] } } },
+    ];
+    const retarget = (from: number, e: Edge): Edge =>
+      !L.blocks.has(e.target) ? { target: from, code: [set(rc, iget(cc))] } // the natural exit: reverse from the exiting block
+        : { target: e.target === L.header ? dv.guard : dv.copy(e.target), code: e.code };
+    for (const b of L.blocks) {
+      const x = augExit(b, rx, dv.counters);
+      const exit: CfgBlock["exit"] = x.kind === "goto" ? { kind: "goto", edge: retarget(b, x.edge) }
+        : x.kind === "branch" ? { ...x, then: retarget(b, x.then), else: retarget(b, x.else) }
+        : x.kind === "switch" ? { ...x, targets: x.targets.map((t) => retarget(b, t)), default: retarget(b, x.default) } : x;
+      blocks.push({ id: dv.copy(b), body: [...augCheck(b), ...augBody(b, rx).body], exit });
+    }
+    return blocks;
+  }
   function revCounterOf(h: number) {
     let c = revCounter.get(h);
     if (c === undefined) { c = rx.add("i32", `count_b${h}_`); revCounter.set(h, c); }
@@ -385,17 +454,21 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     const stmtNeeds = needs.stmts.get(id)!;
     for (let k = b.stmts.length - 1; k >= 0; k--) revStmt(b.stmts[k], restores[k], out, stmtNeeds[k].subst);
     // going back along a loop exit enters the loop again: pop its iteration count (outermost first)
-    const edge = (to: number, extra: Expr[] = []): Edge => ({
-      target: to,
-      code: [...exitedLoops(to, id).reverse().flatMap((l) => TAPE.pop("i32", revCounterOf(l.header))), ...extra],
-    });
+    const edge = (to: number, extra: Expr[] = []): Edge => {
+      // going back into a checkpointed loop through its exit: its driver replays the segments
+      const ck = [...checkpointed.values()].find((c) => c.loop.blocks.has(to) && !c.loop.blocks.has(id));
+      if (ck) return { target: driver(ck).init, code: [...TAPE.pop("i32", driver(ck).every), ...TAPE.pop("i32", revCounterOf(ck.loop.header)), ...extra] };
+      return { target: to, code: [...exitedLoops(to, id).reverse().flatMap((l) => TAPE.pop("i32", revCounterOf(l.header))), ...extra] };
+    };
     let exit: CfgBlock["exit"];
     const loop = loops.get(id);
     if (b.preds.length === 0) exit = { kind: "goto", edge: edge(FINAL) };
     else if (b.preds.length === 1) exit = { kind: "goto", edge: edge(b.preds[0]) };
     else if (loop) {
       const c = revCounterOf(id);
-      exit = { kind: "branch", cond: get(c, "i32"), then: edge(loop.latch, [set(c, binary("i32.sub", get(c, "i32"), i32(1)))]), else: edge(loop.pre) };
+      const ck = checkpointed.get(id);
+      exit = { kind: "branch", cond: get(c, "i32"), then: edge(loop.latch, [set(c, binary("i32.sub", get(c, "i32"), i32(1)))]),
+        else: ck ? { target: driver(ck).next, code: [] } : edge(loop.pre) };
     } else if (joins.has(id)) {
       const j = joins.get(id)!;
       exit = { kind: "branch", cond: rx.remap(j.cond), then: edge(j.onTrue), else: edge(j.onFalse) };
@@ -405,7 +478,9 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     }
     revBlocks.push({ id, body: out, exit });
   }
-  const start: Expr[] = [];
+  const revBases = new Map(snapshotBuffers.map((p) => [p, rx.add("i32", `base_p${p}_`)]));
+  for (const ck of checkpointed.values()) revBlocks.push(...driverBlocks(ck));
+  const start: Expr[] = [...[...revBases].map(([p, l]) => set(l, get(p, "i32")))];
   if (sig.resultActive) start.push(set(rx.derivOf(retLocal), get(seedParam, resultType)));
   for (const l of [...exitPushes].reverse()) start.push(...TAPE.pop(fn.locals[l], rx.map(l)));
   const activeParams = fn.params.flatMap((t, i) => (sig.params[i] === "active" ? [get(rx.derivOf(i), t)] : []));

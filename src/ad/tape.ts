@@ -23,6 +23,8 @@ export const TAPE = {
   start(base: Expr): Expr[] { return [gset(TP, base), gset(LIMIT, limitExpr())]; },
   /** Bytes used by the tape so far, for statistics. */
   top(): Expr { return gget(TP); },
+  /** Moves the top (dropping what lies above `to`: snapshots a checkpoint driver has read). */
+  setTop(to: Expr): Expr[] { return [gset(TP, to)]; },
   /** Ensures `bytes` more bytes fit. */
   check(bytes: number): Expr[] {
     if (bytes === 0) return [];
@@ -44,6 +46,14 @@ export const TAPE = {
   push(value: Expr): Expr[] {
     const t = value.type as ValType;
     return [store(`${t}.store`, gget(TP), value, 0, 1), gset(TP, binary("i32.add", gget(TP), i32(sizeOf(t))))];
+  },
+  /** Pushes `len` bytes of memory from `addr` (a snapshot of a buffer). */
+  pushBytes(addr: Expr, len: Expr): Expr[] {
+    return [{ kind: "memory.copy", type: "none", dest: gget(TP), src: addr, size: len }, gset(TP, binary("i32.add", gget(TP), len))];
+  },
+  /** Pops `len` bytes back into memory at `addr`. */
+  popBytes(addr: Expr, len: Expr): Expr[] {
+    return [gset(TP, binary("i32.sub", gget(TP), len)), { kind: "memory.copy", type: "none", dest: addr, src: gget(TP), size: len }];
   },
   /** Pushes a small integer (a CFG edge id) as one byte. */
   pushByte(value: number): Expr[] {

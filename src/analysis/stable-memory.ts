@@ -65,6 +65,11 @@ export class StableMemory {
     });
   }
 
+  /** What the function writes: argument buffers by parameter, other module memory, or anything (untraced). */
+  written(): { params: Set<number>; other: boolean; all: boolean } {
+    return { params: new Set(this.writtenParams), other: this.writesOther, all: this.allWritten };
+  }
+
   /** Whether the memory a load reads is never written during the call. */
   isStable(load: Expr): boolean {
     if (load.kind !== "load" || this.allWritten) return false;

@@ -79,6 +79,8 @@ export interface IRFunction {
   inactive?: boolean;
   /** User-given derivative rules (Program.rule): direct calls use them instead of differentiating the body. */
   rules?: CustomRule[];
+  /** Marked by program.checkpoint: reverse mode checkpoints the function's outermost loops every `every` iterations (null: automatic). */
+  checkpoint?: { every: number | null };
 }
 
 /** How a parameter takes part in a custom rule: float scalar, pointer to float data, or integer. */

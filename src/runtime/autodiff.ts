@@ -3,7 +3,7 @@
 // shadows back. Semantics are Enzyme's (shared/DESIGN.md §1).
 import { ArgumentError } from "../errors.js";
 import type { Mode } from "./activity.js";
-import { copyBack, placeArguments, planArguments, primalArg, runGuarded, signatureOf } from "./call.js";
+import { type ArgPlan, copyBack, placeArguments, planArguments, primalArg, runGuarded, signatureOf } from "./call.js";
 import type { Kernel } from "./program.js";
 
 export interface AutodiffResult {
@@ -17,6 +17,12 @@ export interface AutodiffResult {
 }
 
 const TAPE_RESERVE = 1 << 20;
+
+/** The byte length of a buffer argument (0 for scalars): checkpoint snapshots copy whole buffers. */
+const byteLengthOf = (p: ArgPlan): number => {
+  const v = p.value as { byteLength?: number; array?: { byteLength: number } };
+  return typeof v === "object" && v !== null ? (v.byteLength ?? v.array?.byteLength ?? 0) : 0;
+};
 
 export async function autodiff(mode: Mode, kernel: Kernel, ...args: unknown[]): Promise<AutodiffResult> {
   if (!mode || (mode.kind !== "forward" && mode.kind !== "reverse"))
@@ -34,7 +40,7 @@ export async function autodiff(mode: Mode, kernel: Kernel, ...args: unknown[]): 
     const callArgs: unknown[] = plans.map(primalArg);
     for (const p of plans) if (p.activity === "dup") callArgs.push(p.shadowAddress);
     if (sig.resultActive) callArgs.push(1.0);
-    callArgs.push(tapeBase);
+    callArgs.push(tapeBase, ...plans.map(byteLengthOf));
     const out = runGuarded(kernel, () => compiled.entry(...callArgs));
     const values = Array.isArray(out) ? out : [out];
     copyBack(kernel, plans);

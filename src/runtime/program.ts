@@ -20,7 +20,7 @@ import { callKernel } from "./call.js";
 import { ScratchArena } from "./memory.js";
 import { type TypedArray, type TypedArrayConstructor, WasmArray } from "./wasm-array.js";
 import { instrumentMemoryGrow, KERNEL_PAGES } from "./prepare.js";
-import { registerRule, RULE_IMPORTS, type RuleSpec } from "./rules.js";
+import { registerRule, resolveFunction, RULE_IMPORTS, type RuleSpec } from "./rules.js";
 
 const debugEnabled = () => typeof process !== "undefined" && !!process.env?.WASM_AUTODIFF_DEBUG;
 
@@ -171,6 +171,23 @@ export class Program {
     return this;
   }
   private readonly jsRules: Record<string, (...a: never[]) => unknown> = {};
+
+  /**
+   * Bounds reverse mode's tape for long loops: the outermost loops of kernel `name` keep a
+   * snapshot (locals and the argument buffers the kernel writes) every `every` iterations
+   * instead of recording every iteration, and the reverse sweep replays one segment at a time.
+   * Default `every`: ⌈√(trip count)⌉ when the loop's bound is known before it runs (`i < n`), else 1024.
+   */
+  checkpoint(name: string, options: { every?: number } = {}): this {
+    const every = options.every ?? null;
+    if (every !== null && (!Number.isInteger(every) || every < 1 || every > 0x7fffffff))
+      throw new ArgumentError(`checkpoint(${JSON.stringify(name)}): every must be a positive integer, got ${every}`);
+    const targets = resolveFunction(this.ir, name).filter((f) => f.body);
+    if (targets.length === 0) throw new ArgumentError(`checkpoint(${JSON.stringify(name)}): no such function in the module`);
+    for (const f of targets) f.checkpoint = { every };
+    this.cache.clear();
+    return this;
+  }
 
   /** The exported function `name` as a Kernel. */
   kernel(name: string): Kernel {

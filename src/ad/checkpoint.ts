@@ -1,0 +1,156 @@
+// Checkpointed loops (program.checkpoint): bounded tape memory for long loops of a kernel.
+// The forward sweep runs such a loop as the primal, pushing a snapshot (every local, and
+// every argument buffer the kernel writes) when the iteration count is a multiple of k.
+// The reverse sweep takes the segments last to first: it pops a snapshot, replays the
+// segment's k iterations augmented (recording their tape), and reverses them, so the tape
+// holds N/k snapshots plus one segment's records instead of all N iterations'. k is the
+// user's, or ⌈√(trip bound)⌉ when trip-count.ts bounds the loop (1024 otherwise).
+// The driver blocks that do this in the reverse sweep are built in reverse.ts.
+import { binary, get, i32, load, set, unary } from "../ir/builder.js";
+import type { CfgBlock, Expr, IRFunction, ValType } from "../ir/types.js";
+import { UnsupportedError } from "../errors.js";
+import type { CountedLoop, ForwardCfg } from "./cfg.js";
+import { forEachNode } from "../ir/walk.js";
+import type { DiffContext } from "./context.js";
+import type { Analyzed, Differentiator } from "./differentiator.js";
+import { sizeOf, TAPE } from "./tape.js";
+import { headerRunsBound } from "./trip-count.js";
+
+export const DEFAULT_SEGMENT = 1024;
+
+export interface CheckpointedLoop {
+  loop: CountedLoop;
+  /** Aug local holding k for this execution of the loop (pushed at the exit with the count). */
+  augEvery: number;
+  /** Argument buffers the kernel writes: their contents are part of each snapshot. */
+  buffers: number[];
+  /** Statements on the edge into the loop (forward sweep): k for this execution. */
+  enter(cx: DiffContext): Expr[];
+  /** The forward sweep's version of a block of the loop: the primal, with the snapshot at the header. */
+  primalBlock(id: number, stmts: Expr[], exit: CfgBlock["exit"], counter: number, cx: DiffContext, bases: Map<number, number>): CfgBlock;
+  /** Pushes a snapshot (locals in cx, buffers from their base addresses). */
+  push(cx: DiffContext, bases: Map<number, number>): Expr[];
+  /**
+   * Reads back the snapshot below address local `sp` (moving sp down) into locals and buffers.
+   * The reverse sweep reads snapshots through its own pointer: the tape's top holds the
+   * buffers' final contents and the replayed segment's records meanwhile.
+   */
+  pop(cx: DiffContext, bases: Map<number, number>, sp: number): Expr[];
+  /** Keeps the buffers' final contents while segments are replayed (the primal result stays in them after the call). */
+  keepBuffers(cx: DiffContext, bases: Map<number, number>): Expr[];
+  restoreBuffers(cx: DiffContext, bases: Map<number, number>): Expr[];
+}
+
+/** The global holding the byte length of argument p's buffer, set by the reverse entry. */
+export const bufferLengthGlobal = (p: number) => `__ad_blen${p}`;
+
+export function planCheckpoints(d: Differentiator, fn: IRFunction, a: Analyzed, cfg: ForwardCfg, loops: Map<number, CountedLoop>,
+  exitedLoops: (from: number, to: number) => CountedLoop[], callsModule: (st: Expr) => boolean, ax: DiffContext): Map<number, CheckpointedLoop> {
+  const out = new Map<number, CheckpointedLoop>();
+  const mark = d.checkpointOf(fn.name);
+  if (!mark) return out;
+  const refuse = (why: string) => { throw new UnsupportedError(fn.name, "checkpointed loop", why); };
+  if (!d.isEntryKernel(fn.name)) refuse("checkpointing applies to loops of the kernel itself (the function autodiff is called on), not to functions it calls");
+  const outermost = [...loops.values()].filter((l) => ![...loops.values()].some((o) => o !== l && o.blocks.has(l.header)));
+  if (outermost.length === 0) refuse("the function has no loop to checkpoint");
+  const written = a.stable.written();
+  if (written.other || written.all) refuse("the kernel writes memory other than its argument buffers (module memory or untraced addresses), which a snapshot cannot restore");
+  const buffers = [...written.params].filter((p) => fn.params[p] === "i32").sort((x, y) => x - y);
+  const liveIn = liveAtHeaders(cfg);
+  const lengthOf = (p: number): Expr => ({ kind: "global.get", type: "i32", global: bufferLengthGlobal(p) });
+  for (const loop of outermost) {
+    for (const b of loop.blocks) if (cfg.blocks.get(b)!.stmts.some(callsModule)) refuse("a checkpointed loop may call only Math functions and imports (calls into the module are not replayed yet)");
+    for (const b of loop.blocks)
+      for (const t of succ(cfg, b)) if (!loop.blocks.has(t) && exitedLoops(b, t).length !== 1) refuse("an exit leaves several nested loops at once");
+    const bound = headerRunsBound(cfg, loop);
+    // a snapshot holds what the loop reads before writing (live at the header) and the buffers
+    const saved = [...liveIn(loop.header)].sort((x, y) => x - y);
+    const localBytes = saved.reduce((acc, l) => acc + sizeOf(fn.locals[l]), 0);
+    const augEvery = ax.add("i32", `every_b${loop.header}_`);
+    const snapshotBytes = (): Expr => buffers.reduce<Expr>((acc, p) => binary("i32.add", acc, lengthOf(p)), i32(localBytes));
+    const c: CheckpointedLoop = {
+      loop, augEvery, buffers,
+      enter(cx) {
+        if (mark.every) return [set(augEvery, i32(mark.every))];
+        if (!bound) return [set(augEvery, i32(DEFAULT_SEGMENT))];
+        // ⌈√runs⌉, at least 1
+        const k: Expr = unary("i32.trunc_sat_f64_u", unary("f64.ceil", unary("f64.sqrt", unary("f64.convert_i64_u", cx.remap(bound)))));
+        return [set(augEvery, k), { kind: "if", type: "none", cond: unary("i32.eqz", get(augEvery, "i32")), then: set(augEvery, i32(1)), else: null }];
+      },
+      primalBlock(id, stmts, exit, counter, cx, bases) {
+        // edges inside the loop carry only the loop's own iteration count
+        const strip = (e: { target: number; code: Expr[] }) => (loop.blocks.has(e.target)
+          ? { target: e.target, code: e.target === loop.header && id === loop.latch ? [set(counter, binary("i32.add", get(counter, "i32"), i32(1)))] : [] } : e);
+        const x = exit;
+        const newExit: CfgBlock["exit"] = x.kind === "goto" ? { ...x, edge: strip(x.edge) } : x.kind === "branch" ? { ...x, then: strip(x.then), else: strip(x.else) }
+          : x.kind === "switch" ? { ...x, targets: x.targets.map(strip), default: strip(x.default) } : x;
+        const body = stmts.map((s) => cx.remap(s));
+        if (id !== loop.header) return { id, body, exit: newExit };
+        const due = unary("i32.eqz", binary("i32.rem_u", get(counter, "i32"), get(augEvery, "i32")));
+        return { id, body: [{ kind: "if", type: "none", cond: due, then: { kind: "block", type: "none", label: null, body: this.push(cx, bases) }, else: null }, ...body], exit: newExit };
+      },
+      push(cx, bases) {
+        const out: Expr[] = [...TAPE.checkRuns(unary("i64.extend_i32_u", snapshotBytes()), 1)];
+        for (const l of saved) out.push(...TAPE.push(get(cx.map(l), fn.locals[l] as ValType)));
+        for (const p of buffers) out.push(...TAPE.pushBytes(get(bases.get(p)!, "i32"), lengthOf(p)));
+        return out;
+      },
+      keepBuffers(_cx, bases) {
+        const total = buffers.reduce<Expr>((acc, p) => binary("i32.add", acc, lengthOf(p)), i32(0));
+        return [...TAPE.checkRuns(unary("i64.extend_i32_u", total), 1), ...buffers.flatMap((p) => TAPE.pushBytes(get(bases.get(p)!, "i32"), lengthOf(p)))];
+      },
+      restoreBuffers(_cx, bases) {
+        return [...buffers].reverse().flatMap((p) => TAPE.popBytes(get(bases.get(p)!, "i32"), lengthOf(p)));
+      },
+      pop(cx, bases, sp) {
+        const down = (n: Expr) => set(sp, binary("i32.sub", get(sp, "i32"), n));
+        const out: Expr[] = [];
+        for (const p of [...buffers].reverse())
+          out.push(down(lengthOf(p)), { kind: "memory.copy", type: "none", dest: get(bases.get(p)!, "i32"), src: get(sp, "i32"), size: lengthOf(p) });
+        for (const l of [...saved].reverse()) {
+          const t = fn.locals[l] as ValType;
+          out.push(down(i32(sizeOf(t))), set(cx.map(l), load(`${t}.load`, get(sp, "i32"), 0, 1)));
+        }
+        return out;
+      },
+    };
+    out.set(loop.header, c);
+  }
+  return out;
+}
+
+/**
+ * Locals that may be read before being written on some path from a block (backward liveness).
+ * What the reverse sweep reads needs no snapshot: replaying a segment recomputes, and records,
+ * what the loop defines, and what it does not define holds its value across the loop.
+ */
+function liveAtHeaders(cfg: ForwardCfg): (block: number) => Set<number> {
+  const use = new Map<number, Set<number>>(), def = new Map<number, Set<number>>();
+  for (const [id, b] of cfg.blocks) {
+    const u = new Set<number>(), d = new Set<number>();
+    const read = (e: Expr) => forEachNode(e, (n) => { if (n.kind === "local.get" && !d.has(n.local)) u.add(n.local); });
+    for (const st of b.stmts) {
+      if (st.kind === "local.set") { read(st.value); d.add(st.local); }
+      else if (st.kind === "tuple.set") { read(st.value); st.locals.forEach((l) => d.add(l)); }
+      else read(st);
+    }
+    const x = b.exit;
+    if (x.kind === "branch") read(x.cond);
+    if (x.kind === "switch") read(x.index);
+    use.set(id, u); def.set(id, d);
+  }
+  const live = new Map([...cfg.blocks.keys()].map((id) => [id, new Set(use.get(id))]));
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const id of [...cfg.order].reverse()) {
+      const inSet = live.get(id)!;
+      for (const t of succ(cfg, id)) for (const l of live.get(t)!) if (!def.get(id)!.has(l) && !inSet.has(l)) { inSet.add(l); changed = true; }
+    }
+  }
+  return (block) => live.get(block)!;
+}
+
+const succ = (cfg: ForwardCfg, b: number): number[] => {
+  const e = cfg.blocks.get(b)!.exit;
+  return e.kind === "goto" ? [e.to] : e.kind === "branch" ? [e.then, e.else] : e.kind === "switch" ? [...e.targets, e.default] : [];
+};
