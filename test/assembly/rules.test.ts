@@ -14,6 +14,8 @@ import {
   Active, ArgumentError, Const, Duplicated, Forward, ForwardWithPrimal, Program, Reverse, ReverseWithPrimal, UnsupportedError, autodiff,
 } from "../../src/index.js";
 import type { Program as ProgramT } from "../../src/index.js";
+import type { Expr } from "../../src/ir/types.js";
+import { forEachNode } from "../../src/ir/walk.js";
 import { relErr, richardsonFD, rng } from "../helpers/check.js";
 
 const source = (file: string) => readFileSync(new URL(`../../assembly/${file}.ts`, import.meta.url), "utf8");
@@ -57,8 +59,9 @@ describe("newton: implicit-function-theorem rule for solve (assembly/newton.ts)"
 
   it("the call to solve survives compilation, so the rule has a call site", async () => {
     const { ruled } = await programs;
-    const energy = ruled.ir.functions.find((f) => f.name === ruled.kernel("energy").fn.name)!;
-    expect(JSON.stringify(energy.body)).toMatch(/"kind":"call","type":"f64","func":"[^"]*solve"/);
+    const calls: string[] = [];
+    forEachNode(ruled.kernel("energy").fn.body as Expr, (e) => { if (e.kind === "call") calls.push(e.func); });
+    expect(calls).toContain(ruled.kernel("solve").fn.name);
   });
 
   it("iters = 2 (not converged): the rule gives the implicit derivative at the returned x; differentiating the loop gives a different one", async () => {
@@ -78,6 +81,22 @@ describe("newton: implicit-function-theorem rule for solve (assembly/newton.ts)"
       expect(relErr(noRule.fwd, fd), `p = ${p}: forward without rule ${noRule.fwd} vs FD ${fd}`).toBeLessThan(1e-7);
       expect(relErr(noRule.fwd, noRule.rev)).toBeLessThan(1e-13);
       expect(relErr(withRule.rev, noRule.rev), `p = ${p}: with rule ${withRule.rev} vs without ${noRule.rev}`).toBeGreaterThan(0.05);
+    }
+  });
+
+  it("solve as the kernel is differentiated by its rule too", async () => {
+    const { plain, ruled } = await programs;
+    for (const p of points) {
+      const x = ruled.kernel("solve").call(p, 2) as number;
+      const want = 1 / (3 * x * x + 1);
+      const rev = await autodiff(ReverseWithPrimal, ruled.kernel("solve"), Active(p), Const(2));
+      const fwd = await autodiff(ForwardWithPrimal, ruled.kernel("solve"), Duplicated(p, 1), Const(2));
+      expect(rev.primal).toBe(x);
+      expect(fwd.primal).toBe(x);
+      expect(relErr(rev.derivs[0] as number, want), `p = ${p}: reverse ${rev.derivs[0]} vs 1/g_x ${want}`).toBeLessThan(1e-15);
+      expect(relErr(fwd.tangent as number, want), `p = ${p}: forward ${fwd.tangent} vs 1/g_x ${want}`).toBeLessThan(1e-15);
+      const loop = (await autodiff(Reverse, plain.kernel("solve"), Active(p), Const(2))).derivs[0] as number;
+      expect(relErr(loop, want), `p = ${p}: through the iterations ${loop} differs`).toBeGreaterThan(0.01);
     }
   });
 
@@ -111,6 +130,20 @@ describe("matmul rules (assembly/matmul.ts)", () => {
     both.rule("matmul", { forward: "matmul_fwd", reverse: "matmul_rev" })
       .rule("matmul", { forward: "matmul_fwd_constA", reverse: "matmul_rev_constA", when: [...WHEN_CONST_A] });
     return { loops, generic, both };
+  })();
+  // a separate program whose rule functions first report to the host which one runs
+  const RULES = ["matmul_fwd", "matmul_rev", "matmul_fwd_constA", "matmul_rev_constA"];
+  const ran: string[] = [];
+  const marked = (async () => {
+    let src = `@external("test", "ran") declare function ran(rule: i32): void;\n${source("matmul")}`;
+    RULES.forEach((name, i) => {
+      const before = src;
+      src = src.replace(new RegExp(`(export function ${name}\\([^)]*\\): void \\{)`), `$1 ran(${i});`);
+      if (src === before) throw new Error(`no marker inserted into ${name}`);
+    });
+    const prog = await Program.fromAssemblyScript(src, { imports: { test: { ran: (i: number) => ran.push(RULES[i]) } } });
+    return prog.rule("matmul", { forward: "matmul_fwd", reverse: "matmul_rev" })
+      .rule("matmul", { forward: "matmul_fwd_constA", reverse: "matmul_rev_constA", when: [...WHEN_CONST_A] });
   })();
 
   const n = 3, N = n * n;
@@ -189,31 +222,96 @@ describe("matmul rules (assembly/matmul.ts)", () => {
   });
 
   it("which rule serves which call site: constA where A is Const, the all-active one (specialised) elsewhere", async () => {
-    // a separate program whose rule functions first report to the host which one runs
-    const rules = ["matmul_fwd", "matmul_rev", "matmul_fwd_constA", "matmul_rev_constA"];
-    let marked = `@external("test", "ran") declare function ran(rule: i32): void;\n${source("matmul")}`;
-    rules.forEach((name, i) => {
-      const before = marked;
-      marked = marked.replace(new RegExp(`(export function ${name}\\([^)]*\\): void \\{)`), `$1 ran(${i});`);
-      expect(marked, `marker inserted into ${name}`).not.toBe(before);
-    });
-    const log: string[] = [];
-    const prog = await Program.fromAssemblyScript(marked, { imports: { test: { ran: (i: number) => log.push(rules[i]) } } });
-    prog.rule("matmul", { forward: "matmul_fwd", reverse: "matmul_rev" })
-      .rule("matmul", { forward: "matmul_fwd_constA", reverse: "matmul_rev_constA", when: [...WHEN_CONST_A] });
+    const prog = await marked;
     const { both } = await programs;
     const expected: Record<string, [string, string]> = {
       "dup,dup": ["matmul_rev", "matmul_fwd"], "const,dup": ["matmul_rev_constA", "matmul_fwd_constA"], "dup,const": ["matmul_rev", "matmul_fwd"],
     };
     for (const { a, b } of patterns) {
-      log.length = 0;
+      ran.length = 0;
       const got = await run(prog, a, b);
-      expect(log, `A ${a}, B ${b}: rules run (reverse, then forward)`).toEqual(expected[`${a},${b}`]);
+      expect(ran, `A ${a}, B ${b}: rules run (reverse, then forward)`).toEqual(expected[`${a},${b}`]);
       // the marker changes nothing else
       const want = await run(both, a, b);
       expect(Array.from(got.gA)).toEqual(Array.from(want.gA));
       expect(Array.from(got.gB)).toEqual(Array.from(want.gB));
       expect(got.tangent).toBe(want.tangent);
+    }
+  });
+
+  // two_layer: T = tanh(A·B) in place, C = T·W; seeds on T and C. Each call site gets the
+  // rule for its own pattern (reverse runs site 2 first, forward site 1 first).
+  const W = uniform(r, N), seedT = uniform(r, N), tW = uniform(r, N), tTin = uniform(r, N);
+  const layerPatterns: { a: Kind; b: Kind; w: Kind; rev: string[]; fwd: string[] }[] = [
+    { a: "dup", b: "dup", w: "dup", rev: ["matmul_rev", "matmul_rev"], fwd: ["matmul_fwd", "matmul_fwd"] },
+    { a: "const", b: "dup", w: "dup", rev: ["matmul_rev", "matmul_rev_constA"], fwd: ["matmul_fwd_constA", "matmul_fwd"] },
+    { a: "dup", b: "dup", w: "const", rev: ["matmul_rev", "matmul_rev"], fwd: ["matmul_fwd", "matmul_fwd"] },
+    { a: "const", b: "dup", w: "const", rev: ["matmul_rev", "matmul_rev_constA"], fwd: ["matmul_fwd_constA", "matmul_fwd"] },
+    // site 1 has no active input: T's seed must still be consumed and its tangent zeroed
+    { a: "const", b: "const", w: "dup", rev: ["matmul_rev", "matmul_rev"], fwd: ["matmul_fwd", "matmul_fwd"] },
+  ];
+  async function runLayers(prog: ProgramT, a: Kind, b: Kind, w: Kind) {
+    const k = prog.kernel("two_layer");
+    const g = [new Float64Array(N), new Float64Array(N), new Float64Array(N), seedT.slice(), seedC.slice()];
+    const bufs = [new Float64Array(N), new Float64Array(N)];
+    const rev = await autodiff(ReverseWithPrimal, k, ab(A, g[0], a), ab(B, g[1], b), ab(W, g[2], w), Duplicated(bufs[0], g[3]), Duplicated(bufs[1], g[4]), Const(n));
+    const t = [tA.slice(), tB.slice(), tW.slice(), tTin.slice(), tCin.slice()];
+    const fwd = await autodiff(ForwardWithPrimal, k, ab(A, t[0], a), ab(B, t[1], b), ab(W, t[2], w), Duplicated(new Float64Array(N), t[3]), Duplicated(new Float64Array(N), t[4]), Const(n));
+    return { primal: rev.primal as number, fwdPrimal: fwd.primal as number, bufs, g, tangent: fwd.tangent as number, t };
+  }
+
+  it.each(layerPatterns)("two_layer, A $a, B $b, W $w: each call site gets its rule; same values as the loops", async ({ a, b, w, rev, fwd }) => {
+    const prog = await marked;
+    const { loops } = await programs;
+    ran.length = 0;
+    const got = await runLayers(prog, a, b, w);
+    expect(ran, "rules run: reverse (site 2, site 1), then forward (site 1, site 2)").toEqual([...rev, ...fwd]);
+    const want = await runLayers(loops, a, b, w);
+    expect(Object.is(got.primal, want.primal) && Object.is(got.fwdPrimal, want.primal), "primal").toBe(true);
+    got.bufs.forEach((buf, i) => expect(Array.from(buf), `primal buffer ${i}`).toEqual(Array.from(want.bufs[i])));
+    const names = ["A", "B", "W", "T", "C"];
+    got.g.forEach((x, i) => expect(maxRelErr(x, want.g[i]), `reverse: shadow of ${names[i]}`).toBeLessThan(1e-12));
+    got.t.forEach((x, i) => expect(maxRelErr(x, want.t[i]), `forward: shadow of ${names[i]}`).toBeLessThan(1e-12));
+    expect(relErr(got.tangent, want.tangent), `forward tangent ${got.tangent} vs ${want.tangent}`).toBeLessThan(1e-12);
+    // T and C are overwritten: their seeds are consumed
+    expect(Array.from(got.g[3]).every((v) => v === 0) && Array.from(got.g[4]).every((v) => v === 0), "seeds of T and C consumed").toBe(true);
+  });
+
+  it("two_layer with the rules against finite differences (A, B, W Duplicated, seeds on T and C)", async () => {
+    const prog = await marked;
+    const { g, t, tangent } = await runLayers(prog, "dup", "dup", "dup");
+    const Lw = (a: Float64Array, b: Float64Array, w: Float64Array) => {
+      const T = new Float64Array(N), C = new Float64Array(N);
+      return (prog.kernel("two_layer").call(a, b, w, T, C, n) as number) + dot(seedT, T) + dot(seedC, C);
+    };
+    const h = 2 ** -10;
+    const inputs = [A, B, W];
+    inputs.forEach((x, m) => {
+      for (let j = 0; j < N; j++) {
+        const fd = richardsonFD((e) => Lw(...(inputs.map((y, q) => { const z = y.slice(); if (q === m) z[j] += e; return z; }) as [Float64Array, Float64Array, Float64Array])), h);
+        expect(relErr(g[m][j], fd), `dL/d${"ABW"[m]}[${j}]: ${g[m][j]} vs FD ${fd}`).toBeLessThan(1e-9);
+      }
+    });
+    const directional = tangent + dot(seedT, t[3]) + dot(seedC, t[4]);
+    const fdDir = richardsonFD((e) => Lw(A.map((v, i) => v + e * tA[i]), B.map((v, i) => v + e * tB[i]), W.map((v, i) => v + e * tW[i])), h);
+    expect(relErr(directional, fdDir), `forward ${directional} vs FD ${fdDir}`).toBeLessThan(1e-9);
+    const viaReverse = dot(g[0], tA) + dot(g[1], tB) + dot(g[2], tW);
+    expect(relErr(directional, viaReverse), `forward ${directional} vs <reverse, tangent> ${viaReverse}`).toBeLessThan(1e-12);
+  });
+
+  it("matmul as the kernel: the rule for its pattern serves it", async () => {
+    const prog = await marked;
+    const { loops } = await programs;
+    for (const { a, b } of patterns) {
+      ran.length = 0;
+      const got = { gA: new Float64Array(N), gB: new Float64Array(N), gC: seedC.slice() };
+      await autodiff(Reverse, prog.kernel("matmul"), ab(A, got.gA, a), ab(B, got.gB, b), Duplicated(new Float64Array(N), got.gC), Const(n));
+      const want = { gA: new Float64Array(N), gB: new Float64Array(N), gC: seedC.slice() };
+      await autodiff(Reverse, loops.kernel("matmul"), ab(A, want.gA, a), ab(B, want.gB, b), Duplicated(new Float64Array(N), want.gC), Const(n));
+      expect(ran).toEqual([a === "const" ? "matmul_rev_constA" : "matmul_rev"]);
+      expect(maxRelErr(got.gA, want.gA), `A ${a}, B ${b}: dA`).toBeLessThan(1e-12);
+      expect(maxRelErr(got.gB, want.gB), `A ${a}, B ${b}: dB`).toBeLessThan(1e-12);
+      expect(Array.from(got.gC)).toEqual(new Array(N).fill(0));
     }
   });
 
