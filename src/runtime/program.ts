@@ -166,7 +166,7 @@ export class Program {
    * Signatures are checked here: a mismatch throws ArgumentError with the expected one.
    */
   rule(name: string, spec: RuleSpec): this {
-    registerRule(this.ir, this.jsRules, name, spec);
+    registerRule(this.ir, this.jsRules, name, spec, this.imports);
     this.cache.clear();
     return this;
   }

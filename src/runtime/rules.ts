@@ -26,6 +26,8 @@ export interface RuleSpec {
   when?: RuleActivity[];
   /** Indexes of i32 parameters that point to float data (default: inferred from the body; none for imports). */
   pointers?: number[];
+  /** Register the rule although nothing in the module calls the function (it then serves autodiff on the function itself). */
+  standalone?: boolean;
 }
 
 /** The function `name` names: an export, a function of the module, or an import as "module.base". */
@@ -54,7 +56,11 @@ export function inferPointerParams(ir: IRModule, fn: IRFunction, seen = new Set<
   return out;
 }
 
-export function registerRule(ir: IRModule, jsRules: Record<string, JsRule>, name: string, spec: RuleSpec): void {
+/**
+ * `hostImports`: the program's imports, so that a JS forward rule for an import may return
+ * the tangent alone (the import itself then gives the value).
+ */
+export function registerRule(ir: IRModule, jsRules: Record<string, JsRule>, name: string, spec: RuleSpec, hostImports: Record<string, Record<string, unknown>> = {}): void {
   const what = `rule(${JSON.stringify(name)})`;
   const targets = resolveFunction(ir, name);
   if (targets.length === 0) throw new ArgumentError(`${what}: no such function or import in the module`);
@@ -77,23 +83,20 @@ export function registerRule(ir: IRModule, jsRules: Record<string, JsRule>, name
   const when = spec.when ?? null;
   if (when) { const bad = validateWhen(name, kinds, when); if (bad) throw new ArgumentError(`${what}: ${bad}`); }
 
+  // a rule serves calls: one the optimizer inlined everywhere has none left, and would be ignored
+  if (!spec.standalone && !isCalled(ir, fn.name))
+    throw new ArgumentError(`${what}: ${name} is never called in the module, so the rule would serve no call (only autodiff on ${name} itself: pass standalone: true for that). ` +
+      "If the optimizer inlined it into its callers (asc -O3 inlines small functions even when exported), compile with { asc: { shrinkLevel: 1 } } or make it a larger function");
+
   const expected = ruleSignatures(fn, { kinds, when, augmented: spec.augmented });
   const rule: CustomRule = { kinds, when };
+  const imports: { role: "forward" | "reverse" | "augmented"; sig: FnSignature; js: JsRule }[] = [];
   for (const role of ["forward", "reverse", "augmented"] as const) {
     const given = spec[role];
     if (given === undefined) continue;
     const options: FnSignature[] = expected[role];
     const shape = `parameters ${kinds.map((k, i) => `${i}: ${k}`).join(", ")}${when ? `, when [${when.join(", ")}]` : ""}`;
-    if (typeof given === "function") {
-      // a JS rule: an import of the derivative modules, with the first accepted signature
-      const base = String(Object.keys(jsRules).length);
-      const fname = `__ad_rule_${base}`;
-      const sig = options[0];
-      ir.functions.unshift({ name: fname, params: [...sig.params], results: [...sig.results], locals: [...sig.params], body: null, import: { module: RULE_IMPORTS, base } });
-      jsRules[base] = given;
-      rule[role] = fname;
-      continue;
-    }
+    if (typeof given === "function") { imports.push({ role, sig: options[0], js: role === "forward" ? forwardJs(what, fn, kinds, when, given, hostImports) : given }); continue; }
     if (typeof given !== "string") throw new ArgumentError(`${what}: ${role} must be a function name of the program or a JS function`);
     const [f] = resolveFunction(ir, given);
     if (!f) throw new ArgumentError(`${what}: ${role} names ${JSON.stringify(given)}, which is no function of the program`);
@@ -101,7 +104,40 @@ export function registerRule(ir: IRModule, jsRules: Record<string, JsRule>, name
       throw new ArgumentError(`${what}: ${role} function ${given} has signature ${formatSignature(f)}; expected ${options.map(formatSignature).join(" or ")} (${shape})`);
     rule[role] = f.name;
   }
+  // everything checked: JS rules become imports of the derivative modules (first accepted signature)
+  for (const { role, sig, js } of imports) {
+    const base = String(Object.keys(jsRules).length);
+    const fname = `__ad_rule_${base}`;
+    ir.functions.unshift({ name: fname, params: [...sig.params], results: [...sig.results], locals: [...sig.params], body: null, import: { module: RULE_IMPORTS, base } });
+    jsRules[base] = js;
+    rule[role] = fname;
+  }
   for (const f of targets) f.rules = [...(f.rules ?? []), rule];
+}
+
+const isCalled = (ir: IRModule, name: string) =>
+  ir.functions.some((f) => { let hit = false; if (f.body) forEachNode(f.body as Expr, (n) => { if (n.kind === "call" && n.func === name) hit = true; }); return hit; })
+  || ir.tables.some((t) => t.segments.some((s) => s.funcs.includes(name)));
+
+/**
+ * A JS forward rule as the import calls it: (value, tangent) for a float result. A rule that
+ * returns the tangent alone gets the value from the imported function itself.
+ */
+function forwardJs(what: string, fn: IRFunction, kinds: RuleParamKind[], when: RuleActivity[] | null, js: JsRule, hostImports: Record<string, Record<string, unknown>>): JsRule {
+  const floatResult = fn.results.length === 1 && isFloat(fn.results[0]);
+  if (!floatResult) return js;
+  const host = fn.import ? hostImports[fn.import.module]?.[fn.import.base] : undefined;
+  // positions of the primal arguments among the rule's
+  const primalAt: number[] = [];
+  let k = 0;
+  kinds.forEach((kind, i) => { primalAt.push(k++); if (kind !== "int" && (when ? when[i] !== "const" : true)) k++; });
+  return (...args: unknown[]) => {
+    const r = js(...args);
+    if (typeof r !== "number") return r;
+    if (typeof host !== "function")
+      throw new ArgumentError(`${what}: the JS forward rule returned one number; return [value, tangent] (the value cannot come from ${fn.name}, which is no JS function)`);
+    return [host(...primalAt.map((j) => args[j])), r];
+  };
 }
 
 const sameSig = (a: FnSignature, b: FnSignature) =>

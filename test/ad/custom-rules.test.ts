@@ -267,3 +267,37 @@ describe("augmented: values the call overwrites reach the reverse rule", () => {
     expect(() => prog.rule("sq", { reverse: "sq_rev_late", augmented: "sq_aug" })).toThrow(/expected \(param i32 i32 i32\)/);
   });
 });
+
+describe("rules that could be silently unused or misread", () => {
+  it("a function nothing calls is refused (an inlined callee would ignore its rule) unless standalone", async () => {
+    const prog = await scalarProgram();
+    // g_fwd is never called: a rule for it would serve only autodiff on g_fwd itself
+    expect(() => prog.rule("g_rev_x", { reverse: "g_rev_x", standalone: false } as never)).toThrow(/never called in the module.*shrinkLevel: 1/);
+    expect(() => prog.rule("f", { forward: "g_fwd" })).toThrow(/never called/);
+    // standalone: the function is then differentiated by its rule as a kernel
+    const k = await scalarProgram();
+    k.rule("g", { forward: "g_fwd", reverse: "g_rev", standalone: true });
+    const r = await autodiff(Reverse, k.kernel("g"), Active(0.5), Active(2));
+    expect(relErr(r.derivs[0]!, 3 * 2 * 0.25)).toBeLessThan(1e-14);
+  });
+
+  it("a JS forward rule for an import may return the tangent alone; the import gives the value", async () => {
+    const wat = `(module (import "env" "sq" (func $sq (param f64) (result f64))) (memory (export "memory") 1)
+      (func (export "k") (param $x f64) (result f64) (f64.mul (f64.const 2) (call $sq (local.get $x)))))`;
+    let calls = 0;
+    const prog = await Program.fromWat(wat, { imports: { env: { sq: (x: number) => { calls++; return x * x; } } } });
+    prog.rule("env.sq", { forward: (x: number, t: number) => 2 * x * t });
+    const fw = await autodiff(ForwardWithPrimal, prog.kernel("k"), Duplicated(3, 1));
+    expect(fw.primal).toBe(18);
+    expect(fw.tangent).toBe(12);
+    expect(calls).toBe(1);
+  });
+
+  it("a registration that fails leaves no rule and no import behind", async () => {
+    const prog = await scalarProgram();
+    const before = prog.ir.functions.length;
+    expect(() => prog.rule("g", { forward: () => [0, 0], reverse: "g_fwd" })).toThrow(ArgumentError);
+    expect(prog.ir.functions.length).toBe(before);
+    expect(prog.ir.functions.find((f) => f.name === "g")?.rules).toBeUndefined();
+  });
+});
