@@ -15,6 +15,8 @@ import type { DiffContext } from "./context.js";
 import type { Analyzed, Differentiator } from "./differentiator.js";
 import { sizeOf, TAPE } from "./tape.js";
 import { headerRunsBound } from "./trip-count.js";
+import { PointerAnalysis } from "../analysis/pointers.js";
+import { KERNEL_GROW } from "./tape.js";
 
 export const DEFAULT_SEGMENT = 1024;
 
@@ -45,7 +47,7 @@ export interface CheckpointedLoop {
 export const bufferLengthGlobal = (p: number) => `__ad_blen${p}`;
 
 export function planCheckpoints(d: Differentiator, fn: IRFunction, a: Analyzed, cfg: ForwardCfg, loops: Map<number, CountedLoop>,
-  exitedLoops: (from: number, to: number) => CountedLoop[], callsModule: (st: Expr) => boolean, ax: DiffContext): Map<number, CheckpointedLoop> {
+  exitedLoops: (from: number, to: number) => CountedLoop[], ax: DiffContext, recordedIn: (block: number) => number[]): Map<number, CheckpointedLoop> {
   const out = new Map<number, CheckpointedLoop>();
   const mark = d.checkpointOf(fn.name);
   if (!mark) return out;
@@ -53,21 +55,41 @@ export function planCheckpoints(d: Differentiator, fn: IRFunction, a: Analyzed, 
   if (!d.isEntryKernel(fn.name)) refuse("checkpointing applies to loops of the kernel itself (the function autodiff is called on), not to functions it calls");
   const outermost = [...loops.values()].filter((l) => ![...loops.values()].some((o) => o !== l && o.blocks.has(l.header)));
   if (outermost.length === 0) refuse("the function has no loop to checkpoint");
-  const written = a.stable.written();
-  if (written.other || written.all) refuse("the kernel writes memory other than its argument buffers (module memory or untraced addresses), which a snapshot cannot restore");
+  const written = writtenMemory(d, fn, a, refuse);
   const buffers = [...written.params].filter((p) => fn.params[p] === "i32").sort((x, y) => x - y);
+  const mutable = new Map(d.module.globals.filter((g) => g.mutable).map((g) => [g.name, g.type]));
   const liveIn = liveAtHeaders(cfg);
   const lengthOf = (p: number): Expr => ({ kind: "global.get", type: "i32", global: bufferLengthGlobal(p) });
   for (const loop of outermost) {
-    for (const b of loop.blocks) if (cfg.blocks.get(b)!.stmts.some(callsModule)) refuse("a checkpointed loop may call only Math functions and imports (calls into the module are not replayed yet)");
+    forEachInLoop(cfg, loop, (n) => {
+      if (n.kind === "call" && n.func === KERNEL_GROW) refuse("the loop grows memory, which a replay would repeat");
+      if (n.kind === "call" && d.mayStore(n.func) && calleeWrites(d, n.func).other) refuse(`the loop calls ${n.func}, which may write module memory that a snapshot cannot restore`);
+      if (n.kind === "call_indirect" && d.module.tables.some((t) => t.segments.some((sg) => sg.funcs.some((f) => d.mayStore(f)))))
+        refuse("the loop makes an indirect call that may write memory a snapshot cannot restore");
+    });
     for (const b of loop.blocks)
       for (const t of succ(cfg, b)) if (!loop.blocks.has(t) && exitedLoops(b, t).length !== 1) refuse("an exit leaves several nested loops at once");
+    // the loop must leave module memory alone, and read it only if nothing writes it
+    forEachInLoop(cfg, loop, (n) => {
+      if ((n.kind === "store" || n.kind === "memory.fill" || n.kind === "memory.copy") && a.ptr.of(n.kind === "store" ? n.addr : n.dest).kind !== "arg")
+        refuse("the loop writes memory outside the argument buffers, which a snapshot cannot restore");
+      if (n.kind === "load" && a.ptr.of(n.addr).kind !== "arg" && written.other)
+        refuse("the loop reads module memory that the kernel also writes, which a replay could not see as it was");
+    });
+    // mutable globals the loop reads or writes are part of the snapshot, and of the kept final state
+    const globals = new Set<string>();
+    forEachInLoop(cfg, loop, (n) => { if ((n.kind === "global.get" || n.kind === "global.set") && mutable.has(n.global)) globals.add(n.global); });
+    const savedGlobals = [...globals].sort().map((g) => ({ name: g, type: mutable.get(g)! }));
+    const globalBytes = savedGlobals.reduce((acc, g) => acc + sizeOf(g.type), 0);
     const bound = headerRunsBound(cfg, loop);
-    // a snapshot holds what the loop reads before writing (live at the header) and the buffers
-    const saved = [...liveIn(loop.header)].sort((x, y) => x - y);
+    // a snapshot holds what the loop reads before writing (live at the header), the locals whose
+    // old values a replayed iteration records (they must be the values of that iteration), and the buffers
+    const saved = [...new Set([...liveIn(loop.header), ...[...loop.blocks].flatMap(recordedIn)])].sort((x, y) => x - y);
     const localBytes = saved.reduce((acc, l) => acc + sizeOf(fn.locals[l]), 0);
     const augEvery = ax.add("i32", `every_b${loop.header}_`);
-    const snapshotBytes = (): Expr => buffers.reduce<Expr>((acc, p) => binary("i32.add", acc, lengthOf(p)), i32(localBytes));
+    const snapshotBytes = (): Expr => buffers.reduce<Expr>((acc, p) => binary("i32.add", acc, lengthOf(p)), i32(localBytes + globalBytes));
+    const gget = (g: { name: string; type: ValType }): Expr => ({ kind: "global.get", type: g.type, global: g.name });
+    const gset = (g: { name: string }, value: Expr): Expr => ({ kind: "global.set", type: "none", global: g.name, value });
     const c: CheckpointedLoop = {
       loop, augEvery, buffers,
       enter(cx) {
@@ -92,21 +114,26 @@ export function planCheckpoints(d: Differentiator, fn: IRFunction, a: Analyzed, 
       push(cx, bases) {
         const out: Expr[] = [...TAPE.checkRuns(unary("i64.extend_i32_u", snapshotBytes()), 1)];
         for (const l of saved) out.push(...TAPE.push(get(cx.map(l), fn.locals[l] as ValType)));
+        for (const g of savedGlobals) out.push(...TAPE.push(gget(g)));
         for (const p of buffers) out.push(...TAPE.pushBytes(get(bases.get(p)!, "i32"), lengthOf(p)));
         return out;
       },
-      keepBuffers(_cx, bases) {
-        const total = buffers.reduce<Expr>((acc, p) => binary("i32.add", acc, lengthOf(p)), i32(0));
-        return [...TAPE.checkRuns(unary("i64.extend_i32_u", total), 1), ...buffers.flatMap((p) => TAPE.pushBytes(get(bases.get(p)!, "i32"), lengthOf(p)))];
+      keepBuffers(cx, bases) {
+        const total = buffers.reduce<Expr>((acc, p) => binary("i32.add", acc, lengthOf(p)), i32(globalBytes));
+        return [...TAPE.checkRuns(unary("i64.extend_i32_u", total), 1), ...buffers.flatMap((p) => TAPE.pushBytes(get(bases.get(p)!, "i32"), lengthOf(p))),
+          ...savedGlobals.flatMap((g) => TAPE.push(gget(g)))];
       },
-      restoreBuffers(_cx, bases) {
-        return [...buffers].reverse().flatMap((p) => TAPE.popBytes(get(bases.get(p)!, "i32"), lengthOf(p)));
+      restoreBuffers(cx, bases) {
+        const out: Expr[] = [];
+        for (const g of [...savedGlobals].reverse()) { const t = cx.add(g.type, "kept"); out.push(...TAPE.pop(g.type, t), gset(g, get(t, g.type))); }
+        return [...out, ...[...buffers].reverse().flatMap((p) => TAPE.popBytes(get(bases.get(p)!, "i32"), lengthOf(p)))];
       },
       pop(cx, bases, sp) {
         const down = (n: Expr) => set(sp, binary("i32.sub", get(sp, "i32"), n));
         const out: Expr[] = [];
         for (const p of [...buffers].reverse())
           out.push(down(lengthOf(p)), { kind: "memory.copy", type: "none", dest: get(bases.get(p)!, "i32"), src: get(sp, "i32"), size: lengthOf(p) });
+        for (const g of [...savedGlobals].reverse()) out.push(down(i32(sizeOf(g.type))), gset(g, load(`${g.type}.load`, get(sp, "i32"), 0, 1)));
         for (const l of [...saved].reverse()) {
           const t = fn.locals[l] as ValType;
           out.push(down(i32(sizeOf(t))), set(cx.map(l), load(`${t}.load`, get(sp, "i32"), 0, 1)));
@@ -117,6 +144,70 @@ export function planCheckpoints(d: Differentiator, fn: IRFunction, a: Analyzed, 
     out.set(loop.header, c);
   }
   return out;
+}
+
+/** The argument buffers the kernel may write (directly or through callees); refuses untraced writes. */
+function writtenMemory(d: Differentiator, fn: IRFunction, a: Analyzed, refuse: (why: string) => never): { params: Set<number>; other: boolean } {
+  const params = new Set<number>();
+  let other = false;
+  const mark = (addr: Expr) => {
+    const p = a.ptr.of(addr);
+    if (p.kind === "arg") params.add(p.param);
+    else if (p.kind === "int") other = true;
+    else refuse("the kernel writes through an address that cannot be traced to an argument buffer, which a snapshot cannot restore");
+  };
+  forEachNode(fn.body as Expr, (n) => {
+    if (n.kind === "store") mark(n.addr);
+    else if (n.kind === "memory.fill" || n.kind === "memory.copy") mark(n.dest);
+    else if (n.kind === "call" && d.mayStore(n.func)) {
+      const w = calleeWrites(d, n.func);
+      if (w.other) other = true;
+      n.args.forEach((x, i) => { if (w.params.has(i)) mark(x); });
+    } else if (n.kind === "call_indirect") {
+      // any function of the table may run: assume each writes through every pointer it gets, and module memory
+      other = true;
+      for (const x of n.args) if (x.type === "i32" && a.ptr.of(x).kind !== "int") mark(x);
+    }
+  });
+  return { params, other };
+}
+
+const calleeMemo = new WeakMap<Differentiator, Map<string, { params: Set<number>; other: boolean }>>();
+/** Which of a module function's parameters it may write through (itself or through its callees), and whether it may write module memory. */
+function calleeWrites(d: Differentiator, name: string, visiting = new Set<string>()): { params: Set<number>; other: boolean } {
+  let memo = calleeMemo.get(d);
+  if (!memo) { memo = new Map(); calleeMemo.set(d, memo); }
+  const known = memo.get(name);
+  if (known) return known;
+  const fn = d.module.functions.find((f) => f.name === name);
+  const all = { params: new Set(fn?.params.flatMap((t, i) => (t === "i32" ? [i] : [])) ?? []), other: true };
+  if (!fn || !fn.body || visiting.has(name)) return fn?.import ? { params: new Set(), other: d.mayStore(name) } : all;
+  visiting.add(name);
+  const norm = d.normalizedFn(name);
+  const ptr = new PointerAnalysis(norm, { params: norm.params.map((t) => (t === "i32" ? "const-ptr" : "const")), resultActive: false });
+  const out = { params: new Set<number>(), other: false };
+  const mark = (addr: Expr) => { const p = ptr.of(addr); if (p.kind === "arg") out.params.add(p.param); else out.other = true; };
+  forEachNode(norm.body as Expr, (n) => {
+    if (n.kind === "store") mark(n.addr);
+    else if (n.kind === "memory.fill" || n.kind === "memory.copy") mark(n.dest);
+    else if (n.kind === "call" && d.mayStore(n.func)) {
+      const w = calleeWrites(d, n.func, visiting);
+      if (w.other) out.other = true;
+      n.args.forEach((x, i) => { if (w.params.has(i)) mark(x); });
+    } else if (n.kind === "call_indirect") { out.other = true; n.args.forEach((x) => { if (x.type === "i32") mark(x); }); }
+  });
+  visiting.delete(name);
+  memo.set(name, out);
+  return out;
+}
+
+function forEachInLoop(cfg: ForwardCfg, loop: CountedLoop, f: (n: Expr) => void): void {
+  for (const b of loop.blocks) {
+    const bl = cfg.blocks.get(b)!;
+    for (const st of bl.stmts) forEachNode(st, f);
+    if (bl.exit.kind === "branch") forEachNode(bl.exit.cond, f);
+    if (bl.exit.kind === "switch") forEachNode(bl.exit.index, f);
+  }
 }
 
 /**

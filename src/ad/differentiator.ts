@@ -119,6 +119,9 @@ export class Differentiator {
 
   hasShadows(sig: ActivitySignature): boolean { return sig.params.includes("dup"); }
 
+  /** Whether calling `name` can write memory (itself or through its callees). */
+  mayStore(name: string): boolean { return this.stores.mayStore(name); }
+
   /** The checkpoint mark of function `name` (program.checkpoint), if any. */
   checkpointOf(name: string): { every: number | null } | null {
     return this.module.functions.find((f) => f.name === name)?.checkpoint ?? null;

@@ -83,7 +83,8 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     + 4 * exitedLoops(from, to).filter((l) => checkpointed.has(l.header)).length;
   // loops of a kernel marked by program.checkpoint: the forward sweep runs them as the primal
   // with a snapshot every k iterations; the reverse sweep replays each segment (checkpoint.ts)
-  const checkpointed = planCheckpoints(d, fn, a, cfg, loops, exitedLoops, (st) => callsModule(st, (f) => d.isImport(f)), ax);
+  const checkpointed = planCheckpoints(d, fn, a, cfg, loops, exitedLoops, ax,
+    (b) => needs.restore.get(b)!.flatMap((xs, k) => (invertible(cfg.blocks.get(b)!.stmts[k]) ? [] : xs)));
   const augEdge = (from: number, to: number, cx = ax, counter = augCounter): Edge => {
     // edge pushes are checked on the edge, so a loop's own iterations pay nothing for its exit
     const covered = hoisted.covered.has(from) && hoisted.covered.has(to) && exitedLoops(from, to).length === 0;
@@ -175,7 +176,10 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
         const table = d.derivedTable(c, "aug", calleeSignature(c, c, a.act, a.ptr));
         const target = cx.remap(c.target);
         const idx = cx.add("i32", "callee");
-        return { stmts: [set(idx, target), withCall({ ...c, table, target: get(idx, "i32") })], after: TAPE.push(get(idx, "i32")) };
+        // idx is already in cx's numbering: put it in after remapping the call
+        const useIdx = (e: Expr): Expr => (e.kind === "call_indirect" ? { ...e, target: get(idx, "i32") } : e.kind === "local.set" ? { ...e, value: useIdx(e.value) }
+          : e.kind === "tuple.set" ? { ...e, value: useIdx(e.value) as CallIndirect } : e);
+        return { stmts: [set(idx, target), useIdx(withCall({ ...c, table }))], after: TAPE.push(get(idx, "i32")) };
       }
       if (c.kind === "call" && callee?.kind === "rule" && carries) {
         // the function itself runs in the forward sweep; an `augmented` rule runs just before it
