@@ -81,7 +81,7 @@ export function planCheckpoints(d: Differentiator, fn: IRFunction, a: Analyzed, 
     forEachInLoop(cfg, loop, (n) => { if ((n.kind === "global.get" || n.kind === "global.set") && mutable.has(n.global)) globals.add(n.global); });
     const savedGlobals = [...globals].sort().map((g) => ({ name: g, type: mutable.get(g)! }));
     const globalBytes = savedGlobals.reduce((acc, g) => acc + sizeOf(g.type), 0);
-    const bound = headerRunsBound(cfg, loop);
+    const bound = headerRunsBound(cfg, loop, fn.params.length);
     // a snapshot holds what the loop reads before writing (live at the header), the locals whose
     // old values a replayed iteration records (they must be the values of that iteration), and the buffers
     const saved = [...new Set([...liveIn(loop.header), ...[...loop.blocks].flatMap(recordedIn)])].sort((x, y) => x - y);

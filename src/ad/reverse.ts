@@ -137,7 +137,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   const built = new Map(cfg.order.map((id) => [id, augBody(id, ax)]));
   // one capacity check per iteration of an innermost loop, for the most its body can push
   const hoisted = hoistLoopChecks(cfg, loops, (id) => built.get(id)!.bytes, (from, to) => (loops.has(to) ? 0 : edgeBytes(from, to)),
-    (id) => cfg.blocks.get(id)!.stmts.some((st) => callsModule(st, isImport)), (loop) => headerRunsBound(cfg, loop));
+    (id) => cfg.blocks.get(id)!.stmts.some((st) => callsModule(st, isImport)), (loop) => headerRunsBound(cfg, loop, fn.params.length));
   const augExit = (id: number, cx: DiffContext, counter: Map<number, number>): CfgBlock["exit"] => {
     const e = cfg.blocks.get(id)!.exit;
     return e.kind === "goto" ? { kind: "goto", edge: augEdge(id, e.to, cx, counter) } :

@@ -58,9 +58,10 @@ const isInvariant = (e: Expr, assigned: Map<number, Expr[]>): boolean => {
 /**
  * An i64 expression (over the primal's locals, valid on the edge into the loop) that bounds
  * how many times the header runs, or null when the loop's shape is not recognized.
- * Branches to blocks that only trap do not count as exits.
+ * Branches to blocks that only trap do not count as exits. `paramCount`: the function's
+ * parameters, to know which locals start at zero.
  */
-export function headerRunsBound(cfg: ForwardCfg, loop: CountedLoop): Expr | null {
+export function headerRunsBound(cfg: ForwardCfg, loop: CountedLoop, paramCount = Infinity): Expr | null {
   const trapsOnly = (id: number) => cfg.blocks.get(id)!.exit.kind === "unreachable";
   const exiting: { block: number; outside: number }[] = [];
   for (const b of loop.blocks)
@@ -87,13 +88,7 @@ export function headerRunsBound(cfg: ForwardCfg, loop: CountedLoop): Expr | null
     const op = goesOnWhenTrue ? f.op : negate[f.op];
     if (op !== "i32.lt_s" && op !== "i32.lt_u" && op !== "i32.ne") continue;
     if (!isInvariant(f.x, assigned)) continue;
-    const defs = assigned.get(f.i) ?? [];
-    if (defs.length !== 1) continue;
-    const d = defs[0];
-    if (d.kind !== "local.set" || d.tee || !isStepByOne(d.value, f.i)) continue;
-    // the step must be a statement of a block run on every iteration
-    const stepBlock = [...loop.blocks].find((b) => cfg.blocks.get(b)!.stmts.includes(d));
-    if (stepBlock === undefined || !every.has(stepBlock)) continue;
+    if (!steppedByOne(cfg, loop, every, assigned, f.i, paramCount)) continue;
     const ext = op === "i32.lt_s" ? "i64.extend_i32_s" : "i64.extend_i32_u";
     const iGet: Expr = { kind: "local.get", type: "i32", local: f.i };
     // lt: back edges ≤ max(0, X − i0); ne: back edges ≤ (X − i0) mod 2^32; header runs one more
@@ -105,6 +100,79 @@ export function headerRunsBound(cfg: ForwardCfg, loop: CountedLoop): Expr | null
     return binary("i64.add", nonNegative, { kind: "const", type: "i64", value: 1n });
   }
   return null;
+}
+
+/**
+ * Whether local i advances by exactly 1 per iteration: either `i = i + 1` is its only
+ * assignment in the loop, on every iteration; or i belongs to a class of locals that
+ * copy each other (what binaryen's ssa pass makes of one counter: `i = c + 1; c = i`),
+ * all equal when the loop is entered, and all advanced by one block run on every
+ * iteration, whose statements are the class's only assignments in the loop.
+ */
+function steppedByOne(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, assigned: Map<number, Expr[]>, i: number, paramCount: number): boolean {
+  const defs = assigned.get(i) ?? [];
+  if (defs.length === 1) {
+    const d = defs[0];
+    if (d.kind === "local.set" && !d.tee && isStepByOne(d.value, i)) {
+      // the step must be a statement of a block run on every iteration
+      const stepBlock = [...loop.blocks].find((b) => cfg.blocks.get(b)!.stmts.includes(d));
+      if (stepBlock !== undefined && every.has(stepBlock)) return true;
+    }
+  }
+  // the copy class of i: locals whose loop assignments copy (or step) each other
+  const source = (d: Expr): number | null => {
+    if (d.kind !== "local.set" || d.tee) return null;
+    if (d.value.kind === "local.get") return d.value.local;
+    for (const x of [d.value.kind === "binary" ? d.value.left : null, d.value.kind === "binary" ? d.value.right : null])
+      if (x?.kind === "local.get" && isStepByOne(d.value, x.local)) return x.local;
+    return null;
+  };
+  const cls = new Set([i]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [l, ds] of assigned)
+      for (const d of ds) {
+        const src = source(d);
+        if (src === null) { if (cls.has(l)) return false; continue; }
+        if (cls.has(l) && !cls.has(src)) { cls.add(src); grew = true; }
+        if (cls.has(src) && !cls.has(l)) { cls.add(l); grew = true; }
+      }
+  }
+  if (cls.size === 1) return false;
+  // every class assignment in one block B on every iteration: from all equal to V, they end all equal to V + 1
+  const blocks = [...loop.blocks].filter((b) => cfg.blocks.get(b)!.stmts.some((st) => st.kind === "local.set" && cls.has(st.local)));
+  if (blocks.length !== 1 || !every.has(blocks[0])) return false;
+  const value = new Map([...cls].map((l) => [l, 0]));
+  let steps = 0;
+  for (const st of cfg.blocks.get(blocks[0])!.stmts) {
+    if (st.kind !== "local.set" || !cls.has(st.local)) continue;
+    const src = source(st)!;
+    const step = st.value.kind !== "local.get";
+    if (step) steps++;
+    value.set(st.local, value.get(src)! + (step ? 1 : 0));
+  }
+  if (steps !== 1 || [...value.values()].some((v) => v !== 1)) return false;
+  // entering the loop, the class holds one value: the entry block's assignments give them all one constant or copy
+  const pre = cfg.blocks.get(loop.pre)!;
+  const token = new Map<number, string>();
+  let fresh = 0;
+  for (const st of pre.stmts) {
+    if (st.kind === "tuple.set") { for (const l of st.locals) token.set(l, `t${fresh++}`); continue; }
+    if (st.kind !== "local.set") continue;
+    const v = st.value;
+    token.set(st.local, v.kind === "const" ? `c${String(v.value)}` : v.kind === "local.get" && token.has(v.local) ? token.get(v.local)! : v.kind === "local.get" ? `l${v.local}` : `t${fresh++}`);
+  }
+  // only what the counter is computed from matters (copies nothing reads back may hold anything)
+  const read = new Set([i]);
+  for (const [l, ds] of assigned) if (cls.has(l)) for (const d of ds) read.add(source(d)!);
+  // a local the function never assigns before the loop still holds its initial zero
+  const assignedOutside = new Set<number>();
+  for (const [id, b] of cfg.blocks) if (!loop.blocks.has(id)) for (const st of b.stmts) forEachNode(st, (n) => {
+    if (n.kind === "local.set") assignedOutside.add(n.local);
+    if (n.kind === "tuple.set") n.locals.forEach((l) => assignedOutside.add(l));
+  });
+  const tokens = new Set([...read].map((l) => token.get(l) ?? (l >= paramCount && !assignedOutside.has(l) ? "c0" : `l${l}`)));
+  return tokens.size === 1;
 }
 
 const isStepByOne = (v: Expr, i: number): boolean => {
