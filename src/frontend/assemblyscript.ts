@@ -7,7 +7,22 @@ const LIB_DIR = "__wasm_autodiff_lib";
 
 export type AscOptions = Record<string, unknown>;
 
+/**
+ * How an exported function's parameter is passed, from asc's bindings: a plain value (numbers,
+ * `usize` pointers), a `StaticArray<f64|f32>` (a pointer to its data, after an object header
+ * whose class id is `rtId`), or another managed type the wrapper cannot build.
+ */
+export type AscParam = { kind: "value" } | { kind: "staticarray"; elem: "f64" | "f32"; rtId: number } | { kind: "managed"; type: string };
+
+export interface AscOutput { bytes: Uint8Array; params: Map<string, AscParam[]> }
+
+/** The module's bytes. */
 export async function compileAssemblyScript(source: string, options: AscOptions = {}): Promise<Uint8Array> {
+  return (await compileAssemblyScriptWithParams(source, options)).bytes;
+}
+
+/** The module's bytes, and how each export takes its parameters. */
+export async function compileAssemblyScriptWithParams(source: string, options: AscOptions = {}): Promise<AscOutput> {
   if (typeof source !== "string") throw new ParseError("Program.fromAssemblyScript takes the source text");
   let asc: typeof import("assemblyscript/asc");
   try {
@@ -16,11 +31,12 @@ export async function compileAssemblyScript(source: string, options: AscOptions 
     throw new ParseError("Program.fromAssemblyScript needs the assemblyscript package (npm install assemblyscript)");
   }
   const out: Record<string, Uint8Array> = {};
+  const texts: Record<string, string> = {};
   // Math=JSMath: AssemblyScript's Math.* become imports of JS Math, which have derivative rules,
   // instead of software math compiled into the module (bit-level code without a derivative)
   // Mathf=JSMathf likewise for f32 (jsmathf.ts, a library file of our own)
   const args = ["input.ts", "--outFile", "out.wasm", "--runtime", "stub", "-O3", "--noAssert", "--debug", "--uncheckedBehavior", "always", "--use", "abort=",
-    "--use", "Math=JSMath", "--lib", LIB_DIR, "--use", "Mathf=JSMathf"];
+    "--use", "Math=JSMath", "--lib", LIB_DIR, "--use", "Mathf=JSMathf", "--bindings", "esm"];
   for (const [k, v] of Object.entries(options)) {
     const flag = "--" + k;
     if (v === true) args.push(flag);
@@ -29,11 +45,30 @@ export async function compileAssemblyScript(source: string, options: AscOptions 
   let stderrText = "";
   const { error } = await asc.main(args, {
     readFile: (name: string) => (name === "input.ts" ? source : name === "jsmathf.ts" || name === `${LIB_DIR}/jsmathf.ts` ? JSMATHF_SOURCE : null),
-    writeFile: (name: string, contents: Uint8Array | string) => { if (typeof contents !== "string") out[name] = contents; },
+    writeFile: (name: string, contents: Uint8Array | string) => { if (typeof contents !== "string") out[name] = contents; else texts[name] = contents; },
     listFiles: (dir: string) => (dir.endsWith(LIB_DIR) ? ["jsmathf.ts"] : []),
     stderr: { write: (s: string | Uint8Array) => { stderrText += typeof s === "string" ? s : new TextDecoder().decode(s); return true; } } as never,
     stdout: { write: () => true } as never,
   });
   if (error || !out["out.wasm"]) throw new ParseError(`AssemblyScript compilation failed: ${error?.message ?? "no output"}\n${stderrText}`);
-  return out["out.wasm"];
+  return { bytes: out["out.wasm"], params: parameterKinds(texts["out.d.ts"] ?? "", texts["out.js"] ?? "") };
+}
+
+/** Per export, its parameters' AssemblyScript types (the bindings' doc comments) and StaticArray class ids (their glue). */
+function parameterKinds(dts: string, glue: string): Map<string, AscParam[]> {
+  const out = new Map<string, AscParam[]>();
+  for (const m of dts.matchAll(/\/\*\*\n((?:\s*\*.*\n)*?)\s*\*\/\nexport declare function (\w+)\(/g)) {
+    const name = m[2];
+    const types = [...m[1].matchAll(/@param (\w+) `([^`]*)`/g)].map((p) => ({ param: p[1], type: p[2] }));
+    out.set(name, types.map(({ param, type }): AscParam => {
+      const sa = /^~lib\/staticarray\/StaticArray<(f64|f32)>$/.exec(type);
+      if (sa) {
+        const start = glue.indexOf(`    ${name}(`), body = start < 0 ? "" : glue.slice(start, glue.indexOf("\n    },", start));
+        const id = new RegExp(`\\b${param} = (?:__retain\\()?__lowerStaticArray\\(\\w+, (\\d+), \\d+, ${param}\\b`).exec(body);
+        return id ? { kind: "staticarray", elem: sa[1] as "f64" | "f32", rtId: Number(id[1]) } : { kind: "managed", type };
+      }
+      return type.startsWith("~lib/") || type.includes("/") ? { kind: "managed", type } : { kind: "value" };
+    }));
+  }
+  return out;
 }

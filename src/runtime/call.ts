@@ -17,7 +17,12 @@ export interface ArgPlan {
   shadow: number | ArrayBufferView | WasmArray | null;
   address: number;
   shadowAddress: number;
+  /** An AssemblyScript StaticArray: the data follows an object header whose class id is rtId. */
+  header?: { rtId: number };
 }
+
+/** AssemblyScript's object header before a StaticArray's data: …, rtId (u32) at −8, rtSize (u32, bytes) at −4. */
+const AS_HEADER = 20;
 
 /** A typed array (copied in and out) or a WasmArray (passed by address). */
 const isBuffer = (x: unknown): x is ArrayBufferView | WasmArray => ArrayBuffer.isView(x) || isWasmArray(x);
@@ -46,6 +51,14 @@ export function planArguments(kernel: Kernel, args: unknown[], mode: "forward" |
     } else throw new ArgumentError(`${where}: expected a number or a typed array, got ${describe(v)}`);
     const value = (param === "i64" && typeof v === "number" ? BigInt(v) : v) as ArgPlan["value"];
     const plan: ArgPlan = { param, activity: "const", value, shadow: null, address: -1, shadowAddress: -1 };
+    const asc = kernel.program.ascParams?.get(kernel.name)?.[i];
+    if (asc?.kind === "managed")
+      throw new ArgumentError(`${where}: the AssemblyScript parameter is a ${asc.type}, a managed object the wrapper cannot build; take the data as StaticArray<f64> or as a usize pointer (load<f64>(p + (<usize>i << 3)))`);
+    if (asc?.kind === "staticarray") {
+      const want = asc.elem === "f64" ? Float64Array : Float32Array;
+      if (!(v instanceof want)) throw new ArgumentError(`${where}: the AssemblyScript parameter is a StaticArray<${asc.elem}>; pass a ${want.name} (copied in, after the object header the wrapper writes)`);
+      plan.header = { rtId: asc.rtId };
+    }
     if (a.activity === "active") {
       if (mode !== "reverse") throw new ArgumentError(`${where}: Active is for reverse mode; in forward mode pass Duplicated(value, tangent)`);
       if (!isFloat(param)) throw new ArgumentError(`${where}: only float (f32/f64) parameters can be Active; pass integers as Const`);
@@ -105,6 +118,7 @@ export function placeArguments(kernel: Kernel, plans: ArgPlan[], tapeReserve: nu
   arena.reset();
   for (const p of plans) {
     if (isWasmArray(p.value)) p.address = p.value.address;
+    else if (isCopied(p.value) && p.header) p.address = arena.place(64 + p.value.byteLength) + 64; // room for the header, data still aligned
     else if (isCopied(p.value)) p.address = arena.place(p.value.byteLength);
     if (isWasmArray(p.shadow)) p.shadowAddress = p.shadow.address;
     else if (isCopied(p.shadow)) p.shadowAddress = arena.place(p.shadow.byteLength);
@@ -114,6 +128,7 @@ export function placeArguments(kernel: Kernel, plans: ArgPlan[], tapeReserve: nu
   arena.tryEnsure(tapeBase + tapeReserve);
   for (const p of plans) {
     if (isCopied(p.value)) arena.write(p.address, p.value);
+    if (isCopied(p.value) && p.header) arena.write(p.address - AS_HEADER, Uint32Array.of(0, 0, 0, p.header.rtId, p.value.byteLength));
     if (isCopied(p.shadow)) arena.write(p.shadowAddress, p.shadow);
   }
   return tapeBase;

@@ -10,7 +10,7 @@ import { emitModule } from "../backend/emit.js";
 import { ArgumentError, ParseError } from "../errors.js";
 import { liftModule, readWasm, splitLocals } from "../frontend/lift.js";
 import { watToWasm } from "../frontend/wat.js";
-import { compileAssemblyScript, type AscOptions } from "../frontend/assemblyscript.js";
+import { type AscOptions, type AscParam, compileAssemblyScriptWithParams } from "../frontend/assemblyscript.js";
 import type { Expr, IRFunction, IRModule } from "../ir/types.js";
 import { typeOfCallResults } from "../ir/types.js";
 import { hostMath } from "./host-math.js";
@@ -84,7 +84,10 @@ export class Program {
 
   static async fromAssemblyScript(source: string, options: ProgramOptions & { asc?: AscOptions } = {}): Promise<Program> {
     // asc -O3 reuses locals across unrelated values (a pointer parameter becomes a loop counter)
-    return Program.fromWasm(await compileAssemblyScript(source, options.asc), { splitLocals: true, ...options });
+    const { bytes, params } = await compileAssemblyScriptWithParams(source, options.asc);
+    const program = await Program.fromWasm(bytes, { splitLocals: true, ...options });
+    program.ascParams = params;
+    return program;
   }
 
   private static async instantiate(lifted: IRModule, options: ProgramOptions): Promise<Program> {
@@ -171,6 +174,8 @@ export class Program {
     return this;
   }
   private readonly jsRules: Record<string, (...a: never[]) => unknown> = {};
+  /** For programs compiled from AssemblyScript: how each export takes its parameters (StaticArray, managed objects). */
+  ascParams: Map<string, AscParam[]> | null = null;
 
   /**
    * Bounds reverse mode's tape for long loops: the outermost loops of kernel `name` keep a
