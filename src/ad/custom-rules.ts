@@ -50,7 +50,7 @@ export function ruleSignatures(fn: FnSignature, rule: { when: RuleActivity[] | n
 export const formatSignature = (s: FnSignature) =>
   `(param ${s.params.join(" ") || "—"}) (result ${s.results.join(" ") || "—"})`;
 
-/** Which i32 parameters of fn are addresses of float data it loads or stores (pointers for its rules). */
+/** Why a `when` pattern does not fit the function's parameters, or null when it does. */
 export function validateWhen(fnName: string, kinds: RuleParamKind[], when: RuleActivity[]): string | null {
   if (when.length !== kinds.length) return `when has ${when.length} entries; ${fnName} has ${kinds.length} parameters`;
   for (const [i, w] of when.entries()) {
