@@ -96,7 +96,9 @@ export class ReverseNeeds {
     };
     const MAX_NODES = 48;
     /** The tree that recomputes local y as read at position pos, and the block-entry or non-recomputable locals it reads (with their reaching definition). */
-    const resolve = (y: number, pos: number, budget: { nodes: number }): { tree: Expr; leaves: Map<number, number>; floats: Set<number> } | null => {
+    // `at`: where the recomputed value is used; a local is recomputed from what it read only if
+    // all of that still holds at `at` (else it stays a leaf: `i = i + 1` overwrote its input)
+    const resolve = (y: number, pos: number, budget: { nodes: number }, at: number): { tree: Expr; leaves: Map<number, number>; floats: Set<number> } | null => {
       const j = lastDefBefore(y, pos);
       if (j < 0) return null;
       const value = rematValue(j);
@@ -105,8 +107,12 @@ export class ReverseNeeds {
       const tree = mapTree(value, (n) => {
         if (--budget.nodes < 0) return n;
         if (n.kind !== "local.get") return n;
-        const r = resolve(n.local, j, budget);
-        if (r) { for (const [w, dw] of r.leaves) leaves.set(w, dw); for (const w of r.floats) floats.add(w); return r.tree; }
+        const r = resolve(n.local, j, budget, at);
+        if (r && [...r.leaves].every(([w, dw]) => lastDefBefore(w, at) === dw)) {
+          for (const [w, dw] of r.leaves) leaves.set(w, dw);
+          for (const w of r.floats) floats.add(w);
+          return r.tree;
+        }
         leaves.set(n.local, lastDefBefore(n.local, j));
         if (isFloat(n.type)) floats.add(n.local);
         return n;
@@ -117,7 +123,7 @@ export class ReverseNeeds {
       const subst = new Map<number, Expr>();
       const pre = new Set<number>();
       for (const y of n.pre) {
-        const r = resolve(y, k, { nodes: MAX_NODES });
+        const r = resolve(y, k, { nodes: MAX_NODES }, k);
         const restoredInstead = r ? [...r.floats].filter((w) => assigned.has(w) && !n.pre.has(w)).length : 0;
         if (r && restoredInstead < 2 && [...r.leaves].every(([w, dw]) => lastDefBefore(w, k) === dw)) {
           subst.set(y, r.tree);

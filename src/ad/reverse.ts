@@ -12,7 +12,7 @@ import { forEachNode, mapTree } from "../ir/walk.js";
 import { buildCfg, countedLoops, recomputableJoins, successors } from "./cfg.js";
 import { localizeTape } from "./tape-locals.js";
 import { callsModule, hoistLoopChecks } from "./tape-checks.js";
-import { headerRunsBound } from "./trip-count.js";
+import { foldCounterCopies, headerRunsBound } from "./trip-count.js";
 import { type CheckpointedLoop, planCheckpoints } from "./checkpoint.js";
 import { foldZeroAdjoints } from "./fold-zeros.js";
 import { type Callee, callCarries, calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
@@ -47,6 +47,8 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   const retLocal = a.fn.results.length === 1 ? a.fn.locals.length : -1;
   const fn: IRFunction = retLocal >= 0 ? { ...a.fn, locals: [...a.fn.locals, resultType], localNames: [...(a.fn.localNames ?? []), "ret"] } : a.fn;
   const cfg = buildCfg(fn.body as Expr, retLocal);
+  // one local per loop counter again where the ssa pass made copies, so the counter is undone, not recorded
+  foldCounterCopies(cfg, countedLoops(cfg), fn.params.length);
   // if-joins whose condition the reverse sweep can evaluate again need no recorded edge
   const condOk = (cond: Expr, armDefs: Set<number>) => {
     let ok = true;

@@ -8,7 +8,7 @@
 // so the bound is exact up to one iteration: no wrap-around case to get wrong.
 import { binary, unary } from "../ir/builder.js";
 import type { Expr } from "../ir/types.js";
-import { forEachNode } from "../ir/walk.js";
+import { forEachNode, mapTree } from "../ir/walk.js";
 import { type CountedLoop, type ForwardCfg, successors } from "./cfg.js";
 
 /** Blocks every path from the header back to the latch goes through. */
@@ -119,39 +119,47 @@ function steppedByOne(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, as
       if (stepBlock !== undefined && every.has(stepBlock)) return true;
     }
   }
-  // the copy class of i: locals whose loop assignments copy (or step) each other
-  const source = (d: Expr): number | null => {
-    if (d.kind !== "local.set" || d.tee) return null;
-    if (d.value.kind === "local.get") return d.value.local;
-    for (const x of [d.value.kind === "binary" ? d.value.left : null, d.value.kind === "binary" ? d.value.right : null])
-      if (x?.kind === "local.get" && isStepByOne(d.value, x.local)) return x.local;
-    return null;
-  };
+  return counterClass(cfg, loop, every, assigned, i, paramCount) !== null;
+}
+
+/** The local a class assignment copies or steps, or null for any other assignment. */
+const sourceOf = (d: Expr): number | null => {
+  if (d.kind !== "local.set" || d.tee) return null;
+  if (d.value.kind === "local.get") return d.value.local;
+  for (const x of [d.value.kind === "binary" ? d.value.left : null, d.value.kind === "binary" ? d.value.right : null])
+    if (x?.kind === "local.get" && isStepByOne(d.value, x.local)) return x.local;
+  return null;
+};
+
+interface CounterClass { cls: Set<number>; block: number }
+
+/** The copy class of i (see steppedByOne), with the block that advances it, or null. */
+function counterClass(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, assigned: Map<number, Expr[]>, i: number, paramCount: number): CounterClass | null {
   const cls = new Set([i]);
   for (let grew = true; grew;) {
     grew = false;
     for (const [l, ds] of assigned)
       for (const d of ds) {
-        const src = source(d);
-        if (src === null) { if (cls.has(l)) return false; continue; }
+        const src = sourceOf(d);
+        if (src === null) { if (cls.has(l)) return null; continue; }
         if (cls.has(l) && !cls.has(src)) { cls.add(src); grew = true; }
         if (cls.has(src) && !cls.has(l)) { cls.add(l); grew = true; }
       }
   }
-  if (cls.size === 1) return false;
+  if (cls.size === 1) return null;
   // every class assignment in one block B on every iteration: from all equal to V, they end all equal to V + 1
   const blocks = [...loop.blocks].filter((b) => cfg.blocks.get(b)!.stmts.some((st) => st.kind === "local.set" && cls.has(st.local)));
-  if (blocks.length !== 1 || !every.has(blocks[0])) return false;
+  if (blocks.length !== 1 || !every.has(blocks[0])) return null;
   const value = new Map([...cls].map((l) => [l, 0]));
   let steps = 0;
   for (const st of cfg.blocks.get(blocks[0])!.stmts) {
     if (st.kind !== "local.set" || !cls.has(st.local)) continue;
-    const src = source(st)!;
+    const src = sourceOf(st)!;
     const step = st.value.kind !== "local.get";
     if (step) steps++;
     value.set(st.local, value.get(src)! + (step ? 1 : 0));
   }
-  if (steps !== 1 || [...value.values()].some((v) => v !== 1)) return false;
+  if (steps !== 1 || [...value.values()].some((v) => v !== 1)) return null;
   // entering the loop, the class holds one value: the entry block's assignments give them all one constant or copy
   const pre = cfg.blocks.get(loop.pre)!;
   const token = new Map<number, string>();
@@ -164,7 +172,7 @@ function steppedByOne(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, as
   }
   // only what the counter is computed from matters (copies nothing reads back may hold anything)
   const read = new Set([i]);
-  for (const [l, ds] of assigned) if (cls.has(l)) for (const d of ds) read.add(source(d)!);
+  for (const [l, ds] of assigned) if (cls.has(l)) for (const d of ds) read.add(sourceOf(d)!);
   // a local the function never assigns before the loop still holds its initial zero
   const assignedOutside = new Set<number>();
   for (const [id, b] of cfg.blocks) if (!loop.blocks.has(id)) for (const st of b.stmts) forEachNode(st, (n) => {
@@ -172,7 +180,48 @@ function steppedByOne(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, as
     if (n.kind === "tuple.set") n.locals.forEach((l) => assignedOutside.add(l));
   });
   const tokens = new Set([...read].map((l) => token.get(l) ?? (l >= paramCount && !assignedOutside.has(l) ? "c0" : `l${l}`)));
-  return tokens.size === 1;
+  return tokens.size === 1 ? { cls, block: blocks[0] } : null;
+}
+
+/**
+ * Undoes what binaryen's ssa pass does to a loop counter, for reverse mode: inside each loop,
+ * reads of the counter's copies become reads of the local its step assigns, wherever the two
+ * hold the same value, so the step reads `r = r + 1` (undone by subtraction, not recorded) and
+ * the copies are read by nobody in the loop (not recorded either). Rewrites cfg in place.
+ */
+export function foldCounterCopies(cfg: ForwardCfg, loops: Map<number, CountedLoop>, paramCount: number): void {
+  for (const loop of loops.values()) {
+    const assigned = assignedLocals(cfg, loop);
+    const every = onEveryIteration(cfg, loop);
+    const steps = [...loop.blocks].flatMap((b) => cfg.blocks.get(b)!.stmts).filter((st) => st.kind === "local.set" && st.type === "none" && st.value.kind === "binary" && st.value.type === "i32" && sourceOf(st) !== null && sourceOf(st) !== st.local);
+    for (const step of steps) {
+      const r = (step as { local: number }).local;
+      const found = counterClass(cfg, loop, every, assigned, r, paramCount);
+      if (!found) continue;
+      const { cls, block } = found;
+      // values relative to the iteration's start, statement by statement through B: a read of m
+      // becomes r where they agree, r − 1 where m has not been advanced yet
+      const value = new Map([...cls].map((l) => [l, 0]));
+      const toR = (e: Expr): Expr => mapTree(e, (n) => {
+        if (n.kind !== "local.get" || !cls.has(n.local)) return n;
+        const get: Expr = { ...n, local: r };
+        return value.get(n.local) === value.get(r) ? get : { kind: "binary", type: "i32", op: "i32.sub", left: get, right: { kind: "const", type: "i32", value: 1 } };
+      });
+      for (const b of loop.blocks) {
+        const bl = cfg.blocks.get(b)!;
+        // outside B every copy equals r
+        for (const l of cls) value.set(l, 0);
+        bl.stmts = bl.stmts.map((st) => {
+          const out = st.kind === "local.set" ? { ...st, value: toR(st.value) } : toR(st);
+          if (b === block && st.kind === "local.set" && cls.has(st.local)) value.set(st.local, value.get(sourceOf(st)!)! + (st.value.kind === "local.get" ? 0 : 1));
+          return out;
+        });
+        if (bl.exit.kind === "branch") bl.exit = { ...bl.exit, cond: toR(bl.exit.cond) };
+        if (bl.exit.kind === "switch") bl.exit = { ...bl.exit, index: toR(bl.exit.index) };
+      }
+      break; // one class per loop; its statements changed
+    }
+  }
 }
 
 const isStepByOne = (v: Expr, i: number): boolean => {
