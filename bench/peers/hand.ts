@@ -1,60 +1,51 @@
-// A hand-written adjoint in plain JS: what a user writes without an AD system.
-import { type HeatInput, type PeerRun, type RosenbrockInput, heatJs, rosenbrockJs } from "./common.js";
+// The hand-written adjoints in AssemblyScript (assembly/hand/<kernel>.ts): each holds only the
+// gradient code and is compiled after its primal, assembly/<kernel>.ts, as one source (the
+// primal's helpers and export serve both), with the same asc flags as our kernels; the module
+// is instantiated and buffers are laid out in its memory.
+// Each kernel file's `hand` adapter (bench/peers/kernels/) calls its exports on that data:
+// the inputs stay resident, as a hand-written Wasm adjoint would be used.
+import { assemblySource, compileAsc, jsMathImports } from "./asc.js";
 
-export async function rosenbrock({ n, x }: RosenbrockInput): Promise<PeerRun> {
-  const g = new Float64Array(n);
-  const grad = () => {
-    g.fill(0);
-    let s = 0;
-    for (let i = 0; i < n - 1; i++) {
-      const a = x[i], b = x[i + 1], d = b - a * a, e = 1 - a;
-      s += 100 * d * d + e * e;
-      g[i] += -400 * a * d - 2 * e;
-      g[i + 1] += 200 * d;
-    }
-    return s;
-  };
-  return { grad, primal: () => rosenbrockJs(x, n), gradient: () => { grad(); return g.slice(); }, io: "JS Float64Array" };
+export class HandModule {
+  private top: number;
+  private constructor(readonly exports: Record<string, unknown>, readonly memory: WebAssembly.Memory) {
+    this.top = Math.max(1024, align(memory.buffer.byteLength)); // above the module's static data, and never at address 0
+  }
+
+  /** assembly/<file> followed by assembly/hand/<file>, compiled as one AssemblyScript source. */
+  static async load(file: string): Promise<HandModule> {
+    const module = new WebAssembly.Module(await compileAsc(assemblySource(file) + "\n" + assemblySource(`hand/${file}`)));
+    const instance = new WebAssembly.Instance(module, jsMathImports(module));
+    return new HandModule(instance.exports as Record<string, unknown>, instance.exports.memory as WebAssembly.Memory);
+  }
+
+  /** An exported function. */
+  fn(name: string): (...a: number[]) => number {
+    const f = this.exports[name];
+    if (typeof f !== "function") throw new Error(`hand module: no export ${name}`);
+    return f as (...a: number[]) => number;
+  }
+
+  /** Reserves bytes (64-byte aligned, memory grown as needed) and returns the address. */
+  alloc(bytes: number): number {
+    const addr = this.top;
+    this.top = align(addr + bytes);
+    const need = this.top - this.memory.buffer.byteLength;
+    if (need > 0) this.memory.grow(Math.ceil(need / 65536));
+    return addr;
+  }
+
+  /** Reserves room for `data` and copies it in. */
+  put(data: Float64Array | Int32Array): number {
+    const addr = this.alloc(data.byteLength);
+    new Uint8Array(this.memory.buffer, addr, data.byteLength).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    return addr;
+  }
+
+  /** A live view (views die when memory grows: take them after all allocations, or re-take). */
+  f64(addr: number, length: number): Float64Array {
+    return new Float64Array(this.memory.buffer, addr, length);
+  }
 }
 
-export async function heat({ n, steps, a, u0, w }: HeatInput): Promise<PeerRun> {
-  // Forward sweep stores every state (steps × n doubles); the reverse sweep runs the
-  // transposed update (the stencil is symmetric with zero boundaries) and accumulates ∂L/∂a.
-  const states = new Float64Array(steps * n);
-  const u = new Float64Array(n), tmp = new Float64Array(n), ub = new Float64Array(n);
-  const out = new Float64Array(n + 1);
-  const grad = () => {
-    u.set(u0);
-    for (let t = 0; t < steps; t++) {
-      states.set(u, t * n);
-      for (let i = 0; i < n; i++) {
-        const mid = u[i], left = i > 0 ? u[i - 1] : 0, right = i < n - 1 ? u[i + 1] : 0;
-        tmp[i] = mid + a * (left - 2 * mid + right);
-      }
-      u.set(tmp);
-    }
-    let L = 0;
-    for (let i = 0; i < n; i++) L += w[i] * u[i];
-    ub.set(w);
-    let abar = 0;
-    for (let t = steps - 1; t >= 0; t--) {
-      const o = t * n;
-      for (let i = 0; i < n; i++) {
-        const mid = states[o + i], left = i > 0 ? states[o + i - 1] : 0, right = i < n - 1 ? states[o + i + 1] : 0;
-        abar += ub[i] * (left - 2 * mid + right);
-        const bl = i > 0 ? ub[i - 1] : 0, br = i < n - 1 ? ub[i + 1] : 0;
-        tmp[i] = ub[i] + a * (bl - 2 * ub[i] + br);
-      }
-      ub.set(tmp);
-    }
-    out.set(ub); out[n] = abar;
-    return L;
-  };
-  const pu = new Float64Array(n), ptmp = new Float64Array(n);
-  return {
-    grad,
-    primal: () => { pu.set(u0); heatJs(pu, ptmp, n, a, steps); let L = 0; for (let i = 0; i < n; i++) L += w[i] * pu[i]; return L; },
-    gradient: () => { grad(); return out.slice(); },
-    io: "JS Float64Array; stores all states",
-  };
-}
+const align = (n: number) => Math.ceil(n / 64) * 64;
