@@ -13,6 +13,7 @@ import { buildCfg, countedLoops, recomputableJoins, successors } from "./cfg.js"
 import { localizeTape } from "./tape-locals.js";
 import { callsModule, hoistLoopChecks } from "./tape-checks.js";
 import { foldCounterCopies, headerRunsBound } from "./trip-count.js";
+import { propagateInvariantCopies } from "./invariant-copies.js";
 import { type CheckpointedLoop, planCheckpoints } from "./checkpoint.js";
 import { foldZeroAdjoints } from "./fold-zeros.js";
 import { type Callee, callCarries, calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
@@ -49,6 +50,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   const cfg = buildCfg(fn.body as Expr, retLocal);
   // one local per loop counter again where the ssa pass made copies, so the counter is undone, not recorded
   foldCounterCopies(cfg, countedLoops(cfg), fn.params.length);
+  propagateInvariantCopies(cfg);
   // if-joins whose condition the reverse sweep can evaluate again need no recorded edge
   const condOk = (cond: Expr, armDefs: Set<number>) => {
     let ok = true;

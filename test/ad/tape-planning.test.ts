@@ -230,3 +230,35 @@ describe("AssemblyScript loops record as little as their WAT twins", () => {
     }
   });
 });
+
+describe("copies of parameters inside loops", () => {
+  it("AssemblyScript heat records 12 bytes per point (the copy of a is read as a), with the WAT kernel's gradient", async () => {
+    const { readFileSync } = await import("node:fs");
+    const as = await Program.fromAssemblyScript(readFileSync(new URL("../../assembly/heat.ts", import.meta.url), "utf8"));
+    const wat = await Program.fromWat(readFileSync(new URL("../kernels/heat.wat", import.meta.url), "utf8"));
+    const n = 30, steps = 20, u0 = Float64Array.from({ length: n }, (_, i) => Math.sin(i));
+    const run = async (p: Program) => {
+      const du = new Float64Array(n).fill(1);
+      const r = await autodiff(Reverse, p.kernel("heat"), Duplicated(u0.slice(), du), Duplicated(new Float64Array(n), new Float64Array(n)), Const(n), Active(0.2), Const(steps));
+      return { da: r.derivs[3]!, du, tape: r.stats.tapeBytes };
+    };
+    const a = await run(as), w = await run(wat);
+    expect(relErr(a.da, w.da)).toBeLessThan(1e-13);
+    for (let i = 0; i < n; i++) expect(relErr(a.du[i], w.du[i])).toBeLessThan(1e-13);
+    expect(a.tape).toBeLessThanOrEqual(12 * n * steps + 64 * steps);
+  });
+
+  it("a copy read before it is assigned (its initial zero) is not replaced by what it copies", async () => {
+    // s = Σ t·x[i] where t = 0 on the first iteration and a afterwards: ds/da = Σ_{i ≥ 1} x[i]
+    const p = await Program.fromWat(`(module (memory (export "memory") 1)
+      (func (export "k") (param $x i32) (param $n i32) (param $a f64) (result f64) (local $i i32) (local $s f64) (local $t f64)
+        (block $d (loop $l (br_if $d (i32.ge_s (local.get $i) (local.get $n)))
+          (local.set $s (f64.add (local.get $s) (f64.mul (local.get $t) (f64.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 3)))))))
+          (local.set $t (local.get $a))
+          (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l)))
+        (local.get $s)))`);
+    const x = Float64Array.of(5, 1, 2, 3);
+    const r = await autodiff(Reverse, p.kernel("k"), Const(x), Const(4), Active(0.5));
+    expect(r.derivs[2]).toBe(6);
+  });
+});
