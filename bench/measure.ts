@@ -23,6 +23,15 @@ export interface TimingOptions {
   rounds: number;
 }
 
+/**
+ * The timing every benchmark uses: a full run follows shared/PEERS.md (≥ 300 ms and ≥ 3 calls
+ * of warm-up, samples ≥ 10 ms, 15 rounds unless `rounds` says otherwise); `--quick` is a smoke
+ * test of the harness (seconds, not a measurement).
+ */
+export const timingFor = (quick: boolean, rounds: number | null): TimingOptions => (quick
+  ? { warmupMs: 30, warmupCalls: 3, minSampleMs: 3, rounds: rounds ?? 3 }
+  : { warmupMs: 300, warmupCalls: 3, minSampleMs: 10, rounds: rounds ?? 15 });
+
 export interface Calibration {
   batch: number;
   warmupCalls: number;

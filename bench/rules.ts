@@ -21,7 +21,7 @@ import "./v8-state.js"; // first: puts V8 in the post-detach state before anythi
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { Const, Duplicated, Forward, Program, Reverse, autodiff, type AutodiffResult } from "../src/index.js";
-import { type Subject, type TimingOptions, calibrate, interleave, median, perRoundRatios, quantile } from "./measure.js";
+import { type Subject, type TimingOptions, calibrate, interleave, median, perRoundRatios, quantile, timingFor } from "./measure.js";
 import { relErr, rng, uniform } from "./random.js";
 
 // ---- command line ----
@@ -46,9 +46,7 @@ function parseArgs(argv: string[]) {
   return out;
 }
 const cli = parseArgs(process.argv.slice(2));
-const timing: TimingOptions = cli.quick
-  ? { warmupMs: 30, warmupCalls: 3, minSampleMs: 3, rounds: cli.rounds ?? 3 }
-  : { warmupMs: 300, warmupCalls: 3, minSampleMs: 10, rounds: cli.rounds ?? 15 };
+const timing: TimingOptions = timingFor(cli.quick, cli.rounds);
 const REPLICAS = cli.replicas ?? (cli.quick ? 1 : 3);
 const SIZES = [64, 128];
 const AGREE = 1e-12; // rule vs loops, generic vs hand

@@ -12,7 +12,7 @@ import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Forward, type Mode, Reverse } from "../src/index.js";
 import { type BenchCase, type Check, type FirstCall, CHECK_TOLERANCE, assemblyCase, heatCase, rosenbrockCase } from "./cases.js";
-import { type Subject, type TimingOptions, calibrate, interleave, median, perRoundRatios, quantile } from "./measure.js";
+import { type Subject, type TimingOptions, calibrate, interleave, median, perRoundRatios, quantile, timingFor } from "./measure.js";
 
 // ---- command line ----
 function parseArgs(argv: string[]): { quick: boolean; json: string | null; rounds: number | null } {
@@ -38,9 +38,7 @@ const cli = parseArgs(process.argv.slice(2));
 // --quick is a smoke test of the harness (seconds, not a measurement): fewer rounds, short
 // warm-up and samples. The full run follows shared/PEERS.md: ≥ 300 ms and ≥ 3 calls of
 // warm-up, samples ≥ 10 ms, ≥ 10 rounds.
-const timing: TimingOptions = cli.quick
-  ? { warmupMs: 30, warmupCalls: 3, minSampleMs: 3, rounds: cli.rounds ?? 3 }
-  : { warmupMs: 300, warmupCalls: 3, minSampleMs: 10, rounds: cli.rounds ?? 15 };
+const timing: TimingOptions = timingFor(cli.quick, cli.rounds);
 // First-call latency is one compile, easily disturbed by a GC or another process on a
 // 2-core machine: take the median of this many fresh Programs.
 const firstCallRepeats = cli.quick ? 1 : 3;

@@ -1,6 +1,6 @@
 // bench:peers' command line: what to run (kernels and their sizes), how long to measure, and
 // where to write the JSON and the chart. Every size has a flag; the defaults are issue 6's.
-import type { TimingOptions } from "../measure.js";
+import { type TimingOptions, timingFor } from "../measure.js";
 
 export const USAGE = `usage: node dist/bench/peers.js [options]
   --quick                 smoke test: 3 short rounds (not a measurement)
@@ -86,12 +86,6 @@ export function parseCli(argv: string[], defaultSvg: string): Cli {
       default: fail(`unknown argument: ${a}`);
     }
   }
-  // --quick is a smoke test of the harness (short warm-up and samples, 3 rounds), not a
-  // measurement; the full run follows shared/PEERS.md: ≥ 300 ms and ≥ 3 calls of warm-up,
-  // samples ≥ 10 ms, ≥ 10 rounds.
-  const rounds = cli.rounds ?? (cli.quick ? 3 : 15);
-  const timing: TimingOptions = cli.quick
-    ? { warmupMs: 30, warmupCalls: 3, minSampleMs: 3, rounds }
-    : { warmupMs: 300, warmupCalls: 3, minSampleMs: 10, rounds };
-  return { ...cli, rounds, timing };
+  const timing: TimingOptions = timingFor(cli.quick, cli.rounds);
+  return { ...cli, rounds: timing.rounds, timing };
 }
