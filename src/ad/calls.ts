@@ -8,6 +8,7 @@ import { UnsupportedError } from "../errors.js";
 import type { Call, CallIndirect, CustomRule, Expr, IRFunction, IRModule, ValType } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { mathImportName } from "../ir/math-imports.js";
+import { forEachNode } from "../ir/walk.js";
 import { mathRules } from "./rules/math.js";
 import type { IntrinsicRule } from "./rules/rule.js";
 
@@ -23,6 +24,29 @@ export type Callee =
 /** Names asc gives its Math (f64) and Mathf (f32) implementations in the name section. */
 const NATIVE_MATH = /^~lib\/math\/NativeMathf?\.([a-z0-9]+)$/;
 
+/**
+ * C's libm (wasi-libc, Emscripten, Rust's libm) compiled into a module, by the names the
+ * name section keeps: `sin`, `sinf`, `fabs`, … (the float signature is checked by the caller).
+ * Such names are reserved for libm in C, so a function called `exp` is libm's exp.
+ */
+const LIBM_ALIASES: Record<string, string> = { fabs: "abs", fmin: "min", fmax: "max" };
+/**
+ * Only in a module a C/Rust linker produced (it defines __stack_pointer), and only for a body
+ * of software math (it reads the bits of floats): a WAT function that happens to be called
+ * `log` (say, logging) is not taken for libm's.
+ */
+function looksLikeLibm(mod: IRModule, fn: IRFunction): boolean {
+  if (!mod.globals.some((g) => g.name === "__stack_pointer") || !fn.body) return false;
+  let bits = false;
+  forEachNode(fn.body as Expr, (n) => { if (n.kind === "unary" && /reinterpret/.test(n.op)) bits = true; });
+  return bits;
+}
+function libmName(name: string): string | undefined {
+  const base = LIBM_ALIASES[name] ?? LIBM_ALIASES[name.slice(0, -1)] ?? (mathRules[name] ? name : name.endsWith("f") && mathRules[name.slice(0, -1)] ? name.slice(0, -1) : undefined);
+  // JS-only names (sign) and Math's min/max/abs spellings are not libm's
+  return base && !["sign", "min", "max", "abs"].includes(name) && !["sign", "min", "max", "abs"].includes(name.slice(0, -1)) ? base : undefined;
+}
+
 export function calleeOf(mod: IRModule, name: string): Callee {
   const fn = mod.functions.find((f) => f.name === name);
   if (!fn) throw new Error(`call to unknown function ${name}`);
@@ -30,7 +54,7 @@ export function calleeOf(mod: IRModule, name: string): Callee {
   const floatSig = fn.params.every(isFloat) && fn.results.length === 1 && isFloat(fn.results[0]) && fn.params.every((p) => p === fn.results[0]);
   // AssemblyScript's software math, when the module keeps it as a function of its own:
   // the function computes the value, the rule gives the derivative (not its bit tricks)
-  const native = fn.import ? null : NATIVE_MATH.exec(fn.name)?.[1];
+  const native = fn.import ? null : NATIVE_MATH.exec(fn.name)?.[1] ?? (looksLikeLibm(mod, fn) ? libmName(fn.name) : undefined);
   if (native && mathRules[native] && floatSig && mathRules[native].arity === fn.params.length) return { kind: "intrinsic", name: native, rule: mathRules[native] };
   if (!fn.import) return { kind: "function", fn };
   const math = mathImportName(fn.import);

@@ -9,7 +9,7 @@ import type { ActivitySignature } from "../analysis/signature.js";
 import { ActivityError, UnsupportedError } from "../errors.js";
 import { binary, get, set } from "../ir/builder.js";
 import type { Expr, IRFunction, ValType } from "../ir/types.js";
-import { mapTree } from "../ir/walk.js";
+import { forEachNode, mapTree } from "../ir/walk.js";
 import { printExpr } from "../ir/print.js";
 import type { MathCall, Partial } from "./rules/rule.js";
 
@@ -96,7 +96,11 @@ export class DiffContext {
     const where = p.kind === "arg" && arg !== undefined ? `argument ${arg} is Const but receives active values; pass it as Duplicated` :
       p.kind === "arg" ? `parameter ${p.param} points into a buffer passed as Const but receives active values; pass that buffer as Duplicated` :
       "memory not derived from any Duplicated argument receives active values (module data or a Const integer address); pass the destination as a Duplicated buffer";
-    throw new ActivityError(`${this.src.name}: ${what}: ${where}`);
+    // clang/rustc at -O0 keep locals on a stack in linear memory, below the global __stack_pointer
+    let stack = false;
+    forEachNode(this.src.body as Expr, (n) => { if (n.kind === "global.get" && n.global === "__stack_pointer") stack = true; });
+    const hint = stack && p.kind === "int" ? " (here most likely a local variable the compiler keeps on the C/Rust stack below __stack_pointer, as at -O0: shadow stacks are not supported yet; build with -O1 or higher so it stays in a Wasm local)" : "";
+    throw new ActivityError(`${this.src.name}: ${what}: ${where}${hint}`);
   }
 
   describe(e: Expr): string {

@@ -1,0 +1,76 @@
+// C kernels built by scripts/build-corpus.sh (clang 14 + wasi-libc, -O0 and -O2; the .wasm
+// files are committed). At -O2 the kernels keep their values in Wasm locals and call libm
+// compiled into the module (sin, exp, logf, expf, tanhf): those are recognised by name and
+// differentiated by rules, checked here against finite differences and forward against
+// reverse. At -O0 clang keeps locals on the C stack in linear memory, which is refused with
+// an ActivityError that names the function, the store and the reason.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { ActivityError, Active, Const, Duplicated, Forward, Program, ReverseWithPrimal, autodiff } from "../../src/index.js";
+import { relErr, richardsonFD } from "../helpers/check.js";
+
+const load = (opt: 0 | 2) => Program.fromWasm(readFileSync(new URL(`../../corpus/c/build/energy.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
+
+describe("C kernels (clang -O2, wasi-libc)", () => {
+  it("energy (double, libm sin and exp): reverse and forward against finite differences and each other", async () => {
+    const p = await load(2);
+    expect(p.ir.functions.filter((f) => ["sin", "exp"].includes(f.name)).length).toBe(2); // libm compiled in, not imported
+    const k = p.kernel("energy");
+    const x = Float64Array.of(0.1, 0.5, -0.3, 0.8, 1.4, -1.1), n = x.length, kk = 2;
+    const dx = new Float64Array(n);
+    const r = await autodiff(ReverseWithPrimal, k, Duplicated(x.slice(), dx), Const(n), Active(kk));
+    const f = (xx: Float64Array, c: number) => k.call(xx.slice(), n, c) as number;
+    expect(r.primal).toBe(f(x, kk));
+    for (let i = 0; i < n; i++) expect(relErr(dx[i], richardsonFD((h) => { const y = x.slice(); y[i] += h; return f(y, kk); }, 1e-3)), `dx[${i}]`).toBeLessThan(1e-8);
+    expect(relErr(r.derivs[2]!, richardsonFD((h) => f(x, kk + h), 1e-3))).toBeLessThan(1e-8);
+    const tx = Float64Array.from({ length: n }, (_, i) => Math.cos(3 * i));
+    const fw = await autodiff(Forward, k, Duplicated(x.slice(), tx), Const(n), Duplicated(kk, 0.4));
+    expect(relErr(fw.tangent!, tx.reduce((s, t, i) => s + t * dx[i], 0.4 * r.derivs[2]!))).toBeLessThan(1e-12);
+  });
+
+  it("softplus_tanh (float, logf, expf, tanhf, in place): reverse and forward against finite differences and each other", async () => {
+    const p = await load(2);
+    const k = p.kernel("softplus_tanh");
+    const x = Float32Array.of(0.25, -0.5, 0.75, 1.5), n = x.length, w = 0.75, c = 0.25;
+    const seed = Float32Array.of(0.5, -1, 0.25, 1);
+    const dx = seed.slice();
+    const r = await autodiff(ReverseWithPrimal, k, Duplicated(x.slice(), dx), Const(n), Active(w), Active(c));
+    // L = return value + Σ seed · final x
+    const L = (xx: Float32Array, ww: number, cc: number) => { const y = xx.slice(); const v = k.call(y, n, ww, cc) as number; return v + y.reduce((s, t, i) => s + seed[i] * t, 0); };
+    const h = 2 ** -7;
+    for (let i = 0; i < n; i++) expect(relErr(dx[i], richardsonFD((e) => { const y = x.slice(); y[i] += e; return L(y, w, c); }, h)), `dx[${i}]`).toBeLessThan(2e-3);
+    expect(relErr(r.derivs[2]!, richardsonFD((e) => L(x, w + e, c), h))).toBeLessThan(2e-3);
+    expect(relErr(r.derivs[3]!, richardsonFD((e) => L(x, w, c + e), h))).toBeLessThan(2e-3);
+    const tx = Float32Array.of(0.5, 0.25, -0.75, 1);
+    const xt = x.slice(), txOut = tx.slice();
+    const fw = await autodiff(Forward, k, Duplicated(xt, txOut), Const(n), Duplicated(w, 0.5), Duplicated(c, -0.25));
+    const lhs = fw.tangent! + seed.reduce((s, v, i) => s + v * txOut[i], 0);
+    const rhs = tx.reduce((s, t, i) => s + t * dx[i], 0) + 0.5 * r.derivs[2]! - 0.25 * r.derivs[3]!;
+    expect(relErr(lhs, rhs)).toBeLessThan(1e-4);
+  });
+});
+
+describe("C kernels at -O0 (locals on the C stack)", () => {
+  it("are refused naming the function, the store and the shadow stack", async () => {
+    const p = await load(0);
+    for (const [name, args] of [
+      ["energy", [Duplicated(Float64Array.of(0.1, 0.5), new Float64Array(2)), Const(2), Active(2)]],
+      ["softplus_tanh", [Duplicated(Float32Array.of(0.1, 0.5), new Float32Array(2)), Const(2), Active(0.5), Active(0.25)]],
+    ] as const) {
+      const err = await autodiff(ReverseWithPrimal, p.kernel(name), ...args).catch((e) => e);
+      expect(err).toBeInstanceOf(ActivityError);
+      expect(err.message).toMatch(new RegExp(`^${name}: f(32|64)\\.store .*__stack_pointer.*-O1`));
+    }
+  });
+});
+
+describe("libm names are recognised only for libm", () => {
+  it("a WAT function that happens to be called log (here: logging, returns x) is differentiated as written", async () => {
+    const p = await Program.fromWat(`(module (memory (export "memory") 1)
+      (global $__stack_pointer (mut i32) (i32.const 1024))
+      (func $log (param $x f64) (result f64) (local.get $x))
+      (func (export "k") (param $x f64) (result f64) (f64.mul (call $log (local.get $x)) (f64.const 3))))`);
+    const r = await autodiff(ReverseWithPrimal, p.kernel("k"), Active(2));
+    expect(r.derivs[0]).toBe(3);
+  });
+});
