@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the C corpus (corpus/c/*.c) to Wasm with Debian's clang and wasi-libc, at -O0 and
-# -O2, into corpus/c/build/<name>.O0.wasm / .O2.wasm. The built files are committed, so
+# -O2, into corpus/c/wasm/<name>.O0.wasm / .O2.wasm. The built files are committed, so
 # `npm test` needs no compiler; run this after changing a source. Installs the toolchain
 # with apt when clang is missing (Debian bookworm: clang 14, lld, wasi-libc, compiler-rt).
 set -euo pipefail
@@ -9,7 +9,7 @@ if ! command -v clang >/dev/null || [ ! -f /usr/lib/wasm32-wasi/libc.a ] || ! ls
   echo "installing clang, lld, wasi-libc and compiler-rt for wasm32 (apt)" >&2
   apt-get install -y --no-install-recommends clang lld wasi-libc libclang-rt-14-dev-wasm32
 fi
-mkdir -p corpus/c/build
+mkdir -p corpus/c/wasm
 for src in corpus/c/*.c; do
   name=$(basename "$src" .c)
   exports=$(grep -oE '^[a-z][a-z0-9_ ]*[ *]([a-z_][a-z0-9_]*)\(' "$src" | sed -E 's/.*[ *]([a-z_][a-z0-9_]*)\($/\1/' | sort -u)
@@ -18,7 +18,7 @@ for src in corpus/c/*.c; do
   for opt in 0 2; do
     # -nostartfiles --no-entry: a library of kernels, no main; the name section (kept by default) names libm's functions
     clang --target=wasm32-wasi -isystem /usr/include/wasm32-wasi -L/usr/lib/wasm32-wasi "-O$opt" \
-      -nostartfiles -Wl,--no-entry "${flags[@]}" -o "corpus/c/build/$name.O$opt.wasm" "$src" -lm
-    echo "corpus/c/build/$name.O$opt.wasm ($exports)" >&2
+      -nostartfiles -Wl,--no-entry "${flags[@]}" -o "corpus/c/wasm/$name.O$opt.wasm" "$src" -lm
+    echo "corpus/c/wasm/$name.O$opt.wasm ($exports)" >&2
   done
 done

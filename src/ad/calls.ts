@@ -70,7 +70,15 @@ export function callResultActive(mod: IRModule, call: Expr, argActive: (e: Expr)
   return call.args.some(argActive);
 }
 
-const isInactive = (mod: IRModule, name: string) => !!mod.functions.find((f) => f.name === name)?.inactive;
+/**
+ * WASI's functions (clock, random, fd_write, args, environ, …) move bytes and integers, never
+ * derivatives: they are inactive by default, like functions the user marks inactive.
+ */
+const WASI_MODULES = new Set(["wasi_snapshot_preview1", "wasi_unstable"]);
+const isInactive = (mod: IRModule, name: string) => {
+  const fn = mod.functions.find((f) => f.name === name);
+  return !!fn?.inactive || (!!fn?.import && WASI_MODULES.has(fn.import.module));
+};
 
 /** Whether derivatives flow into a call: some argument carries one and the callee is not marked inactive. */
 export function callCarries(mod: IRModule, call: Call | CallIndirect, act: ActivityAnalysis): boolean {

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { ActivityError, Active, Const, Duplicated, Forward, Program, ReverseWithPrimal, autodiff } from "../../src/index.js";
 import { relErr, richardsonFD } from "../helpers/check.js";
 
-const load = (opt: 0 | 2) => Program.fromWasm(readFileSync(new URL(`../../corpus/c/build/energy.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
+const load = (opt: 0 | 2) => Program.fromWasm(readFileSync(new URL(`../../corpus/c/wasm/energy.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
 
 describe("C kernels (clang -O2, wasi-libc)", () => {
   it("energy (double, libm sin and exp): reverse and forward against finite differences and each other", async () => {
@@ -72,5 +72,18 @@ describe("libm names are recognised only for libm", () => {
       (func (export "k") (param $x f64) (result f64) (f64.mul (call $log (local.get $x)) (f64.const 3))))`);
     const r = await autodiff(ReverseWithPrimal, p.kernel("k"), Active(2));
     expect(r.derivs[0]).toBe(3);
+  });
+});
+
+describe("WASI imports", () => {
+  it("are inactive by default: a kernel that reports progress through fd_write differentiates", async () => {
+    let writes = 0;
+    const p = await Program.fromWasm(readFileSync(new URL("../../corpus/c/wasm/logged.O2.wasm", import.meta.url)),
+      { splitLocals: true, imports: { wasi_snapshot_preview1: { fd_write: () => { writes++; return 0; } } } });
+    const x = Float64Array.of(0.1, 0.5, -0.3, 1.2), dx = new Float64Array(4);
+    const r = await autodiff(ReverseWithPrimal, p.kernel("logged_sum"), Duplicated(x.slice(), dx), Const(4), Active(2));
+    expect(writes).toBe(3); // ".", ".", "\n": the primal runs its reports once per call
+    for (let i = 0; i < 4; i++) expect(relErr(dx[i], -2 * Math.sin(x[i]))).toBeLessThan(1e-14);
+    expect(relErr(r.derivs[2]!, x.reduce((s, v) => s + Math.cos(v), 0))).toBeLessThan(1e-14);
   });
 });
