@@ -87,3 +87,21 @@ describe("WASI imports", () => {
     expect(relErr(r.derivs[2]!, x.reduce((s, v) => s + Math.cos(v), 0))).toBeLessThan(1e-14);
   });
 });
+
+describe("the same kernels in AssemblyScript (assembly/energy.ts, for bench:c)", () => {
+  it("give the C kernels' gradients, and forward agrees with reverse", async () => {
+    const c = await load(2);
+    const as = await Program.fromAssemblyScript(readFileSync(new URL("../../assembly/energy.ts", import.meta.url), "utf8"));
+    const x = Float64Array.of(0.1, 0.5, -0.3, 0.8, 1.4, -1.1), n = x.length;
+    const grad = async (p: Program) => { const g = new Float64Array(n); const r = await autodiff(ReverseWithPrimal, p.kernel("energy"), Duplicated(x.slice(), g), Const(n), Active(2)); return [...g, r.derivs[2]!]; };
+    const gc = await grad(c), ga = await grad(as);
+    gc.forEach((v, i) => expect(relErr(ga[i], v), `energy ${i}`).toBeLessThan(1e-12));
+    const tx = Float64Array.from({ length: n }, (_, i) => Math.sin(i + 1));
+    const fw = await autodiff(Forward, as.kernel("energy"), Duplicated(x.slice(), tx), Const(n), Duplicated(2, 0.5));
+    expect(relErr(fw.tangent!, tx.reduce((s, t, i) => s + t * ga[i], 0.5 * ga[n]))).toBeLessThan(1e-12);
+    const y = Float32Array.of(0.25, -0.5, 0.75), seed = Float32Array.of(1, -0.5, 0.25);
+    const g32 = async (p: Program) => { const g = seed.slice(); const r = await autodiff(ReverseWithPrimal, p.kernel("softplus_tanh"), Duplicated(y.slice(), g), Const(3), Active(0.75), Active(0.25)); return [...g, r.derivs[2]!, r.derivs[3]!]; };
+    const hc = await g32(c), ha = await g32(as);
+    hc.forEach((v, i) => expect(relErr(ha[i], v), `softplus_tanh ${i}`).toBeLessThan(1e-5));
+  });
+});
