@@ -8,6 +8,7 @@
 import type { Expr, IRFunction, ValType } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { forEachNode } from "../ir/walk.js";
+import { rewriteStatements } from "../ir/normalize.js";
 import { partialUses } from "./context.js";
 import type { MathCall } from "./rules/rule.js";
 import { nodeRule } from "./rules/index.js";
@@ -45,23 +46,9 @@ export function cacheNeededOperands(fn: IRFunction, math: (t: ValType) => MathCa
   };
   const needed = (o: Expr, out: Expr[]) => (o.kind !== "local.get" && o.kind !== "const" && floatLocalsRead(o) >= 2 ? cache(o, out) : o);
 
-  const stmt = (s: Expr, out: Expr[]): void => {
-    switch (s.kind) {
-      case "block": { const body: Expr[] = []; s.body.forEach((x) => stmt(x, body)); out.push({ ...s, body }); return; }
-      case "loop": { const body: Expr[] = []; stmt(s.body, body); out.push({ ...s, body: { kind: "block", type: "none", label: null, body } }); return; }
-      case "if": {
-        const arm = (x: Expr | null): Expr | null => { if (!x) return null; const b: Expr[] = []; stmt(x, b); return { kind: "block", type: "none", label: null, body: b }; };
-        out.push({ ...s, then: arm(s.then)!, else: arm(s.else) });
-        return;
-      }
-      case "local.set": { const pre: Expr[] = []; const value = tree(s.value, pre); out.push(...pre, { ...s, value }); return; }
-      case "store": { const pre: Expr[] = []; const value = tree(s.value, pre); out.push(...pre, { ...s, value }); return; }
-      default: out.push(s);
-    }
-  };
-  const body: Expr[] = [];
-  stmt(fn.body as Expr, body);
-  if (!changed) return fn;
-  const last = body[body.length - 1];
-  return { ...fn, locals, localNames, body: { kind: "block", type: last?.type === "unreachable" ? "unreachable" : "none", label: null, body } };
+  const body = rewriteStatements(fn.body as Expr, (s, out) => {
+    if (s.kind === "local.set" || s.kind === "store") { const pre: Expr[] = []; const value = tree(s.value, pre); out.push(...pre, { ...s, value }); return; }
+    out.push(s);
+  });
+  return changed ? { ...fn, locals, localNames, body } : fn;
 }

@@ -5,6 +5,7 @@
 // live in locals, which the reverse sweep restores (recording them when needed).
 import type { Expr, IRFunction, ValType } from "../ir/types.js";
 import { mapTree } from "../ir/walk.js";
+import { rewriteStatements } from "../ir/normalize.js";
 
 export function hoistUnstableLoads(fn: IRFunction, isStable: (load: Expr) => boolean, mutableGlobals: Set<string> = new Set()): IRFunction {
   const locals = [...fn.locals];
@@ -21,34 +22,19 @@ export function hoistUnstableLoads(fn: IRFunction, isStable: (load: Expr) => boo
       out.push({ kind: "local.set", type: "none", local: t, value: n, tee: false });
       return { kind: "local.get", type: n.type as ValType, local: t };
     });
-  const stmt = (s: Expr, out: Expr[]): void => {
-    switch (s.kind) {
-      case "block": { const body: Expr[] = []; s.body.forEach((x) => stmt(x, body)); out.push({ ...s, body }); return; }
-      case "loop": { const body: Expr[] = []; stmt(s.body, body); out.push({ ...s, body: { kind: "block", type: "none", label: null, body } }); return; }
-      case "if": {
-        const cond = hoist(s.cond, out);
-        const arm = (x: Expr | null): Expr | null => { if (!x) return null; const b: Expr[] = []; stmt(x, b); return { kind: "block", type: "none", label: null, body: b }; };
-        out.push({ ...s, cond, then: arm(s.then)!, else: arm(s.else) });
-        return;
-      }
-      case "local.set":
-        // a statement that only loads (or reads a global) already has its value in a local
-        if (s.value.kind === "load") { out.push({ ...s, value: { ...s.value, addr: hoist(s.value.addr, out) } }); return; }
-        if (s.value.kind === "global.get") { out.push(s); return; }
-        out.push({ ...s, value: hoist(s.value, out) });
-        return;
-      default: {
-        const pre: Expr[] = [];
-        const rebuilt = hoistChildren(s, (c) => hoist(c, pre));
-        out.push(...pre, rebuilt);
-      }
+  const body = rewriteStatements(fn.body as Expr, (s, out) => {
+    if (s.kind === "local.set") {
+      // a statement that only loads (or reads a global) already has its value in a local
+      if (s.value.kind === "load") out.push({ ...s, value: { ...s.value, addr: hoist(s.value.addr, out) } });
+      else if (s.value.kind === "global.get") out.push(s);
+      else out.push({ ...s, value: hoist(s.value, out) });
+      return;
     }
-  };
-  const body: Expr[] = [];
-  stmt(fn.body as Expr, body);
-  if (!changed) return fn;
-  const last = body[body.length - 1];
-  return { ...fn, locals, localNames, body: { kind: "block", type: last?.type === "unreachable" ? "unreachable" : "none", label: null, body } };
+    const pre: Expr[] = [];
+    const rebuilt = hoistChildren(s, (c) => hoist(c, pre));
+    out.push(...pre, rebuilt);
+  }, hoist);
+  return changed ? { ...fn, locals, localNames, body } : fn;
 }
 
 /** Rebuilds a simple statement with each direct operand tree passed through f, in evaluation order. */

@@ -16,6 +16,27 @@ export const isPureTree = (e: Expr): boolean => {
   return pure;
 };
 
+/**
+ * Rebuilds a body in statement form: each simple statement (anything but block, loop and if)
+ * goes through `f`, which appends what replaces it to `out`; `cond` may rewrite an if's
+ * condition, appending statements that must run before the if. Passes that move parts of
+ * trees into statements of their own share the walk through the structure.
+ */
+export function rewriteStatements(body: Expr, f: (s: Expr, out: Expr[]) => void, cond: (c: Expr, out: Expr[]) => Expr = (c) => c): Expr {
+  const stmt = (s: Expr, out: Expr[]): void => {
+    const inner = (x: Expr): Expr => { const b: Expr[] = []; stmt(x, b); return { kind: "block", type: "none", label: null, body: b }; };
+    switch (s.kind) {
+      case "block": { const b: Expr[] = []; s.body.forEach((x) => stmt(x, b)); out.push({ ...s, body: b }); return; }
+      case "loop": out.push({ ...s, body: inner(s.body) }); return;
+      case "if": { const c = cond(s.cond, out); out.push({ ...s, cond: c, then: inner(s.then), else: s.else ? inner(s.else) : null }); return; }
+      default: f(s, out);
+    }
+  };
+  const out: Expr[] = [];
+  stmt(body, out);
+  return stmtBlock(out);
+}
+
 type Value = Expr | "none" | "dead";
 
 /** Returns a copy of fn in statement form (fn itself is not modified). */
