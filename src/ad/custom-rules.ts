@@ -79,4 +79,13 @@ export function pickRule(rules: CustomRule[], pattern: RuleActivity[], has: "for
   return exact ?? rules.find((r) => r[has] && !r.when) ?? null;
 }
 
+/** The rule serving a call site in the given mode, with the site's pattern; an error naming the caller when none does. */
+export function ruleForCall(caller: string, c: { args: Expr[] }, fn: IRFunction, rules: CustomRule[], has: "forward" | "reverse",
+  act: ActivityAnalysis, ptr: PointerAnalysis): { rule: CustomRule; pattern: RuleActivity[] } {
+  const pattern = callPattern(caller, fn, rules[0].kinds, c.args, act, ptr);
+  const rule = pickRule(rules, pattern, has);
+  if (!rule) throw new UnsupportedError(caller, `call ${fn.name}`, `no rule of ${fn.name} has a ${has} function for this call site (activity ${pattern.join(", ")}); give one with \`${has}\``);
+  return { rule, pattern };
+}
+
 export { takesPart };

@@ -7,7 +7,7 @@ import { isFloat, typeOfCallResults } from "../ir/types.js";
 import { UnsupportedError } from "../errors.js";
 import { type Callee, callCarries, calleeOf, calleeSignature, checkCallSupported } from "./calls.js";
 import { DiffContext, fillPartial, partialUses, scale } from "./context.js";
-import { callPattern, pickRule, takesPart } from "./custom-rules.js";
+import { ruleForCall, takesPart } from "./custom-rules.js";
 import type { Differentiator } from "./differentiator.js";
 import { nodeRule } from "./rules/index.js";
 
@@ -120,10 +120,8 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
 
   /** A call of a function with custom rules: the forward rule (specialised to this call site) replaces it. */
   const ruleCall = (targets: number[], c: Call, fn: IRFunction, rules: CustomRule[], duals: Dual[], out: Expr[]) => {
-    const kinds = rules[0].kinds;
-    const pattern = callPattern(src.name, fn, kinds, c.args, ctx.act, ctx.ptr);
-    const rule = pickRule(rules, pattern, "forward");
-    if (!rule) throw new UnsupportedError(src.name, `call ${fn.name}`, `no rule of ${fn.name} has a forward function for this call site (activity ${pattern.join(", ")}); give one with \`forward\``);
+    const { rule, pattern } = ruleForCall(src.name, c, fn, rules, "forward", ctx.act, ctx.ptr);
+    const kinds = rule.kinds;
     const args: Expr[] = [];
     const zeros = new Set<number>(), discard = new Set<number>();
     c.args.forEach((a, i) => {

@@ -20,21 +20,13 @@ import { type Callee, callCarries, calleeOf, calleeSignature, checkCallSupported
 import { DiffContext, fillPartial, partialUses, placeholders, scale } from "./context.js";
 import type { Analyzed, Differentiator } from "./differentiator.js";
 import { invertible, ReverseNeeds } from "./reverse-needs.js";
-import { callPattern, pickRule, takesPart } from "./custom-rules.js";
+import { ruleForCall, takesPart } from "./custom-rules.js";
 import { nodeRule } from "./rules/index.js";
 import { KERNEL_GROW, sizeOf, TAPE } from "./tape.js";
 
 type Val = (tree: Expr) => Expr;
 
 const isKernelGrow = (s: Expr) => s.kind === "local.set" && s.value.kind === "call" && s.value.func === KERNEL_GROW;
-
-/** The rule with a reverse function serving a call site, or an error naming the caller. */
-function pickRuleFor(caller: string, c: Call, fn: IRFunction, rules: CustomRule[], act: Analyzed["act"], ptr: Analyzed["ptr"]): CustomRule {
-  const pattern = callPattern(caller, fn, rules[0].kinds, c.args, act, ptr);
-  const rule = pickRule(rules, pattern, "reverse");
-  if (!rule) throw new UnsupportedError(caller, `call ${fn.name}`, `no rule of ${fn.name} has a reverse function for this call site (activity ${pattern.join(", ")}); give one with \`reverse\``);
-  return rule;
-}
 
 /** Parameters and results of the reverse sweep of fn under sig. */
 export function reverseSignature(fn: { params: ValType[]; results: ValType[] }, sig: ActivitySignature): { params: ValType[]; results: ValType[] } {
@@ -188,7 +180,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       if (c.kind === "call" && callee?.kind === "rule" && carries) {
         // the function itself runs in the forward sweep; an `augmented` rule runs just before it
         // and what it returns is recorded for the reverse rule
-        const rule = pickRuleFor(fn.name, c, callee.fn, callee.rules, a.act, a.ptr);
+        const { rule } = ruleForCall(fn.name, c, callee.fn, callee.rules, "reverse", a.act, a.ptr);
         if (!rule.augmented) return { stmts: [cx.remap(s)], after: [] };
         const kept = cx.add("i32", "rule_tape");
         return { stmts: [set(kept, cx.remap({ ...c, func: rule.augmented, type: "i32" })), cx.remap(s)], after: TAPE.push(get(kept, "i32")) };
@@ -335,9 +327,8 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
 
   /** The reverse rule of a call to a function with custom rules, specialised to the call site. */
   const revRuleCall = (s: Expr, c: Call, callee: IRFunction, rules: CustomRule[], adj: Expr | null, restores: number[], out: Expr[], val: Val) => {
-    const rule = pickRuleFor(fn.name, c, callee, rules, a.act, a.ptr);
+    const { rule, pattern } = ruleForCall(fn.name, c, callee, rules, "reverse", a.act, a.ptr);
     const kinds = rule.kinds;
-    const pattern = callPattern(fn.name, callee, kinds, c.args, a.act, a.ptr);
     // what `augmented` returned was pushed after the restored values: pop it first
     const kept = rule.augmented ? rx.add("i32", "rule_tape") : -1;
     if (kept >= 0) out.push(...TAPE.pop("i32", kept));
