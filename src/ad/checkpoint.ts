@@ -9,7 +9,7 @@
 import { binary, get, i32, load, set, unary } from "../ir/builder.js";
 import type { CfgBlock, Expr, IRFunction, ValType } from "../ir/types.js";
 import { UnsupportedError } from "../errors.js";
-import type { CountedLoop, ForwardCfg } from "./cfg.js";
+import { type CountedLoop, type ForwardCfg, successors } from "./cfg.js";
 import { forEachNode } from "../ir/walk.js";
 import type { DiffContext } from "./context.js";
 import type { Analyzed, Differentiator } from "./differentiator.js";
@@ -68,7 +68,7 @@ export function planCheckpoints(d: Differentiator, fn: IRFunction, a: Analyzed, 
         refuse("the loop makes an indirect call that may write memory a snapshot cannot restore");
     });
     for (const b of loop.blocks)
-      for (const t of succ(cfg, b)) if (!loop.blocks.has(t) && exitedLoops(b, t).length !== 1) refuse("an exit leaves several nested loops at once");
+      for (const t of successors(cfg.blocks.get(b)!.exit)) if (!loop.blocks.has(t) && exitedLoops(b, t).length !== 1) refuse("an exit leaves several nested loops at once");
     // the loop must leave module memory alone, and read it only if nothing writes it
     forEachInLoop(cfg, loop, (n) => {
       if ((n.kind === "store" || n.kind === "memory.fill" || n.kind === "memory.copy") && a.ptr.of(n.kind === "store" ? n.addr : n.dest).kind !== "arg")
@@ -87,7 +87,8 @@ export function planCheckpoints(d: Differentiator, fn: IRFunction, a: Analyzed, 
     const saved = [...new Set([...liveIn(loop.header), ...[...loop.blocks].flatMap(recordedIn)])].sort((x, y) => x - y);
     const localBytes = saved.reduce((acc, l) => acc + sizeOf(fn.locals[l]), 0);
     const augEvery = ax.add("i32", `every_b${loop.header}_`);
-    const snapshotBytes = (): Expr => buffers.reduce<Expr>((acc, p) => binary("i32.add", acc, lengthOf(p)), i32(localBytes + globalBytes));
+    // bytes of the buffers plus `fixed`: their lengths are known only at run time
+    const withBuffers = (fixed: number): Expr => buffers.reduce<Expr>((acc, p) => binary("i32.add", acc, lengthOf(p)), i32(fixed));
     const gget = (g: { name: string; type: ValType }): Expr => ({ kind: "global.get", type: g.type, global: g.name });
     const gset = (g: { name: string }, value: Expr): Expr => ({ kind: "global.set", type: "none", global: g.name, value });
     const c: CheckpointedLoop = {
@@ -112,15 +113,14 @@ export function planCheckpoints(d: Differentiator, fn: IRFunction, a: Analyzed, 
         return { id, body: [{ kind: "if", type: "none", cond: due, then: { kind: "block", type: "none", label: null, body: this.push(cx, bases) }, else: null }, ...body], exit: newExit };
       },
       push(cx, bases) {
-        const out: Expr[] = [...TAPE.checkRuns(unary("i64.extend_i32_u", snapshotBytes()), 1)];
+        const out: Expr[] = [...TAPE.checkRuns(unary("i64.extend_i32_u", withBuffers(localBytes + globalBytes)), 1)];
         for (const l of saved) out.push(...TAPE.push(get(cx.map(l), fn.locals[l] as ValType)));
         for (const g of savedGlobals) out.push(...TAPE.push(gget(g)));
         for (const p of buffers) out.push(...TAPE.pushBytes(get(bases.get(p)!, "i32"), lengthOf(p)));
         return out;
       },
       keepBuffers(cx, bases) {
-        const total = buffers.reduce<Expr>((acc, p) => binary("i32.add", acc, lengthOf(p)), i32(globalBytes));
-        return [...TAPE.checkRuns(unary("i64.extend_i32_u", total), 1), ...buffers.flatMap((p) => TAPE.pushBytes(get(bases.get(p)!, "i32"), lengthOf(p))),
+        return [...TAPE.checkRuns(unary("i64.extend_i32_u", withBuffers(globalBytes)), 1), ...buffers.flatMap((p) => TAPE.pushBytes(get(bases.get(p)!, "i32"), lengthOf(p))),
           ...savedGlobals.flatMap((g) => TAPE.push(gget(g)))];
       },
       restoreBuffers(cx, bases) {
@@ -235,13 +235,9 @@ function liveAtHeaders(cfg: ForwardCfg): (block: number) => Set<number> {
     changed = false;
     for (const id of [...cfg.order].reverse()) {
       const inSet = live.get(id)!;
-      for (const t of succ(cfg, id)) for (const l of live.get(t)!) if (!def.get(id)!.has(l) && !inSet.has(l)) { inSet.add(l); changed = true; }
+      for (const t of successors(cfg.blocks.get(id)!.exit)) for (const l of live.get(t)!) if (!def.get(id)!.has(l) && !inSet.has(l)) { inSet.add(l); changed = true; }
     }
   }
   return (block) => live.get(block)!;
 }
 
-const succ = (cfg: ForwardCfg, b: number): number[] => {
-  const e = cfg.blocks.get(b)!.exit;
-  return e.kind === "goto" ? [e.to] : e.kind === "branch" ? [e.then, e.else] : e.kind === "switch" ? [...e.targets, e.default] : [];
-};

@@ -7,12 +7,12 @@
 import type { ParamActivity } from "../analysis/signature.js";
 import { PointerAnalysis } from "../analysis/pointers.js";
 import { UnsupportedError } from "../errors.js";
+import { zero as zeroOf } from "../ir/builder.js";
 import { normalizeFunction } from "../ir/normalize.js";
 import type { Expr, IRFunction, ValType } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { forEachNode, mapTree } from "../ir/walk.js";
 
-const zeroOf = (t: ValType): Expr => ({ kind: "const", type: t, value: t === "i64" ? 0n : 0 });
 const isZero = (e: Expr) => e.kind === "const" && (e.value === 0 || e.value === 0n);
 const hasEffects = (e: Expr) => {
   let found = false;

@@ -151,8 +151,7 @@ export class Program {
    * The caller vouches for it: a marked function that writes active data makes derivatives wrong.
    */
   inactive(name: string): this {
-    const exp = this.ir.exports.find((x) => x.kind === "function" && x.name === name);
-    const targets = this.ir.functions.filter((f) => f.name === name || f.name === exp?.target || (f.import && `${f.import.module}.${f.import.base}` === name));
+    const targets = resolveFunction(this.ir, name);
     if (targets.length === 0) throw new ArgumentError(`inactive(${JSON.stringify(name)}): no such function or import in the module`);
     for (const f of targets) f.inactive = true;
     this.cache.clear();
