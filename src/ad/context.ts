@@ -77,9 +77,14 @@ export class DiffContext {
   }
 
   /** The shadow address (new numbering) for an access through `addr` (new numbering), or why there is none. */
-  shadowAddress(addrOrig: Expr, addrNew: Expr, instr: () => string): Expr | null {
+  /**
+   * `val` maps an original tree to its value here (the reverse sweep may recompute a local
+   * instead of restoring it): the delta of an allocated block is a local like any other.
+   */
+  shadowAddress(addrOrig: Expr, addrNew: Expr, instr: () => string, val: (e: Expr) => Expr = (e) => this.remap(e)): Expr | null {
     const p: Provenance = this.ptr.of(addrOrig);
     if (p.kind === "arg" && p.shadowed) return binary("i32.add", addrNew, get(this.deltaOf(p.param), "i32"));
+    if (p.kind === "alloc") return binary("i32.add", addrNew, val(get(p.delta, "i32")));
     if (p.kind === "unknown")
       throw new UnsupportedError(this.src.name, instr(),
         `the address cannot be traced to an argument buffer (${p.why}); pass the data as a Duplicated buffer argument and index it directly` +

@@ -67,6 +67,7 @@ export function callPattern(caller: string, callee: IRFunction, kinds: RuleParam
     if (kinds[i] === "int") return "const";
     const p = ptr.of(a);
     if (p.kind === "arg") return p.shadowed ? "dup" : "const";
+    if (p.kind === "alloc") return "dup";
     if (p.kind === "int") return "const";
     throw new UnsupportedError(caller, `call ${callee.name}`,
       `argument ${i} of the rule for ${callee.name} is a pointer whose buffer cannot be traced (${p.why}); pass a pointer derived from a kernel argument`);

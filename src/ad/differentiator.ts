@@ -22,6 +22,8 @@ import { cacheNeededOperands } from "./cache-operands.js";
 import { specializeRule } from "./specialize-rule.js";
 import { UnsupportedError } from "../errors.js";
 import { printExpr } from "../ir/print.js";
+import { moduleAllocates, shadowAllocFunction, withShadowAllocations } from "./allocations.js";
+import { inlineAllocatingCalls } from "./inline-allocating.js";
 
 /**
  * A pointer into an argument buffer kept in a global would come back as a plain address
@@ -34,6 +36,9 @@ function refusePointerGlobals(a: Analyzed): void {
     if (p.kind === "arg")
       throw new UnsupportedError(a.fn.name, `global.set ${n.global}`,
         `a pointer into argument ${p.param}'s buffer is stored in a global, where its shadow cannot follow it; pass the pointer as an argument instead`);
+    if (p.kind === "alloc")
+      throw new UnsupportedError(a.fn.name, `global.set ${n.global}`,
+        "a pointer to memory the function allocated is stored in a global, where its shadow cannot follow it; keep it in a local or pass it as an argument");
   });
 }
 
@@ -61,10 +66,14 @@ export class Differentiator {
   /** The function the runtime calls; loads in it are judged precisely by StableMemory. */
   entry: string | null = null;
 
+  /** Whether the module has an allocator: derivative code then allocates shadow blocks on the tape. */
+  readonly allocates: boolean;
+
   constructor(mod: IRModule) {
-    this.module = mod;
-    for (const f of mod.functions) this.names.add(f.name);
-    this.stores = new StoreSummary(mod);
+    this.allocates = moduleAllocates(mod);
+    this.module = this.allocates ? { ...mod, functions: [...mod.functions, shadowAllocFunction()] } : mod;
+    for (const f of this.module.functions) this.names.add(f.name);
+    this.stores = new StoreSummary(this.module);
   }
 
   private called: Set<string> | null = null;
@@ -86,12 +95,21 @@ export class Differentiator {
     return n;
   }
 
+  private readonly wrappers = new Map<string, boolean>();
+  private readonly plain = new Map<string, IRFunction>();
+  /** A function of the module in statement form, as written (before inlining and shadow allocations). */
+  private plainNormalized(name: string): IRFunction {
+    let f = this.plain.get(name);
+    if (!f) { f = normalizeFunction(this.module.functions.find((x) => x.name === name)!); this.plain.set(name, f); }
+    return f;
+  }
+
   normalizedFn(name: string): IRFunction {
     let f = this.normalized.get(name);
     if (!f) {
       const orig = this.module.functions.find((x) => x.name === name);
       if (!orig) throw new Error(`unknown function ${name}`);
-      f = normalizeFunction(orig);
+      f = withShadowAllocations(inlineAllocatingCalls(normalizeFunction(orig), this.module, (n) => this.plainNormalized(n), this.wrappers), this.module);
       verifyFunction(f, this.module);
       this.normalized.set(name, f);
     }
@@ -254,7 +272,7 @@ export class Differentiator {
   /** Generates everything requested so far (and what that requests) and returns the extended module. */
   finish(extra: IRFunction[] = []): IRModule {
     while (this.queue.length) this.added.push(this.queue.shift()!());
-    const needsTape = this.added.some((f) => f.name.endsWith("_aug"));
+    const needsTape = this.added.some((f) => f.name.endsWith("_aug")) || this.allocates;
     const globals = [...this.module.globals, ...(needsTape ? TAPE.globals() : []), ...this.extraGlobals];
     const tapeFns = needsTape ? [TAPE.growFunction()] : [];
     return { ...this.module, globals, tables: [...this.module.tables, ...this.tables.values()], functions: [...this.added.filter((f) => f.import), ...this.module.functions, ...this.added.filter((f) => !f.import), ...tapeFns, ...extra] };

@@ -10,6 +10,20 @@ import { reverseSignature } from "./reverse.js";
 import { TAPE } from "./tape.js";
 import { bufferLengthGlobal } from "./checkpoint.js";
 
+/**
+ * Forward mode's entry: the forward function, after starting the tape at the base the runtime
+ * passes last, when the module allocates (shadow blocks of in-kernel allocations live there).
+ */
+export function forwardEntry(d: Differentiator, kernel: string, sig: ActivitySignature, name: string): IRFunction {
+  const fwd = d.forward(kernel, sig);
+  const fn = d.normalizedFn(kernel);
+  const params: ValType[] = [...fn.params, ...sig.params.flatMap((p, i) => (p === "active" ? [fn.params[i]] : p === "dup" ? ["i32" as ValType] : [])), "i32"];
+  const results: ValType[] = [...fn.results, ...(sig.resultActive ? [fn.results[0]] : [])];
+  const call: Expr = { kind: "call", type: results.length > 1 ? "tuple" : results[0] ?? "none", func: fwd, args: params.slice(0, -1).map((t, i) => get(i, t)) };
+  const body: Expr[] = [...(d.allocates ? TAPE.start(get(params.length - 1, "i32")) : []), results.length ? { kind: "return", type: "unreachable", value: call } : call];
+  return { name, params, results, locals: params, body: stmtBlock(body) };
+}
+
 export function reverseEntry(d: Differentiator, kernel: string, sig: ActivitySignature, name: string): IRFunction {
   const fn = d.normalizedFn(kernel);
   d.entry = kernel;

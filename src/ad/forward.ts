@@ -9,6 +9,7 @@ import { type Callee, callCarries, calleeOf, calleeSignature, checkCallSupported
 import { DiffContext, fillPartial, partialUses, scale } from "./context.js";
 import { ruleForCall, takesPart } from "./custom-rules.js";
 import type { Differentiator } from "./differentiator.js";
+import { hasShadow } from "../analysis/pointers.js";
 import { nodeRule } from "./rules/index.js";
 
 interface Dual { val: Expr; tan: Expr | null }
@@ -155,7 +156,7 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
     const isF = isFloat(s.value.type);
     const active = isF && ctx.act.isActive(s.value);
     const p = ctx.ptr.of(s.addr);
-    const shadowed = p.kind === "arg" && p.shadowed;
+    const shadowed = hasShadow(p);
     if (!isF || (!shadowed && !active && !(p.kind === "unknown" && d.hasShadows(ctx.sig)))) return out.push(ctx.remap(s));
     if (!shadowed && p.kind !== "unknown") ctx.activityError(`${s.op} ${ctx.describe(s)}`, s.addr);
     const addr = temp(ctx.remap(s.addr), out, "a");
@@ -205,14 +206,14 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
 
   const memoryOp = (s: Expr & { kind: "memory.copy" | "memory.fill" }, out: Expr[]) => {
     const dest = ctx.ptr.of(s.dest);
-    const destShadowed = dest.kind === "arg" && dest.shadowed;
+    const destShadowed = hasShadow(dest);
     if (s.kind === "memory.fill") {
       out.push(ctx.remap(s));
       if (destShadowed) out.push({ ...s, dest: ctx.shadowAddress(s.dest, ctx.remap(s.dest), () => "memory.fill")!, value: konst("i32", 0), size: ctx.remap(s.size) });
       return;
     }
     const src = ctx.ptr.of(s.src);
-    const srcShadowed = src.kind === "arg" && src.shadowed;
+    const srcShadowed = hasShadow(src);
     if (srcShadowed && !destShadowed) ctx.activityError("memory.copy", s.dest);
     out.push(ctx.remap(s));
     if (!destShadowed) return;

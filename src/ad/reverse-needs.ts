@@ -5,7 +5,7 @@
 // assignment: a forward data-flow analysis over the CFG. Restores of `x = x ± c` on
 // integers invert the operation instead of using the tape.
 import type { ActivityAnalysis } from "../analysis/activity.js";
-import type { PointerAnalysis } from "../analysis/pointers.js";
+import { hasShadow, type PointerAnalysis } from "../analysis/pointers.js";
 import type { StableMemory } from "../analysis/stable-memory.js";
 import { isPureTree } from "../ir/normalize.js";
 import type { Expr } from "../ir/types.js";
@@ -24,6 +24,11 @@ export interface StmtNeeds {
 }
 
 const localsOf = (e: Expr, into: Set<number>) => forEachNode(e, (n) => { if (n.kind === "local.get") into.add(n.local); });
+/** The locals an access's shadow address reads: the address's, and the delta of a block the function allocated. */
+const addressLocals = (e: Expr, ptr: PointerAnalysis, into: Set<number>) => {
+  localsOf(e, into);
+  if (e.type === "i32") { const p = ptr.of(e); if (p.kind === "alloc") into.add(p.delta); }
+};
 
 export class ReverseNeeds {
   /** Per block, per statement: defined locals and the locals its reversal reads. */
@@ -138,7 +143,7 @@ export class ReverseNeeds {
   propagationReads(e: Expr, into: Set<number>): void {
     if (!this.act.isActive(e)) return;
     switch (e.kind) {
-      case "load": localsOf(e.addr, into); return;
+      case "load": addressLocals(e.addr, this.ptr, into); return;
       case "unary": case "binary": case "select": {
         const rule = nodeRule(e, this.d.mathCall(e.type as "f64"));
         if (!rule || rule.kind === "constant") return;
@@ -160,12 +165,12 @@ export class ReverseNeeds {
   private needsOf(s: Expr, retLocal: number, resultActive: boolean): StmtNeeds {
     const pre = new Set<number>(), post = new Set<number>();
     const defs: number[] = [];
-    const addrIfShadowed = (addr: Expr) => { const p = this.ptr.of(addr); if (p.kind === "arg" && p.shadowed) localsOf(addr, pre); };
+    const addrIfShadowed = (addr: Expr) => { if (hasShadow(this.ptr.of(addr))) addressLocals(addr, this.ptr, pre); };
     const callNeeds = (c: Expr) => {
       if (c.kind !== "call" && c.kind !== "call_indirect") return;
       const carries = callCarries(this.d.module, c, this.act);
       if (!carries) return;
-      if (c.kind === "call_indirect") { for (const a of c.args) { localsOf(a, pre); this.propagationReads(a, pre); } return; }
+      if (c.kind === "call_indirect") { for (const a of c.args) { addressLocals(a, this.ptr, pre); this.propagationReads(a, pre); } return; }
       const callee = calleeOf(this.d.module, c.func);
       if (callee.kind === "import") return;
       if (callee.kind === "intrinsic") {
@@ -179,7 +184,7 @@ export class ReverseNeeds {
         });
         return;
       }
-      for (const a of c.args) { localsOf(a, pre); this.propagationReads(a, pre); }
+      for (const a of c.args) { addressLocals(a, this.ptr, pre); this.propagationReads(a, pre); }
     };
     switch (s.kind) {
       case "local.set":
@@ -191,6 +196,9 @@ export class ReverseNeeds {
       case "call": callNeeds(s); break;
       case "store":
         if (s.value.type === "f32" || s.value.type === "f64") { addrIfShadowed(s.addr); this.propagationReads(s.value, pre); }
+        break;
+      case "memory.fill":
+        if (hasShadow(this.ptr.of(s.dest))) { addrIfShadowed(s.dest); localsOf(s.size, pre); }
         break;
       default: break;
     }

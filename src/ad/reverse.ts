@@ -4,6 +4,8 @@
 // are locals; shadow memory is reached through per-buffer offsets; callees get their own
 // augmented and reverse functions, so recursion works through the shared tape.
 import type { ActivitySignature } from "../analysis/signature.js";
+import { hasShadow } from "../analysis/pointers.js";
+import { SHADOW_ALLOC } from "../analysis/allocators.js";
 import { UnsupportedError } from "../errors.js";
 import { binary, get, i32, set, unary, zero } from "../ir/builder.js";
 import type { Call, CallIndirect, CfgBlock, CustomRule, Edge, Expr, IRFunction, ValType } from "../ir/types.js";
@@ -22,11 +24,11 @@ import type { Analyzed, Differentiator } from "./differentiator.js";
 import { invertible, ReverseNeeds } from "./reverse-needs.js";
 import { ruleForCall, takesPart } from "./custom-rules.js";
 import { nodeRule } from "./rules/index.js";
-import { KERNEL_GROW, sizeOf, TAPE } from "./tape.js";
+import { sizeOf, TAPE } from "./tape.js";
 
 type Val = (tree: Expr) => Expr;
 
-const isKernelGrow = (s: Expr) => s.kind === "local.set" && s.value.kind === "call" && s.value.func === KERNEL_GROW;
+const isShadowAlloc = (s: Expr) => s.kind === "local.set" && s.value.kind === "call" && s.value.func === SHADOW_ALLOC;
 
 /** Parameters and results of the reverse sweep of fn under sig. */
 export function reverseSignature(fn: { params: ValType[]; results: ValType[] }, sig: ActivitySignature): { params: ValType[]; results: ValType[] } {
@@ -115,7 +117,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       const saves: Expr[] = [];
       for (const x of restores[k]) if (!invertible(s)) { saves.push(...TAPE.push(get(cx.map(x), fn.locals[x]))); bytes += sizeOf(fn.locals[x]); }
       const { stmts, after } = augStmt(s, cx);
-      if (after.length && !isKernelGrow(s)) bytes += 4; // the recorded call_indirect target
+      if (after.length) bytes += 4; // the recorded call_indirect target
       const value = s.kind === "local.set" || s.kind === "tuple.set" ? s.value : null;
       if (value && (value.kind === "call" || value.kind === "call_indirect") && (saves.length || after.length)) {
         // a callee pushes onto the tape too: record the old values (and the target) after the call
@@ -185,19 +187,20 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
         const kept = cx.add("i32", "rule_tape");
         return { stmts: [set(kept, cx.remap({ ...c, func: rule.augmented, type: "i32" })), cx.remap(s)], after: TAPE.push(get(kept, "i32")) };
       }
-      if (c.kind === "call" && c.func === KERNEL_GROW) return { stmts: [cx.remap(s)], after: TAPE.jump(cx.add("i32", "tape_top")) };
       return { stmts: [cx.remap(s)], after: [] };
     }
     if (s.kind === "store" && isFloat(s.value.type)) {
       const p = a.ptr.of(s.addr);
       const active = a.act.isActive(s.value);
       if (p.kind === "unknown" && (active || d.hasShadows(sig))) cx.shadowAddress(s.addr, s.addr, () => `${s.op} ${cx.describe(s)}`);
-      if (p.kind !== "unknown" && !(p.kind === "arg" && p.shadowed) && active) cx.activityError(`${s.op} ${cx.describe(s)}`, s.addr);
+      if (p.kind !== "unknown" && !hasShadow(p) && active) cx.activityError(`${s.op} ${cx.describe(s)}`, s.addr);
     }
     if (s.kind === "global.set" && a.act.isActive(s.value))
       throw new UnsupportedError(fn.name, `global.set ${s.global}`, "storing an active value in a global is not supported; keep it in a Duplicated buffer");
     if ((s.kind === "memory.copy" || s.kind === "memory.fill")) {
       const p = a.ptr.of(s.dest);
+      // filling shadowed memory with bytes: its reversal zeroes the shadow (the old values' adjoints die)
+      if (s.kind === "memory.fill" && hasShadow(p)) return { stmts: [cx.remap(s)], after: [] };
       if (p.kind !== "int")
         throw new UnsupportedError(fn.name, s.kind, "bulk memory operations on argument buffers are not supported in reverse mode yet; copy element by element");
     }
@@ -228,7 +231,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       case "local.get": out.push(addTo(rx.derivOf(e.local), adj, t)); return;
       case "load": {
         const addr = temp(val(e.addr), out, "a");
-        const sh = rx.shadowAddress(e.addr, addr, () => `${e.op} ${rx.describe(e)}`);
+        const sh = rx.shadowAddress(e.addr, addr, () => `${e.op} ${rx.describe(e)}`, val);
         if (!sh) return;
         const sa = temp(sh, out, "sa");
         out.push({ kind: "store", type: "none", op: `${t}.store`, addr: sa, offset: e.offset, align: e.align,
@@ -311,7 +314,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     const args = c.args.map((o) => val(o));
     const vals = args.map((x) => temp(x, out));
     const what = c.kind === "call" ? `call ${c.func}` : "call_indirect";
-    const shadows = csig.params.flatMap((p, i) => (p === "dup" ? [rx.shadowAddress(c.args[i], vals[i], () => what)!] : []));
+    const shadows = csig.params.flatMap((p, i) => (p === "dup" ? [rx.shadowAddress(c.args[i], vals[i], () => what, val)!] : []));
     const seed = csig.resultActive ? [adj ?? zero(types.results[0])] : [];
     const cargs = [...vals, ...shadows, ...seed];
     const call: Call | CallIndirect = c.kind === "call"
@@ -340,7 +343,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       args.push(vals[i]);
       if (!takesPart(rule, i) || kinds[i] !== "ptr") return;
       if (pattern[i] !== "dup") discard.add(args.length);
-      args.push(pattern[i] === "dup" ? rx.shadowAddress(o, vals[i], () => `call ${callee.name}`)! : i32(0));
+      args.push(pattern[i] === "dup" ? rx.shadowAddress(o, vals[i], () => `call ${callee.name}`, val)! : i32(0));
     });
     const resultT = callee.results.length === 1 && isFloat(callee.results[0]) ? callee.results[0] : null;
     if (resultT) args.push(adj ?? zero(resultT));
@@ -356,9 +359,15 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   };
 
   const revStmt = (s: Expr, restores: number[], out: Expr[], subst: Map<number, Expr>) => {
-    if (isKernelGrow(s)) out.push(...TAPE.land(rx.add("i32", "tape_top")));
     const val: Val = subst.size === 0 ? (t) => rx.remap(t)
       : (t) => rx.remap(mapTree(t, (n) => (n.kind === "local.get" && subst.has(n.local) ? subst.get(n.local)! : n)));
+    if (isShadowAlloc(s)) {
+      // the allocation's reversal: every use of its shadow block is behind; the restored values
+      // were pushed after the block: pop them, then the block
+      for (const x of restores) restore(s, x, out);
+      out.push(...TAPE.land(rx.add("i32", "tape_top")));
+      return;
+    }
     switch (s.kind) {
       case "local.set": {
         if (s.value.kind === "call" || s.value.kind === "call_indirect") return revCall(s, s.value, s.local, restores, out, val);
@@ -372,13 +381,19 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
           throw new UnsupportedError(fn.name, s.value.kind === "call" ? `call ${s.value.func}` : "call_indirect", "multi-value results on the active path are not supported");
         return revCall(s, s.value, null, restores, out, val);
       case "call": case "call_indirect": return revCall(s, s, null, restores, out, val);
+      case "memory.fill": {
+        if (!hasShadow(a.ptr.of(s.dest))) return;
+        const dest = temp(val(s.dest), out, "a");
+        out.push({ kind: "memory.fill", type: "none", dest: rx.shadowAddress(s.dest, dest, () => "memory.fill", val)!, value: i32(0), size: val(s.size) });
+        return;
+      }
       case "store": {
         if (!isFloat(s.value.type)) return;
         const p = a.ptr.of(s.addr);
-        if (!(p.kind === "arg" && p.shadowed)) return;
+        if (!hasShadow(p)) return;
         const t = s.value.type as ValType;
         const addr = temp(val(s.addr), out, "a");
-        const sa = temp(rx.shadowAddress(s.addr, addr, () => s.op)!, out, "sa");
+        const sa = temp(rx.shadowAddress(s.addr, addr, () => s.op, val)!, out, "sa");
         const adj = temp({ kind: "load", type: t, op: `${t}.load`, addr: sa, offset: s.offset, align: s.align }, out, "adj");
         // the store overwrote the location: its seed is consumed here
         out.push({ ...s, addr: sa, value: zero(t) });

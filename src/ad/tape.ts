@@ -68,19 +68,7 @@ export const TAPE = {
     return [gset(TP, binary("i32.sub", gget(TP), i32(sizeOf(t)))),
       { kind: "local.set", type: "none", local: into, value: load(`${t}.load`, gget(TP), 0, 1), tee: false }];
   },
-  /**
-   * After the kernel grew memory, its new pages lie where the tape would grow: continue the
-   * tape above them, leaving the old top on the tape for `land` to return to.
-   */
-  jump(save: number): Expr[] {
-    return [
-      { kind: "local.set", type: "none", local: save, value: gget(TP), tee: false },
-      gset(TP, binary("i32.shl", { kind: "memory.size", type: "i32" }, i32(16))),
-      gset(LIMIT, gget(TP)),
-      ...TAPE.check(4),
-      ...TAPE.push(get(save, "i32")),
-    ];
-  },
+  /** Pops what `push(get(save))` pushed and makes it the top (drops a shadow block above it). */
   land(save: number): Expr[] {
     return [...TAPE.pop("i32", save), gset(TP, get(save, "i32"))];
   },

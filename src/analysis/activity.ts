@@ -6,7 +6,7 @@
 import type { Expr, IRFunction } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { forEachNode } from "../ir/walk.js";
-import type { PointerAnalysis } from "./pointers.js";
+import { hasShadow, type PointerAnalysis } from "./pointers.js";
 import type { ActivitySignature } from "./signature.js";
 
 export class ActivityAnalysis {
@@ -17,7 +17,7 @@ export class ActivityAnalysis {
   constructor(readonly fn: IRFunction, sig: ActivitySignature, private readonly ptr: PointerAnalysis,
     /** Whether a call's float result may depend on active data (decided by the call-site model). */
     private readonly callIsActive: (call: Expr, argActive: (e: Expr) => boolean) => boolean) {
-    this.hasShadows = sig.params.includes("dup") || sig.params.includes("unknown");
+    this.hasShadows = sig.params.includes("dup") || sig.params.includes("unknown") || ptr.allocates;
     this.activeLocals = fn.locals.map((t, i) => i < fn.params.length && isFloat(t) && sig.params[i] === "active");
     const sets: { locals: number[]; value: Expr }[] = [];
     forEachNode(fn.body as Expr, (n) => {
@@ -37,7 +37,7 @@ export class ActivityAnalysis {
     if (!isFloat(e.type)) return false;
     switch (e.kind) {
       case "local.get": return this.activeLocals[e.local];
-      case "load": { const p = this.ptr.of(e.addr); return p.kind === "arg" ? p.shadowed : p.kind === "unknown"; }
+      case "load": { const p = this.ptr.of(e.addr); return p.kind === "arg" ? p.shadowed : p.kind === "alloc" || p.kind === "unknown"; }
       case "unary": return this.isActive(e.value);
       case "binary": return this.isActive(e.left) || this.isActive(e.right);
       case "select": return this.isActive(e.ifTrue) || this.isActive(e.ifFalse);
@@ -52,7 +52,7 @@ export class ActivityAnalysis {
     if (a.type === "i32") {
       const p = this.ptr.of(a);
       // an untraced pointer may reach active memory when there is any: the callee decides (and refuses active accesses through it)
-      return (p.kind === "arg" && p.shadowed) || (p.kind === "unknown" && this.hasShadows);
+      return hasShadow(p) || (p.kind === "unknown" && this.hasShadows);
     }
     return false;
   }

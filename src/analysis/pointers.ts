@@ -3,17 +3,27 @@
 // address derived from a "dup" parameter has a shadow at address + (shadow − primal) of
 // that parameter. Flow-insensitive: a local that may hold pointers into two buffers is
 // "unknown", and an active access through an unknown address is refused, never guessed.
+// Memory the kernel allocates itself (see src/ad/allocations.ts) is a buffer of its own:
+// its shadow lies at address + the delta local the shadow allocation set.
 import type { Expr, IRFunction } from "../ir/types.js";
 import { forEachNode } from "../ir/walk.js";
 import type { ActivitySignature } from "./signature.js";
+import { REALLOCATORS } from "./allocators.js";
 
 /** "int": an integer, or an address in the module's own memory (no shadow). */
-export type Provenance = { kind: "int" } | { kind: "arg"; param: number; shadowed: boolean } | { kind: "unknown"; why: string };
+export type Provenance = { kind: "int" } | { kind: "arg"; param: number; shadowed: boolean }
+  /** Into a block the function allocated; its shadow is at address + local `delta`. */
+  | { kind: "alloc"; delta: number }
+  | { kind: "unknown"; why: string };
+
+/** Whether memory at this provenance has a shadow. */
+export const hasShadow = (p: Provenance): p is { kind: "arg"; param: number; shadowed: true } | { kind: "alloc"; delta: number } =>
+  (p.kind === "arg" && p.shadowed) || p.kind === "alloc";
 
 const INT: Provenance = { kind: "int" };
 const unknown = (why: string): Provenance => ({ kind: "unknown", why });
 const same = (a: Provenance, b: Provenance) =>
-  a.kind === b.kind && (a.kind !== "arg" || (b.kind === "arg" && a.param === b.param));
+  a.kind === b.kind && (a.kind !== "arg" || (b.kind === "arg" && a.param === b.param)) && (a.kind !== "alloc" || (b.kind === "alloc" && a.delta === b.delta));
 
 function join(a: Provenance | undefined, b: Provenance): Provenance {
   if (!a) return b;
@@ -25,6 +35,8 @@ function join(a: Provenance | undefined, b: Provenance): Provenance {
 
 export class PointerAnalysis {
   private readonly locals: (Provenance | undefined)[];
+  /** Whether the function allocates memory that has a shadow. */
+  readonly allocates: boolean;
 
   constructor(readonly fn: IRFunction, sig: ActivitySignature) {
     this.locals = fn.locals.map((t, i) => {
@@ -34,18 +46,36 @@ export class PointerAnalysis {
       return p === "dup" || p === "const-ptr" ? { kind: "arg", param: i, shadowed: p === "dup" } : INT;
     });
     const sets: { local: number; value: Expr }[] = [];
+    // locals holding pointers into blocks the function allocated carry their delta beside them
+    const blocks = fn.allocDeltas ?? new Map<number, number>();
+    this.allocates = blocks.size > 0;
+    for (const [block, delta] of blocks) this.locals[block] = { kind: "alloc", delta };
+    const mixed: { local: number; value: Expr }[] = [];
     forEachNode(fn.body as Expr, (n) => {
-      if (n.kind === "local.set" && fn.locals[n.local] === "i32") sets.push({ local: n.local, value: n.value });
+      if (n.kind === "local.set" && fn.locals[n.local] === "i32") (blocks.has(n.local) ? mixed : sets).push({ local: n.local, value: n.value });
       if (n.kind === "tuple.set") n.locals.forEach((l) => { if (fn.locals[l] === "i32") this.locals[l] = join(this.locals[l], unknown("it is returned by a call")); });
     });
-    for (let changed = true; changed;) {
-      changed = false;
-      for (const s of sets) {
-        const next = join(this.locals[s.local], this.of(s.value));
-        const prev = this.locals[s.local];
-        if (!prev || !same(prev, next)) { this.locals[s.local] = next; changed = true; }
+    const fixpoint = () => {
+      for (let changed = true; changed;) {
+        changed = false;
+        for (const s of sets) {
+          const next = join(this.locals[s.local], this.of(s.value));
+          const prev = this.locals[s.local];
+          if (!prev || !same(prev, next)) { this.locals[s.local] = next; changed = true; }
+        }
       }
-    }
+    };
+    fixpoint();
+    // a local with a delta may also be assigned integers (null), never an argument's pointer: its delta would be 0
+    const plain = (v: Expr): boolean => {
+      if (v.kind === "select") return plain(v.ifTrue) && plain(v.ifFalse);
+      const k = this.of(v).kind;
+      return k === "int" || k === "alloc";
+    };
+    let bad = false;
+    for (const m of mixed)
+      if (m.value.kind !== "call" && !plain(m.value)) { this.locals[m.local] = unknown("it holds a block the function allocated on some paths and other pointers on others"); bad = true; }
+    if (bad) fixpoint();
   }
 
   /** Provenance of an i32 expression (pure trees, calls and memory.grow results). */
@@ -55,7 +85,10 @@ export class PointerAnalysis {
       case "local.get": return this.locals[e.local] ?? INT;
       case "global.get": return INT;
       case "load": return unknown("it is loaded from memory");
-      case "call": case "call_indirect": return unknown("it is returned by a call");
+      case "call": return unknown(REALLOCATORS.test(e.func)
+        ? `it is returned by ${e.func}, which moves a block to a new address where its shadow does not follow (not supported yet; allocate the final size up front)`
+        : `it is returned by a call to ${e.func} (if that function allocates memory, name it with program.allocator)`);
+      case "call_indirect": return unknown("it is returned by a call");
       case "memory.size": case "memory.grow": return INT;
       case "select": return join(this.of(e.ifTrue), this.of(e.ifFalse));
       case "unary": return e.value.type === "i32" && this.of(e.value).kind !== "int" && !e.op.endsWith("eqz") ? unknown(`${e.op} of a pointer`) : INT;
@@ -67,15 +100,16 @@ export class PointerAnalysis {
         if (a.kind === "int" && b.kind === "int") return INT;
         // a buffer plus an untraced value: only an integer offset makes the sum meaningful
         // (a loaded index, x + idx[i] * 8), so the sum still points into the buffer
-        if ((op === "add" || op === "sub") && a.kind === "arg" && b.kind === "unknown") return a;
-        if (op === "add" && b.kind === "arg" && a.kind === "unknown") return b;
+        const buf = (x: Provenance) => x.kind === "arg" || x.kind === "alloc";
+        if ((op === "add" || op === "sub") && buf(a) && b.kind === "unknown") return a;
+        if (op === "add" && buf(b) && a.kind === "unknown") return b;
         if (a.kind === "unknown") return a;
         if (b.kind === "unknown") return b;
         // pointer ± integer, and pointer & | ^ small constants (aligned bases; shadows keep the alignment)
-        if (op === "add" || op === "and" || op === "or" || op === "xor") return a.kind === "arg" && b.kind === "arg" ? unknown(`${e.op} of two pointers`) : a.kind === "arg" ? a : b;
+        if (op === "add" || op === "and" || op === "or" || op === "xor") return buf(a) && buf(b) ? unknown(`${e.op} of two pointers`) : buf(a) ? a : b;
         if (op === "sub") {
-          if (a.kind === "arg" && b.kind === "int") return a;
-          if (a.kind === "arg" && b.kind === "arg" && a.param === b.param) return INT;
+          if (buf(a) && b.kind === "int") return a;
+          if (buf(a) && same(a, b)) return INT;
         }
         return unknown(`${e.op} on a pointer`);
       }

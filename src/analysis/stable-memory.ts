@@ -7,6 +7,7 @@ import type { Expr, IRFunction, IRModule } from "../ir/types.js";
 import { mathImportName } from "../ir/math-imports.js";
 import { forEachNode } from "../ir/walk.js";
 import type { PointerAnalysis } from "./pointers.js";
+import { SHADOW_ALLOC } from "./allocators.js";
 
 const WRITES = new Set(["store", "memory.copy", "memory.fill"]);
 
@@ -18,7 +19,8 @@ export class StoreSummary {
   mayStore(name: string, visiting = new Set<string>()): boolean {
     const known = this.memo.get(name);
     if (known !== undefined) return known;
-    if (visiting.has(name)) return false;
+    // the shadow allocator writes the tape only, which no load of a kernel reads
+    if (visiting.has(name) || name === SHADOW_ALLOC) return false;
     visiting.add(name);
     const fn = this.mod.functions.find((f) => f.name === name);
     let stores = false;
@@ -76,6 +78,8 @@ export class StableMemory {
     const p = this.ptr.of(load.addr);
     if (p.kind === "arg") return !this.writtenParams.has(p.param);
     if (p.kind === "int") return !this.writesOther;
+    // a block the kernel allocated may be freed and its memory handed out again (a GC step in
+    // a later allocation, free then malloc): never read it again in the reverse sweep
     return false;
   }
 }

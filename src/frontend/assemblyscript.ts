@@ -8,6 +8,23 @@ const LIB_DIR = "__wasm_autodiff_lib";
 export type AscOptions = Record<string, unknown>;
 
 /**
+ * asc's -O3 inlines the runtime's allocator into kernels (`heap.alloc` becomes bump-pointer
+ * code), where it cannot be told from other integer code. Marked no-inline before asc
+ * optimizes, allocations stay calls to `__alloc`/`__new`, which get shadow blocks.
+ */
+const RUNTIME_CALLS = ["__alloc", "__new", "__free", "__realloc", "__renew"].map((f) => `~lib/rt/*/${f}`);
+class KeepAllocatorCalls {
+  declare binaryen: { setPassArgument(key: string, value: string | null): void };
+  afterCompile(module: { runPasses(passes: string[]): void }): void {
+    for (const pattern of RUNTIME_CALLS) {
+      this.binaryen.setPassArgument("no-inline", pattern);
+      module.runPasses(["no-inline"]);
+    }
+    this.binaryen.setPassArgument("no-inline", null);
+  }
+}
+
+/**
  * How an exported function's parameter is passed, from asc's bindings: a plain value (numbers,
  * `usize` pointers), a `StaticArray<f64|f32>` (a pointer to its data, after an object header
  * whose class id is `rtId`), or another managed type the wrapper cannot build.
@@ -49,6 +66,7 @@ export async function compileAssemblyScriptWithParams(source: string, options: A
     listFiles: (dir: string) => (dir.endsWith(LIB_DIR) ? ["jsmathf.ts"] : []),
     stderr: { write: (s: string | Uint8Array) => { stderrText += typeof s === "string" ? s : new TextDecoder().decode(s); return true; } } as never,
     stdout: { write: () => true } as never,
+    transforms: [KeepAllocatorCalls as never],
   });
   if (error || !out["out.wasm"]) throw new ParseError(`AssemblyScript compilation failed: ${error?.message ?? "no output"}\n${stderrText}`);
   return { bytes: out["out.wasm"], params: parameterKinds(texts["out.d.ts"] ?? "", texts["out.js"] ?? "") };

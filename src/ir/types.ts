@@ -81,6 +81,10 @@ export interface IRFunction {
   rules?: CustomRule[];
   /** Marked by program.checkpoint: reverse mode checkpoints the function's outermost loops every `every` iterations (null: automatic). */
   checkpoint?: { every: number | null };
+  /** Named by the user as an allocator (program.allocator): the arguments giving the block's size. */
+  allocator?: { size: [number] | [number, number] };
+  /** Set by the AD stage (src/ad/allocations.ts): for each local holding a pointer into a block the function allocated, the local holding its shadow's offset. */
+  allocDeltas?: Map<number, number>;
 }
 
 /** How a parameter takes part in a custom rule: float scalar, pointer to float data, or integer. */

@@ -55,6 +55,7 @@ export async function autodiff(mode: Mode, kernel: Kernel, ...args: unknown[]): 
     if (p.activity === "active") callArgs.push(p.shadow);
     else if (p.activity === "dup") callArgs.push(p.shadowAddress);
   }
+  callArgs.push(tapeBase); // shadow blocks of the kernel's own allocations go on a tape there
   const out = runGuarded(kernel, () => compiled.entry(...callArgs));
   copyBack(kernel, plans);
   const derivs = plans.map(() => null);

@@ -114,8 +114,7 @@ function checkAliasing(kernel: Kernel, plans: ArgPlan[]): void {
 /** Places buffers and shadows in the scratch region; returns the tape base. */
 export function placeArguments(kernel: Kernel, plans: ArgPlan[], tapeReserve: number): number {
   checkAliasing(kernel, plans);
-  const arena = kernel.program.arena;
-  arena.reset();
+  const arena = kernel.program.beginCall();
   for (const p of plans) {
     if (isWasmArray(p.value)) p.address = p.value.address;
     else if (isCopied(p.value) && p.header) p.address = arena.place(64 + p.value.byteLength) + 64; // room for the header, data still aligned
@@ -149,7 +148,8 @@ export function runGuarded<T>(kernel: Kernel, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof WebAssembly.RuntimeError) throw new TrapError(`kernel ${kernel.name} trapped: ${e.message}; the caller's arrays were left unchanged`);
+    if (e instanceof WebAssembly.RuntimeError)
+      throw kernel.program.heapExhausted(kernel.name) ?? new TrapError(`kernel ${kernel.name} trapped: ${e.message}; the caller's arrays were left unchanged`);
     throw e;
   }
 }

@@ -1,28 +1,38 @@
-// Placement of a call's buffers, shadows and tape in the program's linear memory. Every
-// call uses a scratch region above the module's own memory (its data and heap as it was
-// at instantiation), laid out anew per call, so nothing accumulates across calls; the
-// tape starts above the last shadow and grows memory when it needs to.
+// Placement of a call's buffers, shadows and tape in the program's linear memory:
+//   [kernel's pages][reserve for the kernel's own heap][zero-copy buffers][per-call scratch]
+// The scratch region is laid out anew per call above the kernel's current pages, so nothing
+// accumulates across calls; the tape starts above the last shadow and grows memory when it
+// needs to. The kernel sees only its own pages (prepare.ts) and may grow into the reserve.
 import { TrapError } from "../errors.js";
 
 const PAGE = 65536;
 export const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
 export class ScratchArena {
-  /** First address the runtime places data at. */
-  readonly base: number;
-  private top: number;
+  private top = 0;
 
-  /** `kernelPages`: the highest page the kernel has grown memory to (its own pages stay untouched). */
-  constructor(readonly memory: WebAssembly.Memory, private readonly kernelPages: () => number = () => 0) {
-    this.base = Math.max(64, alignUp(memory.buffer.byteLength, 64));
-    this.top = this.base;
+  /**
+   * `kernelPages`: the kernel's own page count (its virtual memory.size, see prepare.ts).
+   * `reserve`: bytes above those pages kept free for the kernel's allocations during a call.
+   */
+  constructor(readonly memory: WebAssembly.Memory, private readonly kernelPages: () => number, readonly reserve: number) {
     this.heap = new ProgramHeap(this);
   }
 
-  /** Zero-copy buffers (program.alloc) live just above the module's memory, below the scratch region. */
+  /** Zero-copy buffers (program.alloc) live above the kernel's memory and its reserve, below the scratch region. */
   readonly heap: ProgramHeap;
 
-  reset(): void { this.top = Math.max(this.base, this.kernelPages() * PAGE, this.heap.top); }
+  /** The lowest address the runtime may place anything at now. */
+  floor(): number { return alignUp(Math.max(64, this.kernelPages() * PAGE + this.reserve), 64); }
+
+  /**
+   * Starts a call's layout. Returns the page the kernel may grow to during the call: the first
+   * page the runtime uses (its live zero-copy buffers, else this call's scratch region).
+   */
+  reset(): number {
+    this.top = Math.max(this.floor(), this.heap.live ? this.heap.top : 0);
+    return Math.floor((this.heap.live ? this.heap.start : this.top) / PAGE);
+  }
 
   /** Reserves `bytes` at a 64-byte aligned address (so shadow − primal offsets keep alignment). */
   place(bytes: number): number {
@@ -60,20 +70,25 @@ export class ScratchArena {
 }
 
 /**
- * A first-fit allocator for zero-copy buffers, in the region between the module's own memory
- * and each call's scratch region (which starts above the highest live buffer).
+ * A first-fit allocator for zero-copy buffers, in the region between the kernel's reserve and
+ * each call's scratch region (which starts above the highest live buffer).
  */
 export class ProgramHeap {
   private readonly blocks = new Map<number, number>();
   private readonly holes: { at: number; size: number }[] = [];
-  top: number;
+  /** Where the buffers begin, and the end of the highest (meaningful while any is live). */
+  start = 0;
+  top = 0;
 
-  constructor(private readonly arena: ScratchArena) { this.top = arena.base; }
+  constructor(private readonly arena: ScratchArena) {}
 
   get memory(): WebAssembly.Memory { return this.arena.memory; }
+  get live(): boolean { return this.blocks.size > 0; }
 
-  alloc(bytes: number, kernelPages: number): number {
+  alloc(bytes: number): number {
     const size = alignUp(Math.max(bytes, 1), 64);
+    // an empty heap starts afresh above the kernel's pages as they are now, and its reserve
+    if (!this.live) { this.holes.length = 0; this.start = this.top = this.arena.floor(); }
     const i = this.holes.findIndex((h) => h.size >= size);
     let at: number;
     if (i >= 0) {
@@ -81,8 +96,8 @@ export class ProgramHeap {
       at = h.at;
       if (h.size === size) this.holes.splice(i, 1); else { h.at += size; h.size -= size; }
     } else {
-      // never below pages the kernel grew for itself
-      at = Math.max(this.top, kernelPages * PAGE);
+      // the kernel never grows past `start` while buffers live (reset() limits it), so `top` is free
+      at = this.top;
       this.arena.ensure(at + size);
       this.top = at + size;
     }

@@ -5,9 +5,9 @@
 import type { ActivitySignature } from "../analysis/signature.js";
 import { signatureKey } from "../analysis/signature.js";
 import { Differentiator } from "../ad/differentiator.js";
-import { reverseEntry } from "../ad/entry.js";
+import { forwardEntry, reverseEntry } from "../ad/entry.js";
 import { emitModule } from "../backend/emit.js";
-import { ArgumentError, ParseError } from "../errors.js";
+import { ArgumentError, ParseError, TrapError } from "../errors.js";
 import { liftModule, readWasm, splitLocals } from "../frontend/lift.js";
 import { watToWasm } from "../frontend/wat.js";
 import { type AscOptions, type AscParam, compileAssemblyScriptWithParams } from "../frontend/assemblyscript.js";
@@ -19,7 +19,7 @@ import { printFunction } from "../ir/print.js";
 import { callKernel } from "./call.js";
 import { ScratchArena } from "./memory.js";
 import { type TypedArray, type TypedArrayConstructor, WasmArray } from "./wasm-array.js";
-import { instrumentMemoryGrow, KERNEL_PAGES } from "./prepare.js";
+import { growsMemory, HEAP_EXHAUSTED, KERNEL_LIMIT, KERNEL_PAGES, virtualizeMemory } from "./prepare.js";
 import { registerRule, resolveFunction, RULE_IMPORTS, type RuleSpec } from "./rules.js";
 
 const debugEnabled = () => typeof process !== "undefined" && !!process.env?.WASM_AUTODIFF_DEBUG;
@@ -35,7 +35,25 @@ export interface ProgramOptions {
    * which the pointer analysis would have to refuse. On by default for fromAssemblyScript.
    */
   splitLocals?: boolean;
+  /**
+   * Bytes kept free above the module's memory for its own allocations during a call (its
+   * memory.grow: AssemblyScript's runtime, C's malloc); the runtime's buffers, shadows and tape
+   * sit above them. Default 16 MiB when the module contains a memory.grow, else 0.
+   */
+  heapReserve?: number;
 }
+
+const DEFAULT_HEAP_RESERVE = 16 << 20;
+const PAGE = 65536;
+/**
+ * 16 MiB for a module that grows memory (it has an allocator), else nothing. Under a declared
+ * maximum the whole memory must also hold the runtime's buffers and tape: half the room then.
+ */
+function defaultHeapReserve(ir: IRModule, pages: number, maximum: number | null): number {
+  if (!growsMemory(ir)) return 0;
+  return maximum === null ? DEFAULT_HEAP_RESERVE : Math.min(DEFAULT_HEAP_RESERVE, Math.floor(Math.max(maximum - pages, 0) / 2) * PAGE);
+}
+const mib = (bytes: number) => `${+(bytes / (1 << 20)).toFixed(2)} MiB`;
 
 type Imports = Record<string, Record<string, unknown>>;
 const SHARED = "__ad";
@@ -59,8 +77,8 @@ export class Program {
   private readonly cache = new Map<string, Promise<CompiledDerivative>>();
 
   private constructor(readonly ir: IRModule, readonly instance: WebAssembly.Instance, readonly memory: WebAssembly.Memory,
-    private readonly imports: Imports, readonly options: ProgramOptions) {
-    this.arena = new ScratchArena(memory, () => this.kernelPages());
+    private readonly imports: Imports, readonly options: ProgramOptions, heapReserve: number) {
+    this.arena = new ScratchArena(memory, () => this.kernelPages(), heapReserve);
   }
 
   static async fromWasm(bytes: Uint8Array | ArrayBuffer, options: ProgramOptions = {}): Promise<Program> {
@@ -91,10 +109,16 @@ export class Program {
   }
 
   private static async instantiate(lifted: IRModule, options: ProgramOptions): Promise<Program> {
-    const ir = instrumentMemoryGrow(lifted);
     const user = options.imports ?? {};
     // every program has one memory: derivatives need it for shadows and the tape
-    const memory = ir.memory ?? { initial: 1, maximum: null };
+    const memory = lifted.memory ?? { initial: 1, maximum: null };
+    // an imported memory may already be larger than declared: the kernel owns all of it
+    const given = memory.import ? user[memory.import.module]?.[memory.import.base] : undefined;
+    const pages = Math.max(memory.initial, given instanceof WebAssembly.Memory ? given.buffer.byteLength / PAGE : 0);
+    const reserve = options.heapReserve ?? defaultHeapReserve(lifted, pages, memory.maximum);
+    if (typeof reserve !== "number" || !Number.isInteger(reserve) || reserve < 0 || reserve > 2 ** 32)
+      throw new ArgumentError(`options.heapReserve must be a number of bytes between 0 and 4 GiB, got ${String(reserve)}`);
+    const ir = virtualizeMemory(lifted, { initial: pages, maximum: memory.maximum });
     const primal: IRModule = {
       ...ir, memory: { ...memory, exportName: `${SHARED}_memory` },
       exports: [...ir.exports.filter((x) => x.kind !== "memory"),
@@ -125,7 +149,7 @@ export class Program {
     const mem = memory.import
       ? (user[memory.import.module]?.[memory.import.base] as WebAssembly.Memory)
       : (instance.exports[`${SHARED}_memory`] as WebAssembly.Memory);
-    return new Program({ ...ir, memory }, instance, mem, imports, options);
+    return new Program({ ...ir, memory }, instance, mem, imports, options, Math.ceil(reserve / PAGE) * PAGE);
   }
 
   /**
@@ -135,13 +159,43 @@ export class Program {
   alloc<T extends TypedArray>(ctor: TypedArrayConstructor<T>, length: number): WasmArray<T> {
     if (typeof ctor !== "function" || typeof ctor.BYTES_PER_ELEMENT !== "number") throw new ArgumentError("program.alloc takes a typed array constructor, e.g. Float64Array");
     if (!Number.isInteger(length) || length < 0) throw new ArgumentError(`program.alloc: length must be a non-negative integer, got ${length}`);
-    const address = this.arena.heap.alloc(length * ctor.BYTES_PER_ELEMENT, this.kernelPages());
+    const address = this.arena.heap.alloc(length * ctor.BYTES_PER_ELEMENT);
     return new WasmArray(this.arena.heap, this, ctor, address, length);
   }
 
-  private kernelPages(): number {
-    const g = this.instance.exports[`${SHARED}_g_${KERNEL_PAGES}`] as WebAssembly.Global | undefined;
-    return g ? (g.value as number) : 0;
+  private global(name: string): WebAssembly.Global {
+    return this.instance.exports[`${SHARED}_g_${name}`] as WebAssembly.Global;
+  }
+
+  private kernelPages(): number { return this.global(KERNEL_PAGES).value as number; }
+
+  /** Bytes the kernel may grow by during the current call (for the message when it runs out). */
+  private heapRoom = 0;
+
+  /**
+   * @internal Starts a call's memory layout (primal or derivative): the scratch region goes above the
+   * kernel's pages and its reserve, and the kernel may grow only up to the runtime's first page.
+   */
+  beginCall(): ScratchArena {
+    const limit = this.arena.reset();
+    this.global(KERNEL_LIMIT).value = limit;
+    this.heapRoom = (limit - this.kernelPages()) * PAGE;
+    return this.arena;
+  }
+
+  /**
+   * @internal After a trap: the error for a kernel whose own heap ran into the runtime's regions (the
+   * flag is cleared), or null when the trap had another cause.
+   */
+  heapExhausted(kernel: string): TrapError | null {
+    const flag = this.global(HEAP_EXHAUSTED);
+    if (flag.value === 0) return null;
+    flag.value = 0;
+    const reserve = this.arena.reserve;
+    const room = this.heapRoom < reserve ? ` (live program.alloc buffers left it ${mib(this.heapRoom)})` : "";
+    const more = reserve > 0 ? 2 * reserve : DEFAULT_HEAP_RESERVE;
+    return new TrapError(`kernel ${kernel} trapped: the module's own heap (its memory.grow) outgrew the ${mib(reserve)} reserved for it during the call${room}; ` +
+      `the caller's arrays were left unchanged. Create the Program with { heapReserve: ${more} } (${mib(more)}) to reserve more`);
   }
 
   /**
@@ -248,8 +302,8 @@ export class Program {
       const entry = reverseEntry(d, target, sig, "__ad_entry");
       return { ...d.finish([entry]), exports: [{ name: "entry", kind: "function", target: entry.name }] };
     }
-    const name = d.forward(target, sig);
-    return { ...d.finish(), exports: [{ name: "entry", kind: "function", target: name }] };
+    const entry = forwardEntry(d, target, sig, "__ad_entry");
+    return { ...d.finish([entry]), exports: [{ name: "entry", kind: "function", target: entry.name }] };
   }
 
   private async compile(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature): Promise<CompiledDerivative> {

@@ -50,6 +50,33 @@ describe("C kernels (clang -O2, wasi-libc)", () => {
   });
 });
 
+describe("C kernels that allocate (malloc, calloc, free)", () => {
+  it("relax: work arrays from calloc/malloc, swapped every sweep, tanh from libm: reverse against finite differences, forward against reverse", async () => {
+    const p = await Program.fromWasm(readFileSync(new URL("../../corpus/c/wasm/relax.O2.wasm", import.meta.url)), { splitLocals: true });
+    const k = p.kernel("relax");
+    const ref = (b: Float64Array, iters: number) => {
+      let u = new Float64Array(b.length), v = new Float64Array(b.length);
+      for (let it = 0; it < iters; it++) {
+        for (let i = 0; i < b.length; i++) v[i] = 0.5 * ((i > 0 ? u[i - 1] : 0) + (i < b.length - 1 ? u[i + 1] : 0) + b[i]) - 0.1 * Math.tanh(u[i]);
+        [u, v] = [v, u];
+      }
+      return u.reduce((s, x) => s + x * x, 0);
+    };
+    for (const [n, iters] of [[1, 1], [5, 3], [9, 6]]) {
+      const b = Float64Array.from({ length: n }, (_, i) => Math.sin(i + 1));
+      const f = (y: Float64Array) => k.call(y.slice(), n, iters) as number;
+      expect(relErr(f(b), ref(b, iters))).toBeLessThan(1e-12);
+      const db = new Float64Array(n);
+      const r = await autodiff(ReverseWithPrimal, k, Duplicated(b.slice(), db), Const(n), Const(iters));
+      expect(r.primal).toBe(f(b));
+      for (let i = 0; i < n; i++) expect(relErr(db[i], richardsonFD((h) => { const y = b.slice(); y[i] += h; return f(y); }, 1e-3)), `db[${i}] n=${n}`).toBeLessThan(1e-8);
+      const t = Float64Array.from({ length: n }, (_, i) => Math.cos(3 * i));
+      const fw = await autodiff(Forward, k, Duplicated(b.slice(), t), Const(n), Const(iters));
+      expect(relErr(fw.tangent!, t.reduce((s, x, i) => s + x * db[i], 0))).toBeLessThan(1e-12);
+    }
+  });
+});
+
 describe("C kernels at -O0 (locals on the C stack)", () => {
   it("are refused naming the function, the store and the shadow stack", async () => {
     const p = await load(0);
@@ -58,6 +85,12 @@ describe("C kernels at -O0 (locals on the C stack)", () => {
       ["softplus_tanh", [Duplicated(Float32Array.of(0.1, 0.5), new Float32Array(2)), Const(2), Active(0.5), Active(0.25)]],
     ] as const) {
       const err = await autodiff(ReverseWithPrimal, p.kernel(name), ...args).catch((e) => e);
+      expect(err).toBeInstanceOf(ActivityError);
+      expect(err.message).toMatch(new RegExp(`^${name}: f(32|64)\\.store .*__stack_pointer.*-O1`));
+    }
+    const relax = await Program.fromWasm(readFileSync(new URL("../../corpus/c/wasm/relax.O0.wasm", import.meta.url)), { splitLocals: true });
+    for (const [name, args] of [["relax", [Duplicated(Float64Array.of(0.1, 0.5), new Float64Array(2)), Const(2), Const(3)]]] as const) {
+      const err = await autodiff(ReverseWithPrimal, relax.kernel(name), ...args).catch((e) => e);
       expect(err).toBeInstanceOf(ActivityError);
       expect(err.message).toMatch(new RegExp(`^${name}: f(32|64)\\.store .*__stack_pointer.*-O1`));
     }

@@ -1,0 +1,119 @@
+// Memory a kernel allocates itself (`new StaticArray<f64>(n)`, `heap.alloc`, `malloc`) needs
+// a shadow like an argument buffer. Before differentiating, every allocator call
+// `p = alloc(args)` becomes
+//     b = alloc(args); delta = __ad_shadow_alloc(size, b); p = b
+// where `b` is a fresh local assigned only there (the pointer analysis gives it provenance
+// "alloc" with that delta) and `__ad_shadow_alloc` places a zeroed block of `size` bytes on
+// the tape and returns its offset from b. Loads and stores through b then reach the shadow
+// at address + delta, and calls pass b + delta as the shadow pointer, as for arguments.
+// The shadow block lives on the tape: the reverse sweep pops it where it reverses the
+// allocation, after every use (LIFO); the runtime drops the whole tape after the call.
+import { allocationSize, allocatorOf, SHADOW_ALLOC } from "../analysis/allocators.js";
+import { binary, get, i32, set } from "../ir/builder.js";
+import { rewriteStatements } from "../ir/normalize.js";
+import type { Expr, IRFunction, IRModule } from "../ir/types.js";
+import { forEachNode } from "../ir/walk.js";
+import { TAPE, TAPE_GLOBALS } from "./tape.js";
+
+/** Whether some function of the module allocates (so derivative code needs the shadow allocator). */
+export function moduleAllocates(mod: IRModule): boolean {
+  return mod.functions.some((f) => allocatorOf(f) !== null);
+}
+
+/**
+ * fn (in statement form) with a shadow allocation after each allocator call, and a delta
+ * local beside every local that holds a pointer into an allocated block, assigned with it:
+ *     dL = delta of what v points into; L = v
+ * so the delta travels with the pointer (`prev = next` copies next's delta too). A delta per
+ * allocation site alone would be wrong for a pointer kept from an earlier run of a loop that
+ * allocates again. The pointer analysis reads `allocDeltas` (pointer local → delta local).
+ */
+export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction {
+  const sizes = new Map(mod.functions.flatMap((f) => { const s = allocatorOf(f); return s ? [[f.name, s] as const] : []; }));
+  if (sizes.size === 0 || !fn.body) return fn;
+  const locals = [...fn.locals], localNames = [...(fn.localNames ?? [])];
+  const fresh = (hint: string) => { locals.push("i32"); localNames[locals.length - 1] = `${hint}${locals.length - 1}`; return locals.length - 1; };
+  const deltas = new Map<number, number>();
+  const allocCall = (s: Expr) => (s.kind === "local.set" && s.value.kind === "call" ? sizes.get(s.value.func) : undefined);
+  let body = rewriteStatements(fn.body as Expr, (s, out) => {
+    const size = allocCall(s);
+    if (!size || s.kind !== "local.set" || s.value.kind !== "call") { out.push(s); return; }
+    // the size is read before the call: an argument's local may be the one the call assigns
+    const n = fresh("size"), block = fresh("block"), delta = fresh("shadow_delta");
+    deltas.set(block, delta);
+    out.push(set(n, allocationSize(size, s.value.args)), set(block, s.value), set(delta, { kind: "call", type: "i32", func: SHADOW_ALLOC, args: [get(n, "i32"), get(block, "i32")] }),
+      { ...s, value: get(block, "i32") });
+  });
+  if (deltas.size === 0) return fn;
+  // locals assigned (through pointer arithmetic) from a block or from such a local
+  const blocks = new Set(deltas.keys());
+  const pointers = new Set(blocks);
+  const sets: { local: number; value: Expr }[] = [];
+  forEachNode(body, (n) => { if (n.kind === "local.set" && locals[n.local] === "i32" && n.local >= fn.params.length && !blocks.has(n.local)) sets.push({ local: n.local, value: n.value }); });
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const st of sets) if (!pointers.has(st.local) && readsPointer(st.value, pointers)) { pointers.add(st.local); changed = true; }
+  }
+  for (const l of pointers) if (!blocks.has(l)) deltas.set(l, fresh(`${localNames[l] ?? "l" + l}_delta`));
+  body = rewriteStatements(body, (s, out) => {
+    if (s.kind === "local.set" && pointers.has(s.local) && !blocks.has(s.local)) {
+      const d = deltaOf(s.value, deltas) ?? i32(0);
+      if (!(d.kind === "local.get" && d.local === deltas.get(s.local))) out.push(set(deltas.get(s.local)!, d));
+    }
+    out.push(s);
+  });
+  return { ...fn, locals, localNames, body, allocDeltas: deltas };
+}
+
+/** Whether e's value points where a local of `pointers` points (pointer ± integer, masks, select). */
+function readsPointer(e: Expr, pointers: Set<number>): boolean {
+  switch (e.kind) {
+    case "local.get": return pointers.has(e.local);
+    case "binary":
+      if (e.type !== "i32") return false;
+      if (e.op === "i32.sub") return readsPointer(e.left, pointers) && !readsPointer(e.right, pointers);
+      return ["i32.add", "i32.and", "i32.or", "i32.xor"].includes(e.op) && (readsPointer(e.left, pointers) || readsPointer(e.right, pointers));
+    case "select": return readsPointer(e.ifTrue, pointers) || readsPointer(e.ifFalse, pointers);
+    default: return false;
+  }
+}
+
+/** The delta of what e points into, as a tree over delta locals (null: e is no such pointer). */
+function deltaOf(e: Expr, deltas: Map<number, number>): Expr | null {
+  const ptrs = new Set(deltas.keys());
+  switch (e.kind) {
+    case "local.get": return deltas.has(e.local) ? get(deltas.get(e.local)!, "i32") : null;
+    case "binary":
+      if (!readsPointer(e, ptrs)) return null;
+      return readsPointer(e.left, ptrs) ? deltaOf(e.left, deltas) : deltaOf(e.right, deltas);
+    case "select": {
+      if (!readsPointer(e, ptrs)) return null;
+      return { ...e, type: "i32", ifTrue: deltaOf(e.ifTrue, deltas) ?? i32(0), ifFalse: deltaOf(e.ifFalse, deltas) ?? i32(0) };
+    }
+    default: return null;
+  }
+}
+
+/**
+ * `__ad_shadow_alloc(size, block)`: a zeroed, 16-byte aligned block of `size` bytes on the
+ * tape (so delta keeps the block's alignment), then the previous top pushed, so the reverse
+ * sweep pops block and all with `TAPE.land`. Returns shadow − block.
+ */
+export function shadowAllocFunction(): IRFunction {
+  const size = get(0, "i32"), block = get(1, "i32"), old = 2, at = 3;
+  const tp: Expr = { kind: "global.get", type: "i32", global: TAPE_GLOBALS.tp };
+  const end = binary("i32.add", binary("i32.add", get(at, "i32"), size), i32(4));
+  return {
+    name: SHADOW_ALLOC, inactive: true, params: ["i32", "i32"], results: ["i32"], locals: ["i32", "i32", "i32", "i32"], localNames: ["size", "block", "old", "at"],
+    body: { kind: "block", type: "unreachable", label: null, body: [
+      set(old, tp),
+      set(at, binary("i32.and", binary("i32.add", tp, i32(15)), i32(-16))),
+      { kind: "if", type: "none", cond: binary("i32.gt_u", end, { kind: "global.get", type: "i32", global: TAPE_GLOBALS.limit }),
+        then: { kind: "call", type: "none", func: TAPE_GLOBALS.grow, args: [binary("i32.sub", end, tp)] }, else: null },
+      { kind: "memory.fill", type: "none", dest: get(at, "i32"), value: i32(0), size },
+      { kind: "global.set", type: "none", global: TAPE_GLOBALS.tp, value: binary("i32.add", get(at, "i32"), size) },
+      ...TAPE.push(get(old, "i32")),
+      { kind: "return", type: "unreachable", value: binary("i32.sub", get(at, "i32"), block) },
+    ] },
+  };
+}

@@ -1,0 +1,41 @@
+// Which functions of a module allocate memory: AssemblyScript's runtime (`__new`, `__alloc`
+// of the stub, incremental and minimal runtimes), C's `malloc`/`calloc`/`aligned_alloc`
+// (wasi-libc, Emscripten), Rust's `__rust_alloc`/`__rust_alloc_zeroed`, recognised by the
+// names the name section keeps and checked by signature, and functions the user names with
+// `program.allocator`. A block they return gets a zeroed shadow block of the same size.
+import type { Expr, IRFunction } from "../ir/types.js";
+
+/** The function derivative code calls right after an allocation: `delta = __ad_shadow_alloc(size, block)`. */
+export const SHADOW_ALLOC = "__ad_shadow_alloc";
+
+/** Which arguments give the block's size: one argument, or the product of two (calloc). */
+export type SizeArgs = [number] | [number, number];
+
+const BY_NAME: { name: RegExp; size: SizeArgs; params: number }[] = [
+  { name: /^~lib\/rt\/(stub|itcms|tcms)\/__new$/, size: [0], params: 2 },
+  { name: /^~lib\/rt\/(stub|tlsf)\/__alloc$/, size: [0], params: 1 },
+  { name: /^(malloc|dlmalloc|emscripten_builtin_malloc)$/, size: [0], params: 1 },
+  { name: /^(calloc|dlcalloc|emscripten_builtin_calloc)$/, size: [0, 1], params: 2 },
+  { name: /^aligned_alloc$/, size: [1], params: 2 },
+  { name: /^(__rust_alloc|__rust_alloc_zeroed)$/, size: [0], params: 2 },
+];
+
+/** Functions that give a block back (or pin it for a GC): they move no derivatives, whatever pointer they receive. */
+export const DEALLOCATORS = /^(free|dlfree|emscripten_builtin_free|__rust_dealloc|~lib\/rt\/(stub|tlsf|itcms|tcms)\/(__free|__pin|__unpin|__collect))$/;
+
+/** Functions that move a block (and would leave its shadow behind): refused when active data passes through them. */
+export const REALLOCATORS = /^(realloc|~lib\/rt\/(stub|tlsf)\/__realloc|~lib\/rt\/(stub|itcms|tcms)\/__renew|__rust_realloc)$/;
+
+/** How `fn` allocates, if it is an allocator: the arguments giving the size. */
+export function allocatorOf(fn: IRFunction): SizeArgs | null {
+  if (fn.allocator) return fn.allocator.size;
+  if (fn.results.length !== 1 || fn.results[0] !== "i32" || !fn.params.every((p) => p === "i32")) return null;
+  const hit = BY_NAME.find((a) => a.name.test(fn.name) && a.params === fn.params.length);
+  return hit ? hit.size : null;
+}
+
+/** The size of the block a call allocates, as a tree over the call's arguments. */
+export function allocationSize(size: SizeArgs, args: Expr[]): Expr {
+  return size.length === 1 ? args[size[0]]
+    : { kind: "binary", type: "i32", op: "i32.mul", left: args[size[0]], right: args[size[1]] };
+}
