@@ -8,17 +8,19 @@
 // at address + delta, and calls pass b + delta as the shadow pointer, as for arguments.
 // The shadow block lives on the tape: the reverse sweep pops it where it reverses the
 // allocation, after every use (LIFO); the runtime drops the whole tape after the call.
-import { allocationSize, allocatorOf, SHADOW_ALLOC } from "../analysis/allocators.js";
-import { binary, get, i32, set } from "../ir/builder.js";
+import { allocationSize, allocatorOf, reallocatorOf, SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "../analysis/allocators.js";
+import { binary, get, i32, load, set, store } from "../ir/builder.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import type { Expr, IRFunction, IRModule } from "../ir/types.js";
 import { forEachNode } from "../ir/walk.js";
 import { TAPE, TAPE_GLOBALS } from "./tape.js";
+import { forwardObjectFields } from "./object-fields.js";
 
 /** Whether some function of the module allocates (so derivative code needs the shadow allocator). */
 export function moduleAllocates(mod: IRModule): boolean {
-  return mod.functions.some((f) => allocatorOf(f) !== null);
+  return mod.functions.some((f) => allocatorOf(f) !== null || reallocatorOf(f) !== null);
 }
+
 
 /**
  * fn (in statement form) with a shadow allocation after each allocator call, and a delta
@@ -30,13 +32,24 @@ export function moduleAllocates(mod: IRModule): boolean {
  */
 export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction {
   const sizes = new Map(mod.functions.flatMap((f) => { const s = allocatorOf(f); return s ? [[f.name, s] as const] : []; }));
-  if (sizes.size === 0 || !fn.body) return fn;
+  const reallocs = new Map(mod.functions.flatMap((f) => { const r = reallocatorOf(f); return r ? [[f.name, r] as const] : []; }));
+  if ((sizes.size === 0 && reallocs.size === 0) || !fn.body) return fn;
   const locals = [...fn.locals], localNames = [...(fn.localNames ?? [])];
   const fresh = (hint: string) => { locals.push("i32"); localNames[locals.length - 1] = `${hint}${locals.length - 1}`; return locals.length - 1; };
   const deltas = new Map<number, number>();
   const allocCall = (s: Expr) => (s.kind === "local.set" && s.value.kind === "call" ? sizes.get(s.value.func) : undefined);
   let body = rewriteStatements(fn.body as Expr, (s, out) => {
     const size = allocCall(s);
+    const realloc = s.kind === "local.set" && s.value.kind === "call" ? reallocs.get(s.value.func) : undefined;
+    if (realloc && s.kind === "local.set" && s.value.kind === "call") {
+      // the old block's shadow is copied into the new one (its delta is added below, with the others)
+      const n = fresh("size"), old = fresh("old_block"), block = fresh("block"), delta = fresh("shadow_delta");
+      deltas.set(block, delta);
+      out.push(set(n, s.value.args[realloc.size]), set(old, s.value.args[realloc.old]), set(block, s.value),
+        set(delta, { kind: "call", type: "i32", func: SHADOW_REALLOC, args: [get(n, "i32"), get(block, "i32"), get(old, "i32")] }),
+        { ...s, value: get(block, "i32") });
+      return;
+    }
     if (!size || s.kind !== "local.set" || s.value.kind !== "call") { out.push(s); return; }
     // the size is read before the call: an argument's local may be the one the call assigns
     const n = fresh("size"), block = fresh("block"), delta = fresh("shadow_delta");
@@ -45,6 +58,8 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
       { ...s, value: get(block, "i32") });
   });
   if (deltas.size === 0) return fn;
+  // pointers kept in fields of allocated objects (a Float64Array's dataStart) move into locals
+  body = forwardObjectFields(body, new Set(deltas.keys()), fresh);
   // locals assigned (through pointer arithmetic) from a block or from such a local
   const blocks = new Set(deltas.keys());
   const pointers = new Set(blocks);
@@ -56,6 +71,23 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
   }
   for (const l of pointers) if (!blocks.has(l)) deltas.set(l, fresh(`${localNames[l] ?? "l" + l}_delta`));
   body = rewriteStatements(body, (s, out) => {
+    if (s.kind === "local.set" && s.value.kind === "call" && s.value.func === SHADOW_REALLOC) {
+      // the old block's delta, or 0 when it is no pointer into a block (null: realloc as malloc; else the shadow allocator traps)
+      // (in a local of its own: the remapping below may reassign the old block's delta local)
+      const kept = fresh("old_delta");
+      const oldDelta = get(kept, "i32");
+      out.push(set(kept, deltaOf(s.value.args[2], deltas) ?? i32(0)), { ...s, value: { ...s.value, args: [...s.value.args, oldDelta] } });
+      // a block grown in place keeps its address, and every pointer into it its old delta: such
+      // pointers (old delta, address inside the block) take the new shadow's delta. After a move
+      // they dangle, and what they get does not matter.
+      const [size, block] = s.value.args as [Expr, Expr];
+      for (const [p, d] of deltas) {
+        if (d === s.local) continue;
+        const inside = binary("i32.and", binary("i32.eq", get(d, "i32"), oldDelta), binary("i32.lt_u", binary("i32.sub", get(p, "i32"), block), size));
+        out.push(set(d, { kind: "select", type: "i32", ifTrue: get(s.local, "i32"), ifFalse: get(d, "i32"), cond: inside }));
+      }
+      return;
+    }
     if (s.kind === "local.set" && pointers.has(s.local) && !blocks.has(s.local)) {
       const d = deltaOf(s.value, deltas) ?? i32(0);
       if (!(d.kind === "local.get" && d.local === deltas.get(s.local))) out.push(set(deltas.get(s.local)!, d));
@@ -102,18 +134,52 @@ function deltaOf(e: Expr, deltas: Map<number, number>): Expr | null {
 export function shadowAllocFunction(): IRFunction {
   const size = get(0, "i32"), block = get(1, "i32"), old = 2, at = 3;
   const tp: Expr = { kind: "global.get", type: "i32", global: TAPE_GLOBALS.tp };
+  // the block's size sits in the 4 bytes before it, for a reallocation to copy it
   const end = binary("i32.add", binary("i32.add", get(at, "i32"), size), i32(4));
   return {
     name: SHADOW_ALLOC, inactive: true, params: ["i32", "i32"], results: ["i32"], locals: ["i32", "i32", "i32", "i32"], localNames: ["size", "block", "old", "at"],
     body: { kind: "block", type: "unreachable", label: null, body: [
       set(old, tp),
-      set(at, binary("i32.and", binary("i32.add", tp, i32(15)), i32(-16))),
+      set(at, binary("i32.and", binary("i32.add", tp, i32(15 + 4)), i32(-16))),
       { kind: "if", type: "none", cond: binary("i32.gt_u", end, { kind: "global.get", type: "i32", global: TAPE_GLOBALS.limit }),
         then: { kind: "call", type: "none", func: TAPE_GLOBALS.grow, args: [binary("i32.sub", end, tp)] }, else: null },
       { kind: "memory.fill", type: "none", dest: get(at, "i32"), value: i32(0), size },
+      store("i32.store", binary("i32.sub", get(at, "i32"), i32(4)), size),
       { kind: "global.set", type: "none", global: TAPE_GLOBALS.tp, value: binary("i32.add", get(at, "i32"), size) },
       ...TAPE.push(get(old, "i32")),
       { kind: "return", type: "unreachable", value: binary("i32.sub", get(at, "i32"), block) },
     ] },
   };
 }
+
+/**
+ * `__ad_shadow_realloc(size, block, old, oldDelta)`: a shadow block for the reallocated block,
+ * holding the old shadow's first min(old size, size) bytes (tangents move with the data in
+ * forward mode; in the augmented sweep shadows of blocks are still zero). A non-null old
+ * block without a delta (not a block the analyses followed) traps instead of copying primal
+ * data. `__ad_shadow_unrealloc(size, shadow, old, oldDelta)`, its reversal: the adjoints of
+ * the copied bytes go back to the old shadow, which nothing touched after the move (zero).
+ */
+export function shadowReallocFunctions(): IRFunction[] {
+  const size = get(0, "i32"), old = get(2, "i32"), oldDelta = get(3, "i32");
+  const oldShadow = binary("i32.add", old, oldDelta);
+  const copied = (s: Expr): Expr => ({ kind: "select", type: "i32", ifTrue: load("i32.load", binary("i32.sub", oldShadow, i32(4))), ifFalse: s,
+    cond: binary("i32.lt_u", load("i32.load", binary("i32.sub", oldShadow, i32(4))), s) });
+  const guard: Expr = { kind: "if", type: "none", cond: unaryEqz(oldDelta), then: { kind: "unreachable", type: "unreachable" }, else: null };
+  const realloc: IRFunction = {
+    name: SHADOW_REALLOC, inactive: true, params: ["i32", "i32", "i32", "i32"], results: ["i32"], locals: ["i32", "i32", "i32", "i32", "i32"], localNames: ["size", "block", "old", "old_delta", "delta"],
+    body: { kind: "block", type: "unreachable", label: null, body: [
+      set(4, { kind: "call", type: "i32", func: SHADOW_ALLOC, args: [size, get(1, "i32")] }),
+      { kind: "if", type: "none", cond: old, then: { kind: "block", type: "none", label: null, body: [guard,
+        { kind: "memory.copy", type: "none", dest: binary("i32.add", get(1, "i32"), get(4, "i32")), src: oldShadow, size: copied(size) }] }, else: null },
+      { kind: "return", type: "unreachable", value: get(4, "i32") },
+    ] },
+  };
+  const unrealloc: IRFunction = {
+    name: SHADOW_UNREALLOC, inactive: true, params: ["i32", "i32", "i32", "i32"], results: [], locals: ["i32", "i32", "i32", "i32"], localNames: ["size", "shadow", "old", "old_delta"],
+    body: { kind: "if", type: "none", cond: old, then: { kind: "memory.copy", type: "none", dest: oldShadow, src: get(1, "i32"), size: copied(size) }, else: null },
+  };
+  return [realloc, unrealloc];
+}
+
+const unaryEqz = (e: Expr): Expr => ({ kind: "unary", type: "i32", op: "i32.eqz", value: e });

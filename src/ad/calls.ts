@@ -10,7 +10,7 @@ import { isFloat } from "../ir/types.js";
 import { mathImportName } from "../ir/math-imports.js";
 import { forEachNode } from "../ir/walk.js";
 import { mathRules } from "./rules/math.js";
-import { DEALLOCATORS } from "../analysis/allocators.js";
+import { DEALLOCATORS, reallocatorOf } from "../analysis/allocators.js";
 import type { IntrinsicRule } from "./rules/rule.js";
 
 export type Callee =
@@ -78,7 +78,7 @@ export function callResultActive(mod: IRModule, call: Expr, argActive: (e: Expr)
 const WASI_MODULES = new Set(["wasi_snapshot_preview1", "wasi_unstable"]);
 const isInactive = (mod: IRModule, name: string) => {
   const fn = mod.functions.find((f) => f.name === name);
-  return !!fn?.inactive || (!!fn?.import && WASI_MODULES.has(fn.import.module)) || (!!fn && !fn.import && DEALLOCATORS.test(fn.name));
+  return !!fn?.inactive || (!!fn?.import && WASI_MODULES.has(fn.import.module)) || (!!fn && !fn.import && (DEALLOCATORS.test(fn.name) || reallocatorOf(fn) !== null));
 };
 
 /** Whether derivatives flow into a call: some argument carries one and the callee is not marked inactive. */

@@ -22,8 +22,9 @@ import { cacheNeededOperands } from "./cache-operands.js";
 import { specializeRule } from "./specialize-rule.js";
 import { UnsupportedError } from "../errors.js";
 import { printExpr } from "../ir/print.js";
-import { moduleAllocates, shadowAllocFunction, withShadowAllocations } from "./allocations.js";
+import { moduleAllocates, shadowAllocFunction, shadowReallocFunctions, withShadowAllocations } from "./allocations.js";
 import { inlineAllocatingCalls } from "./inline-allocating.js";
+import { refuseIntegerCopies } from "./integer-copies.js";
 
 /**
  * A pointer into an argument buffer kept in a global would come back as a plain address
@@ -71,7 +72,7 @@ export class Differentiator {
 
   constructor(mod: IRModule) {
     this.allocates = moduleAllocates(mod);
-    this.module = this.allocates ? { ...mod, functions: [...mod.functions, shadowAllocFunction()] } : mod;
+    this.module = this.allocates ? { ...mod, functions: [...mod.functions, shadowAllocFunction(), ...shadowReallocFunctions()] } : mod;
     for (const f of this.module.functions) this.names.add(f.name);
     this.stores = new StoreSummary(this.module);
   }
@@ -126,6 +127,7 @@ export class Differentiator {
     const first = analyses(this.normalizedFn(name));
     refuseBitReads(first);
     refusePointerGlobals(first);
+    refuseIntegerCopies(first);
     if (mode === "forward") return first;
     // reverse mode reads values of loads from memory that may change only through locals
     const mutable = new Set(this.module.globals.filter((g) => g.mutable).map((g) => g.name));

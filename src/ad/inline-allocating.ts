@@ -4,7 +4,7 @@
 // own (src/ad/allocations.ts gives it a shadow block and a delta local that travels with the
 // pointer), instead of a call whose result has no shadow the caller could know.
 import { PointerAnalysis } from "../analysis/pointers.js";
-import { allocatorOf } from "../analysis/allocators.js";
+import { allocatorOf, DEALLOCATORS, REALLOCATORS, reallocatorOf } from "../analysis/allocators.js";
 import { get, set, zero } from "../ir/builder.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import type { Expr, IRFunction, IRModule } from "../ir/types.js";
@@ -18,19 +18,20 @@ const MAX_DEPTH = 4;
  * function of the module in statement form (no shadow allocations yet).
  */
 export function inlineAllocatingCalls(fn: IRFunction, mod: IRModule, normalized: (name: string) => IRFunction, wrappers: Map<string, boolean>, depth = 0): IRFunction {
-  if (depth >= MAX_DEPTH || !fn.body || !mod.functions.some((f) => allocatorOf(f))) return fn;
+  if (depth >= MAX_DEPTH || !fn.body || !mod.functions.some((f) => allocatorOf(f) || reallocatorOf(f))) return fn;
   const locals = [...fn.locals], localNames = [...(fn.localNames ?? [])];
   let changed = false;
   const body = rewriteStatements(fn.body as Expr, (s, out) => {
-    const call = s.kind === "local.set" && s.value.kind === "call" ? s.value : null;
+    const call = s.kind === "local.set" && s.value.kind === "call" ? s.value : s.kind === "call" ? s : null;
     const callee = call ? mod.functions.find((f) => f.name === call.func) : undefined;
-    if (!call || !callee || callee.name === fn.name || !returnsFreshBlock(callee, mod, normalized, wrappers, depth)) { out.push(s); return; }
+    if (!call || !callee || callee.name === fn.name || !(returnsFreshBlock(callee, mod, normalized, wrappers, depth) || resizesBlock(callee))) { out.push(s); return; }
     changed = true;
     const w = inlineAllocatingCalls(normalized(callee.name), mod, normalized, wrappers, depth + 1);
     const base = locals.length;
     const tag = callee.name.replace(/[^\w]/g, "_").slice(-24);
     w.locals.forEach((t, i) => { localNames[locals.push(t) - 1] = `${w.localNames?.[i] ?? "l" + i}_${tag}_${locals.length - 1}`; });
-    const result = locals.push("i32") - 1;
+    const resultType = w.results[0] ?? "i32";
+    const result = locals.push(resultType) - 1;
     localNames[result] = `ret${result}`;
     const exit = `inl${base}`;
     const relabel = (l: string) => `${l}_${exit}`;
@@ -43,7 +44,7 @@ export function inlineAllocatingCalls(fn: IRFunction, mod: IRModule, normalized:
         case "loop": return { ...n, label: relabel(n.label) };
         case "br": return { ...n, label: relabel(n.label) };
         case "br_table": return { ...n, labels: n.labels.map(relabel), default: relabel(n.default) };
-        case "return": return { kind: "block", type: "unreachable", label: null, body: [set(result, n.value!), { kind: "br", type: "unreachable", label: exit, cond: null, value: null }] };
+        case "return": return { kind: "block", type: "unreachable", label: null, body: [...(n.value ? [set(result, n.value)] : []), { kind: "br", type: "unreachable", label: exit, cond: null, value: null }] };
         default: return n;
       }
     });
@@ -54,15 +55,26 @@ export function inlineAllocatingCalls(fn: IRFunction, mod: IRModule, normalized:
       ...w.params.map((t, i) => set(base + i, get(args[i], t))),
       ...w.locals.slice(w.params.length).map((t, i) => set(base + w.params.length + i, zero(t))),
       { kind: "block", type: "none", label: exit, body: [moved] },
-      set((s as { local: number }).local, get(result, "i32")),
+      ...(s.kind === "local.set" ? [set(s.local, get(result, resultType))] : []),
     );
   });
   return changed ? { ...fn, locals, localNames, body } : fn;
 }
 
+/**
+ * Whether fn moves a block to a new size itself (AssemblyScript's `ensureCapacity` for
+ * Array#push): inlined, the reallocation and the object fields it rewrites are the caller's.
+ */
+function resizesBlock(fn: IRFunction): boolean {
+  if (fn.import || !fn.body || fn.rules?.length || fn.inactive || reallocatorOf(fn) || allocatorOf(fn) || DEALLOCATORS.test(fn.name)) return false;
+  let found = false;
+  forEachNode(fn.body as Expr, (n) => { if (n.kind === "call" && REALLOCATORS.test(n.func)) found = true; });
+  return found;
+}
+
 /** Whether every value fn returns points into a block fn itself allocated (memoised in `wrappers`). */
 function returnsFreshBlock(fn: IRFunction, mod: IRModule, normalized: (name: string) => IRFunction, wrappers: Map<string, boolean>, depth: number): boolean {
-  if (fn.import || fn.rules?.length || fn.inactive || allocatorOf(fn) || fn.results.length !== 1 || fn.results[0] !== "i32") return false;
+  if (fn.import || fn.rules?.length || fn.inactive || allocatorOf(fn) || reallocatorOf(fn) || DEALLOCATORS.test(fn.name) || fn.results.length !== 1 || fn.results[0] !== "i32") return false;
   let known = wrappers.get(fn.name);
   if (known === undefined) {
     wrappers.set(fn.name, false); // recursion: not a wrapper

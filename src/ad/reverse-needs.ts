@@ -6,6 +6,7 @@
 // integers invert the operation instead of using the tape.
 import type { ActivityAnalysis } from "../analysis/activity.js";
 import { hasShadow, type PointerAnalysis } from "../analysis/pointers.js";
+import { SHADOW_REALLOC } from "../analysis/allocators.js";
 import type { StableMemory } from "../analysis/stable-memory.js";
 import { isPureTree } from "../ir/normalize.js";
 import type { Expr } from "../ir/types.js";
@@ -189,6 +190,8 @@ export class ReverseNeeds {
     switch (s.kind) {
       case "local.set":
         defs.push(s.local);
+        // a reallocation's reversal reads its arguments and the delta it produced
+        if (s.value.kind === "call" && s.value.func === SHADOW_REALLOC) { for (const a of s.value.args) localsOf(a, pre); post.add(s.local); break; }
         if (s.value.kind === "call" || s.value.kind === "call_indirect") callNeeds(s.value);
         else if (this.act.activeLocals[s.local] || (s.local === retLocal && resultActive)) this.propagationReads(s.value, pre);
         break;

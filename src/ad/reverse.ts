@@ -5,7 +5,7 @@
 // augmented and reverse functions, so recursion works through the shared tape.
 import type { ActivitySignature } from "../analysis/signature.js";
 import { hasShadow } from "../analysis/pointers.js";
-import { SHADOW_ALLOC } from "../analysis/allocators.js";
+import { SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "../analysis/allocators.js";
 import { UnsupportedError } from "../errors.js";
 import { binary, get, i32, set, unary, zero } from "../ir/builder.js";
 import type { Call, CallIndirect, CfgBlock, CustomRule, Edge, Expr, IRFunction, ValType } from "../ir/types.js";
@@ -28,7 +28,7 @@ import { sizeOf, TAPE } from "./tape.js";
 
 type Val = (tree: Expr) => Expr;
 
-const isShadowAlloc = (s: Expr) => s.kind === "local.set" && s.value.kind === "call" && s.value.func === SHADOW_ALLOC;
+const isShadowAlloc = (s: Expr) => s.kind === "local.set" && s.value.kind === "call" && (s.value.func === SHADOW_ALLOC || s.value.func === SHADOW_REALLOC);
 
 /** Parameters and results of the reverse sweep of fn under sig. */
 export function reverseSignature(fn: { params: ValType[]; results: ValType[] }, sig: ActivitySignature): { params: ValType[]; results: ValType[] } {
@@ -361,9 +361,14 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   const revStmt = (s: Expr, restores: number[], out: Expr[], subst: Map<number, Expr>) => {
     const val: Val = subst.size === 0 ? (t) => rx.remap(t)
       : (t) => rx.remap(mapTree(t, (n) => (n.kind === "local.get" && subst.has(n.local) ? subst.get(n.local)! : n)));
-    if (isShadowAlloc(s)) {
+    if (isShadowAlloc(s) && s.kind === "local.set" && s.value.kind === "call") {
       // the allocation's reversal: every use of its shadow block is behind; the restored values
-      // were pushed after the block: pop them, then the block
+      // were pushed after the block: pop them, then the block. A reallocation first hands the
+      // adjoints of the bytes it copied back to the old block's shadow (the delta it produced is read before its restore)
+      if (s.value.func === SHADOW_REALLOC) {
+        const [size, block, old, oldDelta] = s.value.args.map((x) => val(x));
+        out.push({ kind: "call", type: "none", func: SHADOW_UNREALLOC, args: [size, binary("i32.add", block, get(rx.map(s.local), "i32")), old, oldDelta] });
+      }
       for (const x of restores) restore(s, x, out);
       out.push(...TAPE.land(rx.add("i32", "tape_top")));
       return;

@@ -20,11 +20,32 @@ const BY_NAME: { name: RegExp; size: SizeArgs; params: number }[] = [
   { name: /^(__rust_alloc|__rust_alloc_zeroed)$/, size: [0], params: 2 },
 ];
 
-/** Functions that give a block back (or pin it for a GC): they move no derivatives, whatever pointer they receive. */
-export const DEALLOCATORS = /^(free|dlfree|emscripten_builtin_free|__rust_dealloc|~lib\/rt\/(stub|tlsf|itcms|tcms)\/(__free|__pin|__unpin|__collect))$/;
+/**
+ * Functions that give a block back, or tell a GC about one (pin it, link a reference stored in
+ * an object): they move no derivatives and write no object's fields, whatever pointer they get.
+ */
+export const DEALLOCATORS = /^(free|dlfree|emscripten_builtin_free|__rust_dealloc|~lib\/rt\/(stub|tlsf|itcms|tcms)\/(__free|__pin|__unpin|__collect|__link))$/;
 
-/** Functions that move a block (and would leave its shadow behind): refused when active data passes through them. */
-export const REALLOCATORS = /^(realloc|~lib\/rt\/(stub|tlsf)\/__realloc|~lib\/rt\/(stub|itcms|tcms)\/__renew|__rust_realloc)$/;
+/** The function derivative code calls right after a reallocation: `delta = __ad_shadow_realloc(size, block, old, oldDelta)`. */
+export const SHADOW_REALLOC = "__ad_shadow_realloc";
+/** The function the reverse sweep calls where it passes a reallocation: the copied adjoints go back to the old block's shadow. */
+export const SHADOW_UNREALLOC = "__ad_shadow_unrealloc";
+
+/** Functions that move a block to a new size: which arguments are the old block and the new size. */
+const REALLOC_BY_NAME: { name: RegExp; old: number; size: number; params: number }[] = [
+  { name: /^(realloc|dlrealloc|emscripten_builtin_realloc)$/, old: 0, size: 1, params: 2 },
+  { name: /^~lib\/rt\/(stub|tlsf)\/__realloc$/, old: 0, size: 1, params: 2 },
+  { name: /^~lib\/rt\/(stub|itcms|tcms)\/__renew$/, old: 0, size: 1, params: 2 },
+  { name: /^__rust_realloc$/, old: 0, size: 3, params: 4 },
+];
+export const REALLOCATORS = /^(realloc|dlrealloc|emscripten_builtin_realloc|~lib\/rt\/(stub|tlsf)\/__realloc|~lib\/rt\/(stub|itcms|tcms)\/__renew|__rust_realloc)$/;
+
+/** How `fn` reallocates, if it does: the old block's and the new size's argument indexes. */
+export function reallocatorOf(fn: IRFunction): { old: number; size: number } | null {
+  if (fn.results.length !== 1 || fn.results[0] !== "i32" || !fn.params.every((p) => p === "i32")) return null;
+  const hit = REALLOC_BY_NAME.find((a) => a.name.test(fn.name) && a.params === fn.params.length);
+  return hit ? { old: hit.old, size: hit.size } : null;
+}
 
 /** How `fn` allocates, if it is an allocator: the arguments giving the size. */
 export function allocatorOf(fn: IRFunction): SizeArgs | null {

@@ -52,7 +52,9 @@ export class PointerAnalysis {
     for (const [block, delta] of blocks) this.locals[block] = { kind: "alloc", delta };
     const mixed: { local: number; value: Expr }[] = [];
     forEachNode(fn.body as Expr, (n) => {
-      if (n.kind === "local.set" && fn.locals[n.local] === "i32") (blocks.has(n.local) ? mixed : sets).push({ local: n.local, value: n.value });
+      // null is no buffer: `p = 0` (a C null, an inlined callee's locals starting at zero) leaves p's buffer as it is
+      const isNull = n.kind === "local.set" && n.value.kind === "const" && n.value.value === 0;
+      if (n.kind === "local.set" && fn.locals[n.local] === "i32" && !isNull) (blocks.has(n.local) ? mixed : sets).push({ local: n.local, value: n.value });
       if (n.kind === "tuple.set") n.locals.forEach((l) => { if (fn.locals[l] === "i32") this.locals[l] = join(this.locals[l], unknown("it is returned by a call")); });
     });
     const fixpoint = () => {

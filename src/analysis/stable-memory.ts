@@ -7,7 +7,7 @@ import type { Expr, IRFunction, IRModule } from "../ir/types.js";
 import { mathImportName } from "../ir/math-imports.js";
 import { forEachNode } from "../ir/walk.js";
 import type { PointerAnalysis } from "./pointers.js";
-import { SHADOW_ALLOC } from "./allocators.js";
+import { SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "./allocators.js";
 
 const WRITES = new Set(["store", "memory.copy", "memory.fill"]);
 
@@ -20,7 +20,7 @@ export class StoreSummary {
     const known = this.memo.get(name);
     if (known !== undefined) return known;
     // the shadow allocator writes the tape only, which no load of a kernel reads
-    if (visiting.has(name) || name === SHADOW_ALLOC) return false;
+    if (visiting.has(name) || name === SHADOW_ALLOC || name === SHADOW_REALLOC || name === SHADOW_UNREALLOC) return false;
     visiting.add(name);
     const fn = this.mod.functions.find((f) => f.name === name);
     let stores = false;

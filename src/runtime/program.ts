@@ -203,11 +203,45 @@ export class Program {
    * in every mode but are never differentiated, and its result counts as a constant. `name` is
    * an export, a function name of the module, or an import as "module.base" (e.g. "env.log").
    * The caller vouches for it: a marked function that writes active data makes derivatives wrong.
+   * This is also how to declare the `free` of an allocator named with `allocator`: giving a
+   * block back moves no derivatives (the built-in deallocators, C's `free` and
+   * AssemblyScript's `__free`, are inactive already).
    */
   inactive(name: string): this {
     const targets = resolveFunction(this.ir, name);
     if (targets.length === 0) throw new ArgumentError(`inactive(${JSON.stringify(name)}): no such function or import in the module`);
     for (const f of targets) f.inactive = true;
+    this.cache.clear();
+    return this;
+  }
+
+  /**
+   * Names `name` (an export, a function of the module, or an import as "module.base") as an
+   * allocator that the built-in list (AssemblyScript's `__new`/`__alloc`, C's `malloc`,
+   * `calloc`, `aligned_alloc`, Rust's `__rust_alloc`) does not know: each block a call returns
+   * then gets a zeroed shadow block of the same size, and pointers into it carry derivatives.
+   * `size` is the index of the i32 parameter giving the size in bytes, or two indexes whose
+   * product is the size (calloc's count and element size). Only the returned pointer and the
+   * size are used, so an import may be named too. A function that gives blocks back needs
+   * no counterpart: mark it with `inactive`, as it moves no derivatives.
+   */
+  allocator(name: string, options: { size: number | [number] | [number, number] }): this {
+    const what = `allocator(${JSON.stringify(name)})`;
+    const targets = resolveFunction(this.ir, name);
+    if (targets.length === 0) throw new ArgumentError(`${what}: no such function or import in the module`);
+    const f = targets[0];
+    const sig = `(param ${f.params.join(" ") || "none"}) (result ${f.results.join(" ") || "none"})`;
+    if (f.results.length !== 1 || f.results[0] !== "i32")
+      throw new ArgumentError(`${what}: ${name} has signature ${sig}; an allocator returns one i32, the block's address`);
+    const given = options?.size;
+    const size = typeof given === "number" ? [given] : given;
+    const form = "{ size: i } (the i32 parameter giving the size in bytes) or { size: [i, j] } (two i32 parameters whose product is the size, as calloc's)";
+    if (!Array.isArray(size) || size.length < 1 || size.length > 2)
+      throw new ArgumentError(`${what}: expected ${form}, got ${JSON.stringify(given)}`);
+    for (const i of size)
+      if (!Number.isInteger(i) || f.params[i] !== "i32")
+        throw new ArgumentError(`${what}: size index ${JSON.stringify(i)} is not an i32 parameter of ${name} ${sig}; expected ${form}`);
+    for (const t of targets) t.allocator = { size: [...size] as [number] | [number, number] };
     this.cache.clear();
     return this;
   }

@@ -1,0 +1,161 @@
+// Objects a function allocates and reads pointers back from: AssemblyScript's
+// `new Float64Array(n)` allocates an object (buffer at 0, dataStart at 4, byteLength at 8) and
+// a data block, stores the data pointer in the object, and every `t[i]` loads `dataStart`
+// again. A pointer loaded from memory has no shadow the analyses can follow, so such fields
+// are replaced by locals ("scalar replacement"): a store to the field also sets its local,
+// a load of the field reads the local, and the pointer then travels through locals, where
+// its shadow offset follows it (allocations.ts). The memory itself is still written.
+//
+// Only where that is exact: the object is allocated outside any loop (so each copy of its
+// pointer holds that one object), it is reached only through copies of its pointer at
+// constant offsets, it is passed to no call but a deallocator, and its pointer escapes into
+// memory only to the address of a global (AssemblyScript's GC shadow stack). A field is
+// forwarded only if every access to its bytes is a full i32 load or store of it. Anything
+// else is left alone: the loads stay loads, and an active access through them is refused.
+import { DEALLOCATORS, SHADOW_ALLOC, SHADOW_REALLOC } from "../analysis/allocators.js";
+import { binary, get, i32, set } from "../ir/builder.js";
+import { loadOps, storeOps } from "../ir/ops.js";
+import { rewriteStatements } from "../ir/normalize.js";
+import type { Expr } from "../ir/types.js";
+import { forEachNode, mapTree } from "../ir/walk.js";
+
+type Field = { local: number; offset: number };
+
+/** The local and constant offset an address is made of: `L` or `L + k`, plus the access's offset. */
+function fieldAt(addr: Expr, offset: number): Field | null {
+  if (addr.kind === "local.get") return { local: addr.local, offset };
+  if (addr.kind === "binary" && addr.op === "i32.add" && addr.left.kind === "local.get" && addr.right.kind === "const")
+    return { local: addr.left.local, offset: offset + Number(addr.right.value) };
+  return null;
+}
+
+/**
+ * `body` with forwarded object fields. `blocks`: locals assigned by an allocator call (each
+ * once, by the statement that allocates); `fresh` makes an i32 local.
+ */
+export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hint: string) => number): Expr {
+  // blocks allocated inside a loop may have older copies alive: not forwarded
+  const inLoop = new Set<number>();
+  const walk = (e: Expr, depth: number) => {
+    if (e.kind === "local.set" && blocks.has(e.local) && depth > 0) inLoop.add(e.local);
+    for (const c of e.kind === "loop" ? [e.body] : e.kind === "block" ? e.body : e.kind === "if" ? [e.then, ...(e.else ? [e.else] : [])] : [])
+      walk(c, depth + (e.kind === "loop" ? 1 : 0));
+  };
+  walk(body, 0);
+  // copies: locals assigned only copies of a block (or of such locals); classes of blocks joined by them
+  const assigns = new Map<number, Expr[]>();
+  forEachNode(body, (n) => { if (n.kind === "local.set") assigns.set(n.local, [...(assigns.get(n.local) ?? []), n.value]); });
+  const root = new Map<number, number>([...blocks].map((b) => [b, b]));
+  const find = (b: number): number => (root.get(b) === b ? b : find(root.get(b)!));
+  const copies = new Map<number, Set<number>>(); // copy local → blocks it may hold
+  // null (an inlined callee's locals start at zero) is no other object
+  const isNull = (v: Expr) => v.kind === "const" && v.value === 0;
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [l, values] of assigns) {
+      if (blocks.has(l) || copies.has(l)) continue;
+      if (!values.every((v) => isNull(v) || (v.kind === "local.get" && (blocks.has(v.local) || copies.has(v.local))))) continue;
+      if (values.every(isNull)) continue;
+      const held = new Set(values.flatMap((v) => (v.kind !== "local.get" ? [] : blocks.has(v.local) ? [v.local] : [...copies.get(v.local)!])));
+      copies.set(l, held);
+      changed = true;
+    }
+  }
+  for (const held of copies.values()) { const [first, ...rest] = [...held].map(find); for (const r of rest) root.set(r, first); }
+  const classOf = (l: number): number | null => (blocks.has(l) ? find(l) : copies.has(l) ? find([...copies.get(l)!][0]) : null);
+  const members = (l: number) => blocks.has(l) || copies.has(l);
+
+  // which classes qualify, and the byte ranges accessed per class
+  const bad = new Set<number>();
+  for (const b of inLoop) bad.add(find(b));
+  const accesses = new Map<number, { offset: number; bytes: number; full: boolean }[]>();
+  const note = (f: Field, op: string, isStore: boolean) => {
+    const cls = classOf(f.local)!;
+    const info = isStore ? storeOps[op] : loadOps[op];
+    const list = accesses.get(cls) ?? [];
+    list.push({ offset: f.offset, bytes: info.bytes, full: op === (isStore ? "i32.store" : "i32.load") });
+    accesses.set(cls, list);
+  };
+  // locals holding the address of a global's slot (AssemblyScript's GC shadow stack pointer, copied by ssa)
+  const globalAddr = new Set<number>();
+  const isGlobalAddr = (e: Expr): boolean => e.kind === "global.get" || (e.kind === "local.get" && globalAddr.has(e.local))
+    || (e.kind === "binary" && (e.op === "i32.add" || e.op === "i32.sub") && isGlobalAddr(e.left) && e.right.kind === "const");
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [l, values] of assigns)
+      if (!globalAddr.has(l) && values.some(isGlobalAddr) && values.every((v) => isGlobalAddr(v) || isNull(v))) { globalAddr.add(l); changed = true; }
+  }
+  // every use of a member local must be one of the allowed ones; others disqualify its class
+  const allowed = new Set<Expr>();
+  forEachNode(body, (n) => {
+    if (n.kind === "load" || n.kind === "store") {
+      const f = fieldAt(n.addr, n.offset);
+      if (f && members(f.local)) {
+        note(f, n.op, n.kind === "store");
+        forEachNode(n.addr, (x) => { if (x.kind === "local.get") allowed.add(x); });
+      }
+      // an object pointer stored into memory: only to the address of a global (a GC's shadow stack)
+      if (n.kind === "store" && n.value.kind === "local.get" && members(n.value.local) && isGlobalAddr(n.addr)) allowed.add(n.value);
+    }
+    if (n.kind === "local.set" && n.value.kind === "local.get" && members(n.value.local) && members(n.local)) allowed.add(n.value);
+    if (n.kind === "unary" && n.op === "i32.eqz" && n.value.kind === "local.get") allowed.add(n.value);
+    if (n.kind === "binary" && /^i32\.(eq|ne)$/.test(n.op)) for (const x of [n.left, n.right]) if (x.kind === "local.get") allowed.add(x);
+    if (n.kind === "call" && (DEALLOCATORS.test(n.func) || n.func === SHADOW_ALLOC || n.func === SHADOW_REALLOC)) for (const a of n.args) if (a.kind === "local.get") allowed.add(a);
+  });
+  forEachNode(body, (n) => { if (n.kind === "local.get" && members(n.local) && !allowed.has(n)) bad.add(classOf(n.local)!); });
+
+  // per qualifying class: fields whose every overlapping access is a full i32 access at that offset
+  const fieldLocals = new Map<string, number>(); // `${block}:${offset}` → local
+  const forwarded = new Map<number, number[]>(); // class → offsets
+  for (const [cls, list] of accesses) {
+    if (bad.has(cls)) continue;
+    const offsets = [...new Set(list.filter((a) => a.full).map((a) => a.offset))].filter((c) =>
+      list.every((a) => a.offset + a.bytes <= c || a.offset >= c + 4 || (a.full && a.offset === c)));
+    if (offsets.length) forwarded.set(cls, offsets);
+  }
+  if (forwarded.size === 0) return body;
+  const blocksOf = (cls: number) => [...blocks].filter((b) => find(b) === cls).sort((x, y) => x - y);
+  for (const [cls, offsets] of forwarded)
+    for (const b of blocksOf(cls)) for (const c of offsets) fieldLocals.set(`${b}:${c}`, fresh(`field${c}_of${b}_`));
+  const fieldOf = (f: Field): number[] | null => {
+    const cls = members(f.local) ? classOf(f.local) : null;
+    return cls !== null && forwarded.get(cls)?.includes(f.offset) ? blocksOf(cls) : null;
+  };
+  /** The field's value for the object `f.local` points at: its block's field local (a select among the class's blocks). */
+  const read = (f: Field, bs: number[]): Expr => bs.slice(1).reduce<Expr>((acc, b) =>
+    ({ kind: "select", type: "i32", ifTrue: get(fieldLocals.get(`${b}:${f.offset}`)!, "i32"), ifFalse: acc, cond: binary("i32.eq", get(f.local, "i32"), get(b, "i32")) }),
+    get(fieldLocals.get(`${bs[0]}:${f.offset}`)!, "i32"));
+  // a read that selects among blocks goes into a local first, so the pointer has a local (and a delta) of its own
+  const replaceLoads = (e: Expr, pre: Expr[]): Expr => mapTree(e, (n) => {
+    if (n.kind !== "load" || n.op !== "i32.load") return n;
+    const f = fieldAt(n.addr, n.offset);
+    const bs = f && fieldOf(f);
+    if (!bs) return n;
+    if (bs.length === 1) return read(f!, bs);
+    const t = fresh("field");
+    pre.push(set(t, read(f!, bs)));
+    return get(t, "i32");
+  });
+  return rewriteStatements(body, (s, out) => {
+    if (s.kind === "store" && s.op === "i32.store") {
+      const f = fieldAt(s.addr, s.offset);
+      const bs = f && fieldOf(f);
+      if (bs) {
+        const t = fresh("stored");
+        const value = replaceLoads(s.value, out);
+        out.push(set(t, value), { ...s, value: get(t, "i32") });
+        for (const b of bs) {
+          const fl = fieldLocals.get(`${b}:${f!.offset}`)!;
+          out.push(set(fl, bs.length === 1 ? get(t, "i32") : { kind: "select", type: "i32", ifTrue: get(t, "i32"), ifFalse: get(fl, "i32"), cond: binary("i32.eq", get(f!.local, "i32"), get(b, "i32")) }));
+        }
+        return;
+      }
+    }
+    const pre: Expr[] = [];
+    const rebuilt = replaceLoads(s, pre);
+    out.push(...pre, rebuilt);
+    // a new object's fields start at zero
+    if (s.kind === "local.set" && blocks.has(s.local))
+      for (const [key, fl] of fieldLocals) if (key.startsWith(`${s.local}:`)) out.push(set(fl, i32(0)));
+  }, (c, out) => replaceLoads(c, out));
+}

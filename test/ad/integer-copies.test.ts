@@ -1,0 +1,51 @@
+// Bytes of float data moved through integer loads and stores carry no derivative, and the
+// analyses cannot tell float bytes from integer ones: such copies between shadowed buffers
+// are refused, naming the function and the store, instead of giving a zero derivative.
+import { describe, expect, it } from "vitest";
+import { Duplicated, Forward, Program, Reverse, UnsupportedError, autodiff } from "../../src/index.js";
+
+const wat = `(module (memory (export "memory") 1)
+  ;; y[0..n) = x[0..n) byte by byte, as a memcpy compiled to Wasm does; returns y[0]²
+  (func (export "bytes") (param $x i32) (param $y i32) (param $n i32) (result f64) (local $i i32)
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (i32.store8 (i32.add (local.get $y) (local.get $i)) (i32.load8_u (i32.add (local.get $x) (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next)))
+    (f64.mul (f64.load (local.get $y)) (f64.load (local.get $y))))
+  ;; a struct copy through i64, via a local
+  (func (export "words") (param $x i32) (param $y i32) (result f64) (local $w i64)
+    (local.set $w (i64.load (local.get $x)))
+    (i64.store (local.get $y) (local.get $w))
+    (f64.mul (f64.load (local.get $y)) (f64.const 3)))
+  ;; -x[0] by flipping the sign bit
+  (func (export "negate") (param $x i32) (param $y i32) (result f64)
+    (i64.store (local.get $y) (i64.xor (i64.load (local.get $x)) (i64.const 0x8000000000000000)))
+    (f64.load (local.get $y)))
+  ;; integers beside floats in one buffer: an index read from it, and an integer not read from memory written to it, are fine
+  (func (export "indexed") (param $x i32) (param $y i32) (result f64)
+    (i32.store offset=16 (local.get $y) (i32.mul (local.get $x) (i32.const 0)))
+    (f64.mul (f64.load (local.get $x)) (f64.convert_i32_s (i32.load offset=8 (local.get $x))))))`;
+
+describe("integer copies of shadowed data", () => {
+  it.each([["bytes", 3], ["words", 2], ["negate", 2]] as const)("%s is refused in both modes, naming the function and the store", async (name, nargs) => {
+    const p = await Program.fromWat(wat);
+    const k = p.kernel(name);
+    for (const mode of [Reverse, Forward]) {
+      const x = Float64Array.of(3, 0), y = new Float64Array(2);
+      const args = [Duplicated(x, new Float64Array(2)), Duplicated(y, new Float64Array(2)), ...(nargs === 3 ? [16] : [])];
+      const err = await autodiff(mode, k, ...(args as [never])).catch((e) => e);
+      expect(err).toBeInstanceOf(UnsupportedError);
+      expect(err.message).toMatch(new RegExp(`^cannot differentiate \\(i(32|64)\\.store8? .* in function \\S+: an integer loaded from memory that has a shadow`));
+    }
+  });
+
+  it("integer data beside floats (an index read, an integer computed from no load written) still differentiates", async () => {
+    const p = await Program.fromWat(wat);
+    const x = new Float64Array(3), y = new Float64Array(3);
+    x[0] = 1.5; new Int32Array(x.buffer)[2] = 4; // x[1]'s bytes hold the integer 4
+    const dx = new Float64Array(3);
+    await autodiff(Reverse, p.kernel("indexed"), Duplicated(x, dx), Duplicated(y, new Float64Array(3)));
+    expect(dx[0]).toBe(4);
+  });
+});
