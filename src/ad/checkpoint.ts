@@ -152,6 +152,7 @@ function writtenMemory(d: Differentiator, fn: IRFunction, a: Analyzed, refuse: (
   let other = false;
   const mark = (addr: Expr) => {
     const p = a.ptr.of(addr);
+    if (p.kind === "arg" && p.view !== undefined) refuse(`the kernel writes the data of object parameter ${p.param} (an AssemblyScript Float64Array or Array), which snapshots do not cover; take the data as StaticArray<f64>`);
     if (p.kind === "arg") params.add(p.param);
     else if (p.kind === "int") other = true;
     else refuse("the kernel writes through an address that cannot be traced to an argument buffer, which a snapshot cannot restore");

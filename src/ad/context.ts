@@ -7,7 +7,7 @@ import type { ActivityAnalysis } from "../analysis/activity.js";
 import type { PointerAnalysis, Provenance } from "../analysis/pointers.js";
 import type { ActivitySignature } from "../analysis/signature.js";
 import { ActivityError, UnsupportedError } from "../errors.js";
-import { binary, get, set } from "../ir/builder.js";
+import { binary, get, load, set } from "../ir/builder.js";
 import type { Expr, IRFunction, ValType } from "../ir/types.js";
 import { forEachNode, mapTree } from "../ir/walk.js";
 import { printExpr } from "../ir/print.js";
@@ -20,7 +20,7 @@ export class DiffContext {
   readonly locals: ValType[];
   readonly localNames: string[];
   private readonly deriv = new Map<number, number>();
-  private readonly deltas = new Map<number, number>();
+  private readonly deltas = new Map<string, number>();
   readonly nExtra: number;
 
   constructor(
@@ -67,13 +67,19 @@ export class DiffContext {
   derivLocals(): Set<number> { return new Set(this.deriv.values()); }
 
   /** Local holding shadow − primal for a shadowed parameter; set at function entry by `deltaInit`. */
-  deltaOf(param: number): number {
-    let d = this.deltas.get(param);
-    if (d === undefined) { d = this.add("i32", `delta_p${param}_`); this.deltas.set(param, d); }
+  deltaOf(param: number, view?: number): number {
+    const key = view === undefined ? `${param}` : `${param}@${view}`;
+    let d = this.deltas.get(key);
+    if (d === undefined) { d = this.add("i32", `delta_p${param}${view === undefined ? "" : "_data"}_`); this.deltas.set(key, d); }
     return d;
   }
+  /** Deltas at function entry: shadow − primal, or for object parameters the data pointers the object and its shadow object hold. */
   deltaInit(shadowParamOf: (param: number) => number): Expr[] {
-    return [...this.deltas].map(([p, d]) => set(d, binary("i32.sub", get(shadowParamOf(p), "i32"), get(p, "i32"))));
+    return [...this.deltas].map(([key, d]) => {
+      const [p, view] = key.split("@").map(Number);
+      if (Number.isNaN(view) || view === undefined) return set(d, binary("i32.sub", get(shadowParamOf(p), "i32"), get(p, "i32")));
+      return set(d, binary("i32.sub", load("i32.load", get(shadowParamOf(p), "i32"), view), load("i32.load", get(p, "i32"), view)));
+    });
   }
 
   /** The shadow address (new numbering) for an access through `addr` (new numbering), or why there is none. */
@@ -83,7 +89,7 @@ export class DiffContext {
    */
   shadowAddress(addrOrig: Expr, addrNew: Expr, instr: () => string, val: (e: Expr) => Expr = (e) => this.remap(e)): Expr | null {
     const p: Provenance = this.ptr.of(addrOrig);
-    if (p.kind === "arg" && p.shadowed) return binary("i32.add", addrNew, get(this.deltaOf(p.param), "i32"));
+    if (p.kind === "arg" && p.shadowed) return binary("i32.add", addrNew, get(this.deltaOf(p.param, p.view), "i32"));
     if (p.kind === "alloc") return binary("i32.add", addrNew, val(get(p.delta, "i32")));
     if (p.kind === "unknown")
       throw new UnsupportedError(this.src.name, instr(),

@@ -30,6 +30,15 @@ import { refuseIntegerCopies } from "./integer-copies.js";
  * A pointer into an argument buffer kept in a global would come back as a plain address
  * (module memory, no shadow) and its data would be treated as constant: refuse it.
  */
+/** The runtime builds object parameters (Float64Array, Array<f64>) with their data pointer: the kernel must not replace it. */
+function refuseViewFieldStores(a: Analyzed): void {
+  forEachNode(a.fn.body as Expr, (n) => {
+    if (n.kind === "store" && n.addr.kind === "local.get" && a.ptr.viewOffsets(n.addr.local)?.some((o) => o < n.offset + 4 && n.offset < o + 4))
+      throw new UnsupportedError(a.fn.name, printExpr(n, 0, a.fn.localNames).replace(/\s+/g, " ").slice(0, 120),
+        `the kernel overwrites the data pointer of its object parameter ${n.addr.local}, which its shadow object would not follow; take the data as StaticArray<f64>`);
+  });
+}
+
 function refusePointerGlobals(a: Analyzed): void {
   forEachNode(a.fn.body as Expr, (n) => {
     if (n.kind !== "global.set" || n.value.type !== "i32") return;
@@ -128,6 +137,7 @@ export class Differentiator {
     refuseBitReads(first);
     refusePointerGlobals(first);
     refuseIntegerCopies(first);
+    refuseViewFieldStores(first);
     if (mode === "forward") return first;
     // reverse mode reads values of loads from memory that may change only through locals
     const mutable = new Set(this.module.globals.filter((g) => g.mutable).map((g) => g.name));

@@ -11,7 +11,12 @@ import type { ActivitySignature } from "./signature.js";
 import { REALLOCATORS } from "./allocators.js";
 
 /** "int": an integer, or an address in the module's own memory (no shadow). */
-export type Provenance = { kind: "int" } | { kind: "arg"; param: number; shadowed: boolean }
+/**
+ * "arg": into parameter `param`'s buffer; with `view`, into the data of the object parameter
+ * `param` points to, whose pointer the object holds at offset `view` (its shadow object holds
+ * the shadow's pointer there).
+ */
+export type Provenance = { kind: "int" } | { kind: "arg"; param: number; shadowed: boolean; view?: number }
   /** Into a block the function allocated; its shadow is at address + local `delta`. */
   | { kind: "alloc"; delta: number }
   | { kind: "unknown"; why: string };
@@ -23,7 +28,7 @@ export const hasShadow = (p: Provenance): p is { kind: "arg"; param: number; sha
 const INT: Provenance = { kind: "int" };
 const unknown = (why: string): Provenance => ({ kind: "unknown", why });
 const same = (a: Provenance, b: Provenance) =>
-  a.kind === b.kind && (a.kind !== "arg" || (b.kind === "arg" && a.param === b.param)) && (a.kind !== "alloc" || (b.kind === "alloc" && a.delta === b.delta));
+  a.kind === b.kind && (a.kind !== "arg" || (b.kind === "arg" && a.param === b.param && a.view === b.view)) && (a.kind !== "alloc" || (b.kind === "alloc" && a.delta === b.delta));
 
 function join(a: Provenance | undefined, b: Provenance): Provenance {
   if (!a) return b;
@@ -38,7 +43,11 @@ export class PointerAnalysis {
   /** Whether the function allocates memory that has a shadow. */
   readonly allocates: boolean;
 
+  private readonly views = new Map<number, number[]>();
+  private readonly shadowedParam: boolean[];
+
   constructor(readonly fn: IRFunction, sig: ActivitySignature) {
+    this.shadowedParam = sig.params.map((p) => p === "dup");
     this.locals = fn.locals.map((t, i) => {
       if (i >= fn.params.length || t !== "i32") return undefined;
       const p = sig.params[i];
@@ -57,6 +66,9 @@ export class PointerAnalysis {
       if (n.kind === "local.set" && fn.locals[n.local] === "i32" && !isNull) (blocks.has(n.local) ? mixed : sets).push({ local: n.local, value: n.value });
       if (n.kind === "tuple.set") n.locals.forEach((l) => { if (fn.locals[l] === "i32") this.locals[l] = join(this.locals[l], unknown("it is returned by a call")); });
     });
+    // object parameters whose data pointer is read from a field: only while the parameter keeps its value
+    const assigned = new Set(sets.map((s) => s.local));
+    for (const [p, offsets] of fn.viewParams ?? []) if (!assigned.has(p) && (sig.params[p] === "dup" || sig.params[p] === "const-ptr")) this.views.set(p, offsets);
     const fixpoint = () => {
       for (let changed = true; changed;) {
         changed = false;
@@ -80,13 +92,20 @@ export class PointerAnalysis {
     if (bad) fixpoint();
   }
 
+  /** The data-pointer fields of object parameter p (Float64Array, Array<f64>), if it is one. */
+  viewOffsets(p: number): number[] | undefined { return this.views.get(p); }
+
   /** Provenance of an i32 expression (pure trees, calls and memory.grow results). */
   of(e: Expr): Provenance {
     switch (e.kind) {
       case "const": return INT;
       case "local.get": return this.locals[e.local] ?? INT;
       case "global.get": return INT;
-      case "load": return unknown("it is loaded from memory");
+      case "load": {
+        const p = e.op === "i32.load" && e.addr.kind === "local.get" ? e.addr.local : -1;
+        if (this.views.get(p)?.includes(e.offset)) return { kind: "arg", param: p, shadowed: this.shadowedParam[p], view: e.offset };
+        return unknown("it is loaded from memory");
+      }
       case "call": return unknown(REALLOCATORS.test(e.func)
         ? `it is returned by ${e.func}, which moves a block to a new address where its shadow does not follow (not supported yet; allocate the final size up front)`
         : `it is returned by a call to ${e.func} (if that function allocates memory, name it with program.allocator)`);

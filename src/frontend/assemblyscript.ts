@@ -29,7 +29,10 @@ class KeepAllocatorCalls {
  * `usize` pointers), a `StaticArray<f64|f32>` (a pointer to its data, after an object header
  * whose class id is `rtId`), or another managed type the wrapper cannot build.
  */
-export type AscParam = { kind: "value" } | { kind: "staticarray"; elem: "f64" | "f32"; rtId: number } | { kind: "managed"; type: string };
+export type AscParam = { kind: "value" } | { kind: "staticarray"; elem: "f64" | "f32"; rtId: number }
+  /** A Float64Array/Float32Array (object of 12 bytes) or Array<f64|f32> (16 bytes): buffer, dataStart, byteLength[, length]. */
+  | { kind: "view"; elem: "f64" | "f32"; rtId: number; size: 12 | 16 }
+  | { kind: "managed"; type: string };
 
 export interface AscOutput { bytes: Uint8Array; params: Map<string, AscParam[]> }
 
@@ -84,6 +87,13 @@ function parameterKinds(dts: string, glue: string): Map<string, AscParam[]> {
         const start = glue.indexOf(`    ${name}(`), body = start < 0 ? "" : glue.slice(start, glue.indexOf("\n    },", start));
         const id = new RegExp(`\\b${param} = (?:__retain\\()?__lowerStaticArray\\(\\w+, (\\d+), \\d+, ${param}\\b`).exec(body);
         return id ? { kind: "staticarray", elem: sa[1] as "f64" | "f32", rtId: Number(id[1]) } : { kind: "managed", type };
+      }
+      const view = /^~lib\/typedarray\/Float(64|32)Array$/.exec(type) ?? /^~lib\/array\/Array<f(64|32)>$/.exec(type);
+      if (view) {
+        const start = glue.indexOf(`    ${name}(`), body = start < 0 ? "" : glue.slice(start, glue.indexOf("\n    },", start));
+        const id = new RegExp(`\\b${param} = (?:__retain\\()?__lower(?:TypedArray|Array)\\(\\w+, (\\d+), \\d+, ${param}\\b`).exec(body);
+        if (id) return { kind: "view", elem: `f${view[1]}` as "f64" | "f32", rtId: Number(id[1]), size: type.includes("typedarray") ? 12 : 16 };
+        return { kind: "managed", type };
       }
       return type.startsWith("~lib/") || type.includes("/") ? { kind: "managed", type } : { kind: "value" };
     }));

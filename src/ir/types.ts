@@ -85,6 +85,11 @@ export interface IRFunction {
   allocator?: { size: [number] | [number, number] };
   /** Set by the AD stage (src/ad/allocations.ts): for each local holding a pointer into a block the function allocated, the local holding its shadow's offset. */
   allocDeltas?: Map<number, number>;
+  /**
+   * Set by the runtime for a kernel whose parameters are AssemblyScript objects it builds
+   * (Float64Array, Array<f64>): per such parameter, the field offsets holding its data pointer.
+   */
+  viewParams?: Map<number, number[]>;
 }
 
 /** How a parameter takes part in a custom rule: float scalar, pointer to float data, or integer. */

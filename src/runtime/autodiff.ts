@@ -3,7 +3,7 @@
 // shadows back. Semantics are Enzyme's (shared/DESIGN.md §1).
 import { ArgumentError } from "../errors.js";
 import type { Mode } from "./activity.js";
-import { type ArgPlan, copyBack, placeArguments, planArguments, primalArg, runGuarded, signatureOf } from "./call.js";
+import { type ArgPlan, copyBack, placeArguments, planArguments, primalArg, runGuarded, shadowArg, signatureOf } from "./call.js";
 import type { Kernel } from "./program.js";
 
 export interface AutodiffResult {
@@ -38,7 +38,7 @@ export async function autodiff(mode: Mode, kernel: Kernel, ...args: unknown[]): 
   const stats = { tapeBytes: 0, compileMs: compiled.compileMs, moduleBytes: compiled.bytes };
   if (mode.kind === "reverse") {
     const callArgs: unknown[] = plans.map(primalArg);
-    for (const p of plans) if (p.activity === "dup") callArgs.push(p.shadowAddress);
+    for (const p of plans) if (p.activity === "dup") callArgs.push(shadowArg(p));
     if (sig.resultActive) callArgs.push(1.0);
     callArgs.push(tapeBase, ...plans.map(byteLengthOf));
     const out = runGuarded(kernel, () => compiled.entry(...callArgs));
@@ -53,7 +53,7 @@ export async function autodiff(mode: Mode, kernel: Kernel, ...args: unknown[]): 
   const callArgs: unknown[] = plans.map(primalArg);
   for (const p of plans) {
     if (p.activity === "active") callArgs.push(p.shadow);
-    else if (p.activity === "dup") callArgs.push(p.shadowAddress);
+    else if (p.activity === "dup") callArgs.push(shadowArg(p));
   }
   callArgs.push(tapeBase); // shadow blocks of the kernel's own allocations go on a tape there
   const out = runGuarded(kernel, () => compiled.entry(...callArgs));

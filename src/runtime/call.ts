@@ -19,10 +19,22 @@ export interface ArgPlan {
   shadowAddress: number;
   /** An AssemblyScript StaticArray: the data follows an object header whose class id is rtId. */
   header?: { rtId: number };
+  /**
+   * An AssemblyScript Float64Array/Array<f64> parameter: the kernel gets an object (class rtId,
+   * `size` bytes of fields) pointing at the data, and its shadow an object pointing at the shadow.
+   */
+  view?: { rtId: number; size: 12 | 16; elemBytes: number; object: number; shadowObject: number };
 }
 
-/** AssemblyScript's object header before a StaticArray's data: …, rtId (u32) at −8, rtSize (u32, bytes) at −4. */
+/**
+ * AssemblyScript's object header before an object's data: mmInfo, gcInfo (its low bits the GC
+ * colour), gcInfo2, rtId (u32) at −8, rtSize (u32, bytes) at −4. Objects the wrapper builds are
+ * "transparent" (colour 3), as static data is: the incremental GC never marks, links or frees them.
+ */
 const AS_HEADER = 20;
+const header = (rtId: number, bytes: number) => Uint32Array.of(0, 3, 0, rtId, bytes);
+/** AssemblyScript's class id of ArrayBuffer, the data of a Float64Array or an Array. */
+const ARRAYBUFFER_ID = 1;
 
 /** A typed array (copied in and out) or a WasmArray (passed by address). */
 const isBuffer = (x: unknown): x is ArrayBufferView | WasmArray => ArrayBuffer.isView(x) || isWasmArray(x);
@@ -58,6 +70,14 @@ export function planArguments(kernel: Kernel, args: unknown[], mode: "forward" |
       const want = asc.elem === "f64" ? Float64Array : Float32Array;
       if (!(v instanceof want)) throw new ArgumentError(`${where}: the AssemblyScript parameter is a StaticArray<${asc.elem}>; pass a ${want.name} (copied in, after the object header the wrapper writes)`);
       plan.header = { rtId: asc.rtId };
+    }
+    if (asc?.kind === "view") {
+      const want = asc.elem === "f64" ? Float64Array : Float32Array;
+      const type = asc.size === 12 ? `${want.name}` : `Array<${asc.elem}>`;
+      if (!(v instanceof want)) throw new ArgumentError(`${where}: the AssemblyScript parameter is a ${type}; pass a ${want.name} (copied in; the wrapper builds the ${type} object around it)`);
+      if (a.activity === "duplicated" && !(a.shadow instanceof want)) throw new ArgumentError(`${where}: the shadow of a ${type} parameter must be a ${want.name} too (the wrapper builds a shadow object around it)`);
+      plan.header = { rtId: ARRAYBUFFER_ID };
+      plan.view = { rtId: asc.rtId, size: asc.size, elemBytes: want.BYTES_PER_ELEMENT, object: -1, shadowObject: -1 };
     }
     if (a.activity === "active") {
       if (mode !== "reverse") throw new ArgumentError(`${where}: Active is for reverse mode; in forward mode pass Duplicated(value, tangent)`);
@@ -120,15 +140,29 @@ export function placeArguments(kernel: Kernel, plans: ArgPlan[], tapeReserve: nu
     else if (isCopied(p.value) && p.header) p.address = arena.place(64 + p.value.byteLength) + 64; // room for the header, data still aligned
     else if (isCopied(p.value)) p.address = arena.place(p.value.byteLength);
     if (isWasmArray(p.shadow)) p.shadowAddress = p.shadow.address;
+    else if (isCopied(p.shadow) && p.view) p.shadowAddress = arena.place(64 + p.shadow.byteLength) + 64;
     else if (isCopied(p.shadow)) p.shadowAddress = arena.place(p.shadow.byteLength);
+    if (p.view) {
+      p.view.object = arena.place(64 + p.view.size) + 64;
+      if (p.shadow) p.view.shadowObject = arena.place(64 + p.view.size) + 64;
+    }
   }
   const tapeBase = arena.place(0);
   arena.ensure(tapeBase + 64);
   arena.tryEnsure(tapeBase + tapeReserve);
   for (const p of plans) {
     if (isCopied(p.value)) arena.write(p.address, p.value);
-    if (isCopied(p.value) && p.header) arena.write(p.address - AS_HEADER, Uint32Array.of(0, 0, 0, p.header.rtId, p.value.byteLength));
+    if (isCopied(p.value) && p.header) arena.write(p.address - AS_HEADER, header(p.header.rtId, p.value.byteLength));
     if (isCopied(p.shadow)) arena.write(p.shadowAddress, p.shadow);
+    if (p.view && isCopied(p.value)) {
+      const bytes = p.value.byteLength, length = bytes / p.view.elemBytes;
+      const object = (at: number, data: number) => {
+        arena.write(at - AS_HEADER, header(p.view!.rtId, p.view!.size));
+        arena.write(at, p.view!.size === 12 ? Uint32Array.of(data, data, bytes) : Uint32Array.of(data, data, bytes, length));
+      };
+      object(p.view.object, p.address);
+      if (p.view.shadowObject >= 0) { arena.write(p.shadowAddress - AS_HEADER, header(ARRAYBUFFER_ID, bytes)); object(p.view.shadowObject, p.shadowAddress); }
+    }
   }
   return tapeBase;
 }
@@ -141,8 +175,10 @@ export function copyBack(kernel: Kernel, plans: ArgPlan[]): void {
   }
 }
 
-/** The primal value passed for an argument: its address for buffers. */
-export const primalArg = (p: ArgPlan): number | bigint => (isBuffer(p.value) ? p.address : p.value);
+/** The primal value passed for an argument: its address for buffers, its object for Float64Array/Array parameters. */
+export const primalArg = (p: ArgPlan): number | bigint => (p.view ? p.view.object : isBuffer(p.value) ? p.address : p.value);
+/** The shadow passed for a Duplicated buffer: its address, or its shadow object. */
+export const shadowArg = (p: ArgPlan): number => (p.view ? p.view.shadowObject : p.shadowAddress);
 
 export function runGuarded<T>(kernel: Kernel, f: () => T): T {
   try {

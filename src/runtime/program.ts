@@ -330,6 +330,9 @@ export class Program {
       shared.functions = [...shared.functions, { name: target, params: [...f.params], results: [...f.results], locals: [...f.params],
         body: { kind: "call", type: typeOfCallResults(f.results), func: f.name, args } }];
     }
+    // AssemblyScript object parameters (Float64Array, Array<f64>): their data pointer sits in fields 0 (buffer) and 4 (dataStart)
+    const views = new Map((this.ascParams?.get(kernel.name) ?? []).flatMap((p, i) => (p.kind === "view" ? [[i, [0, 4]] as [number, number[]]] : [])));
+    if (views.size) shared.functions = shared.functions.map((f) => (f === kernel.fn ? { ...f, viewParams: views } : f));
     const d = new Differentiator(shared);
     d.entry = target;
     if (mode === "reverse") {
