@@ -15,10 +15,11 @@ import type { Expr, IRFunction, IRModule } from "../ir/types.js";
 import { forEachNode } from "../ir/walk.js";
 import { TAPE, TAPE_GLOBALS } from "./tape.js";
 import { forwardObjectFields } from "./object-fields.js";
+import { STACK_POINTER, stackFrames } from "./stack-frames.js";
 
 /** Whether some function of the module allocates (so derivative code needs the shadow allocator). */
 export function moduleAllocates(mod: IRModule): boolean {
-  return mod.functions.some((f) => allocatorOf(f) !== null || reallocatorOf(f) !== null);
+  return mod.functions.some((f) => allocatorOf(f) !== null || reallocatorOf(f) !== null) || mod.globals.some((g) => g.name === STACK_POINTER);
 }
 
 
@@ -33,12 +34,20 @@ export function moduleAllocates(mod: IRModule): boolean {
 export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction {
   const sizes = new Map(mod.functions.flatMap((f) => { const s = allocatorOf(f); return s ? [[f.name, s] as const] : []; }));
   const reallocs = new Map(mod.functions.flatMap((f) => { const r = reallocatorOf(f); return r ? [[f.name, r] as const] : []; }));
-  if ((sizes.size === 0 && reallocs.size === 0) || !fn.body) return fn;
+  const frames = fn.body ? stackFrames(fn.body as Expr) : new Map<number, number>();
+  if ((sizes.size === 0 && reallocs.size === 0 && frames.size === 0) || !fn.body) return fn;
   const locals = [...fn.locals], localNames = [...(fn.localNames ?? [])];
   const fresh = (hint: string) => { locals.push("i32"); localNames[locals.length - 1] = `${hint}${locals.length - 1}`; return locals.length - 1; };
   const deltas = new Map<number, number>();
   const allocCall = (s: Expr) => (s.kind === "local.set" && s.value.kind === "call" ? sizes.get(s.value.func) : undefined);
   let body = rewriteStatements(fn.body as Expr, (s, out) => {
+    if (s.kind === "local.set" && frames.has(s.local) && s.value.kind !== "const") {
+      // a C stack frame: its local is the block (assigned only here)
+      const delta = fresh("frame_delta");
+      deltas.set(s.local, delta);
+      out.push(s, set(delta, { kind: "call", type: "i32", func: SHADOW_ALLOC, args: [i32(frames.get(s.local)!), get(s.local, "i32")] }));
+      return;
+    }
     const size = allocCall(s);
     const realloc = s.kind === "local.set" && s.value.kind === "call" ? reallocs.get(s.value.func) : undefined;
     if (realloc && s.kind === "local.set" && s.value.kind === "call") {

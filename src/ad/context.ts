@@ -110,7 +110,7 @@ export class DiffContext {
     // clang/rustc at -O0 keep locals on a stack in linear memory, below the global __stack_pointer
     let stack = false;
     forEachNode(this.src.body as Expr, (n) => { if (n.kind === "global.get" && n.global === "__stack_pointer") stack = true; });
-    const hint = stack && p.kind === "int" ? " (here most likely a local variable the compiler keeps on the C/Rust stack below __stack_pointer, as at -O0: shadow stacks are not supported yet; build with -O1 or higher so it stays in a Wasm local)" : "";
+    const hint = stack && p.kind === "int" ? " (here most likely memory on the C/Rust stack below __stack_pointer that is not a frame of constant size — alloca, a variable-length array — or a frame the function reaches some other way: frames `__stack_pointer - K` get shadow frames, other stack memory does not; build with -O1 or higher so values stay in Wasm locals, or use malloc)" : "";
     throw new ActivityError(`${this.src.name}: ${what}: ${where}${hint}`);
   }
 

@@ -25,6 +25,7 @@ import { printExpr } from "../ir/print.js";
 import { moduleAllocates, shadowAllocFunction, shadowReallocFunctions, withShadowAllocations } from "./allocations.js";
 import { inlineAllocatingCalls } from "./inline-allocating.js";
 import { refuseIntegerCopies } from "./integer-copies.js";
+import { STACK_POINTER } from "./stack-frames.js";
 
 /**
  * A pointer into an argument buffer kept in a global would come back as a plain address
@@ -46,7 +47,7 @@ function refusePointerGlobals(a: Analyzed): void {
     if (p.kind === "arg")
       throw new UnsupportedError(a.fn.name, `global.set ${n.global}`,
         `a pointer into argument ${p.param}'s buffer is stored in a global, where its shadow cannot follow it; pass the pointer as an argument instead`);
-    if (p.kind === "alloc")
+    if (p.kind === "alloc" && n.global !== STACK_POINTER)
       throw new UnsupportedError(a.fn.name, `global.set ${n.global}`,
         "a pointer to memory the function allocated is stored in a global, where its shadow cannot follow it; keep it in a local or pass it as an argument");
   });

@@ -11,20 +11,18 @@ import { UnsupportedError } from "../errors.js";
 import { printExpr } from "../ir/print.js";
 import type { Expr } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
-import { forEachNode } from "../ir/walk.js";
+import { children, forEachNode } from "../ir/walk.js";
 
 export function refuseIntegerCopies(a: Analyzed): void {
   const fn = a.fn;
   const tainted = new Set<number>();
   /** Whether an integer tree carries bytes loaded from shadowed memory. */
+  // a call's result is no copy of its arguments (an allocator's size, say): only operators carry bytes
   const carries = (e: Expr): boolean => {
-    let found = false;
-    forEachNode(e, (n) => {
-      if (found || isFloat(n.type)) return;
-      if (n.kind === "load" && !isFloat(n.type) && hasShadow(a.ptr.of(n.addr))) found = true;
-      if (n.kind === "local.get" && tainted.has(n.local)) found = true;
-    });
-    return found;
+    if (isFloat(e.type) || e.kind === "call" || e.kind === "call_indirect") return false;
+    if (e.kind === "load") return hasShadow(a.ptr.of(e.addr));
+    if (e.kind === "local.get") return tainted.has(e.local);
+    return children(e).some(carries);
   };
   const sets: { local: number; value: Expr }[] = [];
   forEachNode(fn.body as Expr, (n) => { if (n.kind === "local.set" && !isFloat(fn.locals[n.local])) sets.push({ local: n.local, value: n.value }); });
@@ -34,7 +32,10 @@ export function refuseIntegerCopies(a: Analyzed): void {
   }
   forEachNode(fn.body as Expr, (n) => {
     if (n.kind !== "store" || isFloat(n.value.type) || !hasShadow(a.ptr.of(n.addr)) || !carries(n.value)) return;
+    const p = a.ptr.of(n.addr);
+    const frame = p.kind === "alloc" && fn.localNames?.[p.delta]?.startsWith("frame_delta");
     throw new UnsupportedError(fn.name, printExpr(n, 0, fn.localNames).replace(/\s+/g, " ").slice(0, 120),
-      "an integer loaded from memory that has a shadow is stored into memory that has one: the bytes may be floats (a byte-wise or i64 copy, a memcpy compiled as a function, bit tricks on a double), and their derivatives would not follow; copy with f64/f32 loads and stores, or mark the copying function with a custom rule");
+      "an integer loaded from memory that has a shadow is stored into memory that has one: the bytes may be floats (a byte-wise or i64 copy, a memcpy compiled as a function, bit tricks on a double), and their derivatives would not follow; copy with f64/f32 loads and stores, or mark the copying function with a custom rule" +
+      (frame ? ". Here the memory is a C stack frame whose slots stay in memory because the frame's address is passed to a function (at -O0 every local is such a slot): build with -O1 or higher" : ""));
   });
 }

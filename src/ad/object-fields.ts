@@ -18,6 +18,7 @@ import { loadOps, storeOps } from "../ir/ops.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import type { Expr } from "../ir/types.js";
 import { forEachNode, mapTree } from "../ir/walk.js";
+import { STACK_POINTER } from "./stack-frames.js";
 
 type Field = { local: number; offset: number };
 
@@ -85,6 +86,13 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
     for (const [l, values] of assigns)
       if (!globalAddr.has(l) && values.some(isGlobalAddr) && values.every((v) => isGlobalAddr(v) || isNull(v))) { globalAddr.add(l); changed = true; }
   }
+  // locals read only to restore the C stack pointer (`end = frame + K; __stack_pointer = end`)
+  const gets = new Map<number, number>(), spGets = new Map<number, number>();
+  forEachNode(body, (n) => {
+    if (n.kind === "local.get") gets.set(n.local, (gets.get(n.local) ?? 0) + 1);
+    if (n.kind === "global.set" && n.global === STACK_POINTER) forEachNode(n.value, (x) => { if (x.kind === "local.get") spGets.set(x.local, (spGets.get(x.local) ?? 0) + 1); });
+  });
+  const restoresSP = (l: number) => (spGets.get(l) ?? 0) > 0 && spGets.get(l) === gets.get(l);
   // every use of a member local must be one of the allowed ones; others disqualify its class
   const allowed = new Set<Expr>();
   forEachNode(body, (n) => {
@@ -100,6 +108,9 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
     if (n.kind === "local.set" && n.value.kind === "local.get" && members(n.value.local) && members(n.local)) allowed.add(n.value);
     if (n.kind === "unary" && n.op === "i32.eqz" && n.value.kind === "local.get") allowed.add(n.value);
     if (n.kind === "binary" && /^i32\.(eq|ne)$/.test(n.op)) for (const x of [n.left, n.right]) if (x.kind === "local.get") allowed.add(x);
+    // the C stack pointer moved to a frame and back (stack-frames.ts)
+    if (n.kind === "global.set" && n.global === STACK_POINTER) forEachNode(n.value, (x) => { if (x.kind === "local.get") allowed.add(x); });
+    if (n.kind === "local.set" && restoresSP(n.local)) forEachNode(n.value, (x) => { if (x.kind === "local.get") allowed.add(x); });
     if (n.kind === "call" && (DEALLOCATORS.test(n.func) || n.func === SHADOW_ALLOC || n.func === SHADOW_REALLOC)) for (const a of n.args) if (a.kind === "local.get") allowed.add(a);
   });
   forEachNode(body, (n) => { if (n.kind === "local.get" && members(n.local) && !allowed.has(n)) bad.add(classOf(n.local)!); });

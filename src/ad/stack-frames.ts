@@ -1,0 +1,31 @@
+// The C stack (clang and rustc keep locals whose address is taken, and at -O0 every local, in
+// linear memory below the global `__stack_pointer`): a function's frame is allocated by
+//     F = __stack_pointer - K;  __stack_pointer = F     … and given back by __stack_pointer = F + K.
+// Such a frame is a block like any other allocation: it gets a shadow block of K bytes
+// (allocations.ts), and slots holding pointers and integers are read as locals where that is
+// exact (object-fields.ts), so a shadow stack follows the C stack.
+import type { Expr } from "../ir/types.js";
+import { forEachNode } from "../ir/walk.js";
+
+export const STACK_POINTER = "__stack_pointer";
+
+/** Locals that hold a frame (assigned once, `__stack_pointer - K` for a constant K, then stored to `__stack_pointer`), with K. */
+export function stackFrames(body: Expr): Map<number, number> {
+  const assigns = new Map<number, Expr[]>();
+  // zero (an inlined callee's locals start at zero) is not an assignment that matters here
+  forEachNode(body, (n) => {
+    if (n.kind === "local.set" && !(n.value.kind === "const" && n.value.value === 0)) assigns.set(n.local, [...(assigns.get(n.local) ?? []), n.value]);
+  });
+  const only = (l: number) => { const v = assigns.get(l); return v && v.length === 1 ? v[0] : null; };
+  const isSP = (e: Expr): boolean => (e.kind === "global.get" && e.global === STACK_POINTER) || (e.kind === "local.get" && !!only(e.local) && isSP(only(e.local)!));
+  const constOf = (e: Expr): number | null => (e.kind === "const" ? Number(e.value) : e.kind === "local.get" && only(e.local) ? constOf(only(e.local)!) : null);
+  const frames = new Map<number, number>();
+  forEachNode(body, (n) => {
+    if (n.kind !== "global.set" || n.global !== STACK_POINTER || n.value.kind !== "local.get") return;
+    const f = n.value.local, v = only(f);
+    if (!v || v.kind !== "binary" || v.op !== "i32.sub" || !isSP(v.left)) return;
+    const k = constOf(v.right);
+    if (k !== null && k > 0) frames.set(f, k);
+  });
+  return frames;
+}
