@@ -24,6 +24,7 @@ import { UnsupportedError } from "../errors.js";
 import { printExpr } from "../ir/print.js";
 import { moduleAllocates, shadowAllocFunction, shadowReallocFunctions, withShadowAllocations } from "./allocations.js";
 import { inlineAllocatingCalls } from "./inline-allocating.js";
+import { copyAdjointFunctions, lowerMemFunctions } from "./bulk-memory.js";
 import { refuseIntegerCopies } from "./integer-copies.js";
 import { STACK_POINTER } from "./stack-frames.js";
 
@@ -82,7 +83,7 @@ export class Differentiator {
 
   constructor(mod: IRModule) {
     this.allocates = moduleAllocates(mod);
-    this.module = this.allocates ? { ...mod, functions: [...mod.functions, shadowAllocFunction(), ...shadowReallocFunctions()] } : mod;
+    this.module = { ...mod, functions: [...mod.functions, ...(this.allocates ? [shadowAllocFunction(), ...shadowReallocFunctions()] : []), ...copyAdjointFunctions()] };
     for (const f of this.module.functions) this.names.add(f.name);
     this.stores = new StoreSummary(this.module);
   }
@@ -111,7 +112,7 @@ export class Differentiator {
   /** A function of the module in statement form, as written (before inlining and shadow allocations). */
   private plainNormalized(name: string): IRFunction {
     let f = this.plain.get(name);
-    if (!f) { f = normalizeFunction(this.module.functions.find((x) => x.name === name)!); this.plain.set(name, f); }
+    if (!f) { f = lowerMemFunctions(normalizeFunction(this.module.functions.find((x) => x.name === name)!), this.module); this.plain.set(name, f); }
     return f;
   }
 
@@ -120,7 +121,7 @@ export class Differentiator {
     if (!f) {
       const orig = this.module.functions.find((x) => x.name === name);
       if (!orig) throw new Error(`unknown function ${name}`);
-      f = withShadowAllocations(inlineAllocatingCalls(normalizeFunction(orig), this.module, (n) => this.plainNormalized(n), this.wrappers), this.module);
+      f = withShadowAllocations(inlineAllocatingCalls(lowerMemFunctions(normalizeFunction(orig), this.module), this.module, (n) => this.plainNormalized(n), this.wrappers), this.module);
       verifyFunction(f, this.module);
       this.normalized.set(name, f);
     }

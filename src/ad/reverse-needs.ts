@@ -203,6 +203,9 @@ export class ReverseNeeds {
       case "memory.fill":
         if (hasShadow(this.ptr.of(s.dest))) { addrIfShadowed(s.dest); localsOf(s.size, pre); }
         break;
+      case "memory.copy":
+        if (hasShadow(this.ptr.of(s.dest))) { addrIfShadowed(s.dest); addrIfShadowed(s.src); localsOf(s.size, pre); }
+        break;
       default: break;
     }
     return { defs, pre, post, subst: new Map() };

@@ -6,6 +6,7 @@
 import type { ActivitySignature } from "../analysis/signature.js";
 import { hasShadow } from "../analysis/pointers.js";
 import { SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "../analysis/allocators.js";
+import { copiedElementType, copyAdjointName } from "./bulk-memory.js";
 import { UnsupportedError } from "../errors.js";
 import { binary, get, i32, set, unary, zero } from "../ir/builder.js";
 import type { Call, CallIndirect, CfgBlock, CustomRule, Edge, Expr, IRFunction, ValType } from "../ir/types.js";
@@ -201,8 +202,15 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       const p = a.ptr.of(s.dest);
       // filling shadowed memory with bytes: its reversal zeroes the shadow (the old values' adjoints die)
       if (s.kind === "memory.fill" && hasShadow(p)) return { stmts: [cx.remap(s)], after: [] };
+      if (s.kind === "memory.copy") {
+        const q = a.ptr.of(s.src);
+        if (hasShadow(p) && hasShadow(q) && !copiedElementType(fn, a.ptr, [s.dest, s.src]))
+          throw new UnsupportedError(fn.name, "memory.copy (or memcpy/memmove)", "the copied buffers have a shadow, but this function reads or writes them as neither only f64 nor only f32, so the adjoints cannot be added back; access the data in this function, or copy element by element");
+        if (hasShadow(p) && (hasShadow(q) || q.kind === "int")) return { stmts: [cx.remap(s)], after: [] };
+        if (p.kind === "int" && hasShadow(q)) cx.activityError("memory.copy", s.dest);
+      }
       if (p.kind !== "int")
-        throw new UnsupportedError(fn.name, s.kind, "bulk memory operations on argument buffers are not supported in reverse mode yet; copy element by element");
+        throw new UnsupportedError(fn.name, s.kind, "bulk memory whose destination cannot be traced to a buffer is not supported in reverse mode; copy element by element");
     }
     return { stmts: [cx.remap(s)], after: [] };
   }
@@ -386,6 +394,16 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
           throw new UnsupportedError(fn.name, s.value.kind === "call" ? `call ${s.value.func}` : "call_indirect", "multi-value results on the active path are not supported");
         return revCall(s, s.value, null, restores, out, val);
       case "call": case "call_indirect": return revCall(s, s, null, restores, out, val);
+      case "memory.copy": {
+        if (!hasShadow(a.ptr.of(s.dest))) return;
+        const dest = temp(val(s.dest), out, "a");
+        const dsh = temp(rx.shadowAddress(s.dest, dest, () => "memory.copy", val)!, out, "sa");
+        if (hasShadow(a.ptr.of(s.src))) {
+          const ssh = rx.shadowAddress(s.src, val(s.src), () => "memory.copy", val)!;
+          out.push({ kind: "call", type: "none", func: copyAdjointName(copiedElementType(fn, a.ptr, [s.dest, s.src])!), args: [dsh, ssh, val(s.size)] });
+        } else out.push({ kind: "memory.fill", type: "none", dest: dsh, value: i32(0), size: val(s.size) });
+        return;
+      }
       case "memory.fill": {
         if (!hasShadow(a.ptr.of(s.dest))) return;
         const dest = temp(val(s.dest), out, "a");

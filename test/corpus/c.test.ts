@@ -97,6 +97,36 @@ describe.each([0, 2] as const)("C kernels that reallocate, -O%i", (opt) => {
   });
 });
 
+describe("memcpy and memset compiled into the module, on arrays in the C stack frame", () => {
+  const particles = (opt: 0 | 2) => Program.fromWasm(readFileSync(new URL(`../../corpus/c/wasm/particles.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
+  it("particles (-O2): memcpy into and memset on stack arrays, x and v in place, dt active: reverse against finite differences, forward against reverse", async () => {
+    const p = await particles(2);
+    expect(p.ir.functions.some((f) => f.name === "memcpy")).toBe(true); // compiled in, a function of the module
+    const k = p.kernel("particles"), n = 6, steps = 9;
+    const x0 = Float64Array.from({ length: n }, (_, i) => 0.3 * i), v0 = Float64Array.from({ length: n }, (_, i) => 0.1 * (i - 2));
+    const f = (x: Float64Array, v: Float64Array, dt: number) => k.call(x.slice(), v.slice(), n, dt, steps) as number;
+    const dx = new Float64Array(n), dv = new Float64Array(n);
+    const r = await autodiff(ReverseWithPrimal, k, Duplicated(x0.slice(), dx), Duplicated(v0.slice(), dv), Const(n), Active(0.1), Const(steps));
+    expect(r.primal).toBe(f(x0, v0, 0.1));
+    for (let i = 0; i < n; i++) {
+      expect(relErr(dx[i], richardsonFD((h) => { const y = x0.slice(); y[i] += h; return f(y, v0, 0.1); }, 1e-3)), `dx[${i}]`).toBeLessThan(1e-7);
+      expect(relErr(dv[i], richardsonFD((h) => { const y = v0.slice(); y[i] += h; return f(x0, y, 0.1); }, 1e-3)), `dv[${i}]`).toBeLessThan(1e-7);
+    }
+    expect(relErr(r.derivs[3]!, richardsonFD((h) => f(x0, v0, 0.1 + h), 1e-3))).toBeLessThan(1e-7);
+    const tx = Float64Array.from({ length: n }, (_, i) => Math.cos(i)), tv = Float64Array.from({ length: n }, (_, i) => Math.sin(i));
+    const want = tx.reduce((s, t, i) => s + t * dx[i] + tv[i] * dv[i], 0.5 * r.derivs[3]!);
+    const fw = await autodiff(Forward, k, Duplicated(x0.slice(), tx.slice()), Duplicated(v0.slice(), tv.slice()), Const(n), Duplicated(0.1, 0.5), Const(steps));
+    expect(relErr(fw.tangent!, want)).toBeLessThan(1e-12);
+  });
+
+  it("particles (-O0): the stack arrays' addresses are computed from the frame, so its integer slots stay in memory: refused with the remedy", async () => {
+    const p = await particles(0);
+    const err = await autodiff(ReverseWithPrimal, p.kernel("particles"), Duplicated(Float64Array.of(1, 2), new Float64Array(2)), Duplicated(Float64Array.of(0, 0), new Float64Array(2)), Const(2), Active(0.1), Const(3)).catch((e) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(err.message).toMatch(/in function particles: .*C stack frame.*-O1/);
+  });
+});
+
 describe("the C stack (locals in linear memory below __stack_pointer)", () => {
   // at -O0 every local lives in a stack frame; at -O2 only those whose address is taken
   it("a local whose address is passed to a function lives in the frame; its shadow in the shadow frame (-O2)", async () => {
