@@ -34,7 +34,7 @@ export function moduleAllocates(mod: IRModule): boolean {
 export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction {
   const sizes = new Map(mod.functions.flatMap((f) => { const s = allocatorOf(f); return s ? [[f.name, s] as const] : []; }));
   const reallocs = new Map(mod.functions.flatMap((f) => { const r = reallocatorOf(f); return r ? [[f.name, r] as const] : []; }));
-  const frames = fn.body ? stackFrames(fn.body as Expr) : new Map<number, number>();
+  const frames = fn.body ? stackFrames(fn.body as Expr) : new Map<number, Expr>();
   if ((sizes.size === 0 && reallocs.size === 0 && frames.size === 0) || !fn.body) return fn;
   const locals = [...fn.locals], localNames = [...(fn.localNames ?? [])];
   const fresh = (hint: string) => { locals.push("i32"); localNames[locals.length - 1] = `${hint}${locals.length - 1}`; return locals.length - 1; };
@@ -45,7 +45,9 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
       // a C stack frame: its local is the block (assigned only here)
       const delta = fresh("frame_delta");
       deltas.set(s.local, delta);
-      out.push(s, set(delta, { kind: "call", type: "i32", func: SHADOW_ALLOC, args: [i32(frames.get(s.local)!), get(s.local, "i32")] }));
+      // the size as the assignment reads it
+      const size = fresh("frame_size");
+      out.push(set(size, frames.get(s.local)!), s, set(delta, { kind: "call", type: "i32", func: SHADOW_ALLOC, args: [get(size, "i32"), get(s.local, "i32")] }));
       return;
     }
     const size = allocCall(s);

@@ -69,6 +69,35 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
   // which classes qualify, and the byte ranges accessed per class
   const bad = new Set<number>();
   for (const b of inLoop) bad.add(find(b));
+  // pointers to a member at a constant offset (`&arr[0]` of an array in a C stack frame): the
+  // object there may be accessed at any index, passed to functions, copied in bulk; as C
+  // objects do not overlap, it ends before the next offset accessed as a slot of its own, so
+  // only a field at that very offset is given up (per class: offsets in `dynamic`)
+  // -O0 keeps even constants in locals: a local assigned one constant (and maybe zero first) is that constant
+  const constOf = (e: Expr): number | null => {
+    if (e.kind === "const") return Number(e.value);
+    if (e.kind !== "local.get") return null;
+    const vs = (assigns.get(e.local) ?? []).filter((v) => !isNull(v));
+    return vs.length === 1 && vs[0].kind === "const" ? Number(vs[0].value) : null;
+  };
+  const derived = new Map<number, { cls: number; offset: number }>();
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [l, values] of assigns) {
+      if (members(l) || derived.has(l)) continue;
+      const bases = values.filter((v) => !isNull(v)).map((v): { cls: number; offset: number } | null => {
+        if (v.kind === "local.get" && derived.has(v.local)) return derived.get(v.local)!;
+        if (v.kind === "binary" && v.op === "i32.add" && v.left.kind === "local.get" && members(v.left.local) && constOf(v.right) !== null)
+          return { cls: classOf(v.left.local)!, offset: constOf(v.right)! };
+        return null;
+      });
+      if (bases.length === 0 || bases.some((b) => !b || b.cls !== bases[0]!.cls || b.offset !== bases[0]!.offset)) continue;
+      derived.set(l, bases[0]!);
+      changed = true;
+    }
+  }
+  const dynamic = new Map<number, Set<number>>();
+  for (const { cls, offset } of derived.values()) dynamic.set(cls, new Set([...(dynamic.get(cls) ?? []), offset]));
   const accesses = new Map<number, { offset: number; bytes: number; full: boolean }[]>();
   const note = (f: Field, op: string, isStore: boolean) => {
     const cls = classOf(f.local)!;
@@ -106,6 +135,7 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
       if (n.kind === "store" && n.value.kind === "local.get" && members(n.value.local) && isGlobalAddr(n.addr)) allowed.add(n.value);
     }
     if (n.kind === "local.set" && n.value.kind === "local.get" && members(n.value.local) && members(n.local)) allowed.add(n.value);
+    if (n.kind === "local.set" && derived.has(n.local) && n.value.kind === "binary" && n.value.left.kind === "local.get") allowed.add(n.value.left);
     if (n.kind === "unary" && n.op === "i32.eqz" && n.value.kind === "local.get") allowed.add(n.value);
     if (n.kind === "binary" && /^i32\.(eq|ne)$/.test(n.op)) for (const x of [n.left, n.right]) if (x.kind === "local.get") allowed.add(x);
     // the C stack pointer moved to a frame and back (stack-frames.ts)
@@ -120,7 +150,7 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
   const forwarded = new Map<number, number[]>(); // class → offsets
   for (const [cls, list] of accesses) {
     if (bad.has(cls)) continue;
-    const offsets = [...new Set(list.filter((a) => a.full).map((a) => a.offset))].filter((c) =>
+    const offsets = [...new Set(list.filter((a) => a.full).map((a) => a.offset))].filter((c) => !dynamic.get(cls)?.has(c) &&
       list.every((a) => a.offset + a.bytes <= c || a.offset >= c + 4 || (a.full && a.offset === c)));
     if (offsets.length) forwarded.set(cls, offsets);
   }

@@ -9,8 +9,13 @@ import { forEachNode } from "../ir/walk.js";
 
 export const STACK_POINTER = "__stack_pointer";
 
-/** Locals that hold a frame (assigned once, `__stack_pointer - K` for a constant K, then stored to `__stack_pointer`), with K. */
-export function stackFrames(body: Expr): Map<number, number> {
+/**
+ * Locals that hold a frame (assigned once, `__stack_pointer - K`), with the size K (an i32
+ * tree: a constant for a frame, `n * 8` for a variable-length array or alloca). A function
+ * that calls others stores the frame to `__stack_pointer`; a leaf uses the memory below the
+ * stack pointer without moving it.
+ */
+export function stackFrames(body: Expr): Map<number, Expr> {
   const assigns = new Map<number, Expr[]>();
   // zero (an inlined callee's locals start at zero) is not an assignment that matters here
   forEachNode(body, (n) => {
@@ -19,13 +24,12 @@ export function stackFrames(body: Expr): Map<number, number> {
   const only = (l: number) => { const v = assigns.get(l); return v && v.length === 1 ? v[0] : null; };
   const isSP = (e: Expr): boolean => (e.kind === "global.get" && e.global === STACK_POINTER) || (e.kind === "local.get" && !!only(e.local) && isSP(only(e.local)!));
   const constOf = (e: Expr): number | null => (e.kind === "const" ? Number(e.value) : e.kind === "local.get" && only(e.local) ? constOf(only(e.local)!) : null);
-  const frames = new Map<number, number>();
-  forEachNode(body, (n) => {
-    if (n.kind !== "global.set" || n.global !== STACK_POINTER || n.value.kind !== "local.get") return;
-    const f = n.value.local, v = only(f);
-    if (!v || v.kind !== "binary" || v.op !== "i32.sub" || !isSP(v.left)) return;
+  const frames = new Map<number, Expr>();
+  for (const [f] of assigns) {
+    const v = only(f);
+    if (!v || v.kind !== "binary" || v.op !== "i32.sub" || !isSP(v.left)) continue;
     const k = constOf(v.right);
-    if (k !== null && k > 0) frames.set(f, k);
-  });
+    if (k === null || k > 0) frames.set(f, k === null ? v.right : { kind: "const", type: "i32", value: k });
+  }
   return frames;
 }

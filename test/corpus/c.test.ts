@@ -97,10 +97,9 @@ describe.each([0, 2] as const)("C kernels that reallocate, -O%i", (opt) => {
   });
 });
 
-describe("memcpy and memset compiled into the module, on arrays in the C stack frame", () => {
-  const particles = (opt: 0 | 2) => Program.fromWasm(readFileSync(new URL(`../../corpus/c/wasm/particles.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
-  it("particles (-O2): memcpy into and memset on stack arrays, x and v in place, dt active: reverse against finite differences, forward against reverse", async () => {
-    const p = await particles(2);
+describe.each([0, 2] as const)("memcpy and memset compiled into the module, on arrays in the C stack frame (-O%i)", (opt) => {
+  it("particles: memcpy into and memset on stack arrays, x and v in place, dt active: reverse against finite differences, forward against reverse", async () => {
+    const p = await Program.fromWasm(readFileSync(new URL(`../../corpus/c/wasm/particles.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
     expect(p.ir.functions.some((f) => f.name === "memcpy")).toBe(true); // compiled in, a function of the module
     const k = p.kernel("particles"), n = 6, steps = 9;
     const x0 = Float64Array.from({ length: n }, (_, i) => 0.3 * i), v0 = Float64Array.from({ length: n }, (_, i) => 0.1 * (i - 2));
@@ -119,18 +118,8 @@ describe("memcpy and memset compiled into the module, on arrays in the C stack f
     expect(relErr(fw.tangent!, want)).toBeLessThan(1e-12);
   });
 
-  it("particles (-O0): the stack arrays' addresses are computed from the frame, so its integer slots stay in memory: refused with the remedy", async () => {
-    const p = await particles(0);
-    const err = await autodiff(ReverseWithPrimal, p.kernel("particles"), Duplicated(Float64Array.of(1, 2), new Float64Array(2)), Duplicated(Float64Array.of(0, 0), new Float64Array(2)), Const(2), Active(0.1), Const(3)).catch((e) => e);
-    expect(err).toBeInstanceOf(UnsupportedError);
-    expect(err.message).toMatch(/in function particles: .*C stack frame.*-O1/);
-  });
-});
-
-describe("the C stack (locals in linear memory below __stack_pointer)", () => {
-  // at -O0 every local lives in a stack frame; at -O2 only those whose address is taken
-  it("a local whose address is passed to a function lives in the frame; its shadow in the shadow frame (-O2)", async () => {
-    const p = await Program.fromWasm(readFileSync(new URL("../../corpus/c/wasm/escape.O2.wasm", import.meta.url)), { splitLocals: true });
+  it("escape_sum: a local whose address is passed to a function lives in the frame; its shadow in the shadow frame", async () => {
+    const p = await Program.fromWasm(readFileSync(new URL(`../../corpus/c/wasm/escape.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
     const k = p.kernel("escape_sum");
     const x = Float64Array.of(0.5, -1, 2, 0.25), dx = new Float64Array(4);
     const r = await autodiff(ReverseWithPrimal, k, Duplicated(x.slice(), dx), Const(4));
@@ -139,12 +128,23 @@ describe("the C stack (locals in linear memory below __stack_pointer)", () => {
     const fw = await autodiff(Forward, k, Duplicated(x.slice(), Float64Array.of(1, 2, 3, 4)), Const(4));
     expect(fw.tangent).toBe(1 - 4 + 12 + 2);
   });
+});
 
-  it("at -O0 that frame's integer slots stay in memory too: refused, naming the function, the store and the remedy", async () => {
-    const p = await Program.fromWasm(readFileSync(new URL("../../corpus/c/wasm/escape.O0.wasm", import.meta.url)), { splitLocals: true });
-    const err = await autodiff(ReverseWithPrimal, p.kernel("escape_sum"), Duplicated(Float64Array.of(1, 2), new Float64Array(2)), Const(2)).catch((e) => e);
+describe("a variable-length array on the C stack", () => {
+  const vla = (opt: 0 | 2) => Program.fromWasm(readFileSync(new URL(`../../corpus/c/wasm/vla.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
+  it("at -O2 (`__stack_pointer - n·8`) is a block with a shadow block: exact in both modes", async () => {
+    const k = (await vla(2)).kernel("vla_sum");
+    const x = Float64Array.of(0.5, 1, 2), dx = new Float64Array(3);
+    const r = await autodiff(ReverseWithPrimal, k, Duplicated(x.slice(), dx), Const(3));
+    expect(r.primal).toBe(0.25 + 2 + 12);
+    expect([...dx]).toEqual([1, 4, 12]);
+    const fw = await autodiff(Forward, k, Duplicated(x.slice(), Float64Array.of(1, 1, 1)), Const(3));
+    expect(fw.tangent).toBe(17);
+  });
+  it("at -O0 (carved out of the frame, whose address is saved in a slot) is refused, naming the function and the store", async () => {
+    const err = await autodiff(ReverseWithPrimal, (await vla(0)).kernel("vla_sum"), Duplicated(Float64Array.of(1, 2), new Float64Array(2)), Const(2)).catch((e) => e);
     expect(err).toBeInstanceOf(UnsupportedError);
-    expect(err.message).toMatch(/^cannot differentiate \(i32\.store .* in function escape_sum: .*C stack frame.*-O1/);
+    expect(err.message).toMatch(/^cannot differentiate \(i32\.store .* in function vla_sum: an integer loaded from memory that has a shadow/);
   });
 });
 
