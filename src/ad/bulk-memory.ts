@@ -37,8 +37,10 @@ export function lowerMemFunctions(fn: IRFunction, mod: IRModule): IRFunction {
   return changed ? { ...fn, locals, localNames, body } : fn;
 }
 
+// a block the function allocated is reached through many pointer locals, each with a delta of
+// its own: any allocated memory counts as the same buffer here (the function's float type for it)
 const sameBuffer = (a: Provenance, b: Provenance) =>
-  (a.kind === "arg" && b.kind === "arg" && a.param === b.param && a.view === b.view) || (a.kind === "alloc" && b.kind === "alloc" && a.delta === b.delta);
+  (a.kind === "arg" && b.kind === "arg" && a.param === b.param && a.view === b.view) || (a.kind === "alloc" && b.kind === "alloc");
 
 /** The float type the function reads and writes in the buffers `addrs` point into, if exactly one. */
 export function copiedElementType(fn: IRFunction, ptr: PointerAnalysis, addrs: Expr[]): ValType | null {

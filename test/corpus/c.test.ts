@@ -130,6 +130,45 @@ describe.each([0, 2] as const)("memcpy and memset compiled into the module, on a
   });
 });
 
+// sort-based objective (malloc, an insertion sort; -O2 turns the copy into memcpy), recursion,
+// a struct of pointers built on the stack, function-pointer callbacks (call_indirect)
+const more: Record<string, { fn: string; inputs: () => Float64Array[]; call: (x: Float64Array, rest: Float64Array[]) => unknown[]; act: (x: Float64Array, dx: Float64Array, rest: Float64Array[]) => unknown[] }> = {
+  sort: { fn: "sorted_weighted", inputs: () => [Float64Array.of(0.3, -1.2, 2.5, 0.7, 1.9, -0.4), Float64Array.of(1, 2, 3, 4, 5, 6)],
+    call: (x, [w]) => [x, w, 6], act: (x, dx, [w]) => [Duplicated(x, dx), Const(w), Const(6)] },
+  recursion: { fn: "tree", inputs: () => [Float64Array.of(0.3, -1.2, 0.5, 0.7, 0.9, -0.4, 0.2)], call: (x) => [x, 7], act: (x, dx) => [Duplicated(x, dx), Const(7)] },
+  structs: { fn: "dense", inputs: () => [Float64Array.of(0.3, -1.2, 0.5), Float64Array.from({ length: 6 }, (_, i) => 0.1 * i - 0.2), Float64Array.of(0.1, -0.1)],
+    call: (x, [w, b]) => [x, w, b, new Float64Array(2), 3, 2], act: (x, dx, [w, b]) => [Duplicated(x, dx), Const(w), Const(b), Duplicated(new Float64Array(2), new Float64Array(2)), Const(3), Const(2)] },
+  callbacks: { fn: "quad", inputs: () => [Float64Array.of(1.3, 0.7)], call: (p) => [p, 0, 50], act: (p, dp) => [Duplicated(p, dp), Const(0), Const(50)] },
+};
+const cases = (["sort", "recursion", "structs", "callbacks"] as const).flatMap((name) => ([0, 2] as const).map((opt) => [name, opt] as const));
+
+describe.each(cases.filter(([n, o]) => !(n === "structs" && o === 0)))("more C kernels: %s at -O%i", (name, opt) => {
+  it("reverse against finite differences, forward against reverse, primal as kernel.call", async () => {
+    const c = more[name];
+    const p = await Program.fromWasm(readFileSync(new URL(`../../corpus/c/wasm/${name}.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
+    const k = p.kernel(c.fn);
+    const [x, ...rest] = c.inputs();
+    const f = (y: Float64Array) => k.call(...c.call(y.slice(), rest)) as number;
+    const dx = new Float64Array(x.length);
+    const r = await autodiff(ReverseWithPrimal, k, ...(c.act(x.slice(), dx, rest) as [never]));
+    expect(r.primal).toBe(f(x));
+    for (let i = 0; i < x.length; i++) expect(relErr(dx[i], richardsonFD((h) => { const y = x.slice(); y[i] += h; return f(y); }, 1e-3)), `dx[${i}]`).toBeLessThan(1e-7);
+    const t = Float64Array.from(x, (_, i) => Math.cos(i));
+    const fw = await autodiff(Forward, k, ...(c.act(x.slice(), t.slice(), rest) as [never]));
+    expect(relErr(fw.tangent!, t.reduce((s, v, i) => s + v * dx[i], 0))).toBeLessThan(1e-12);
+  });
+});
+
+describe("a struct of pointers passed to a function at -O0", () => {
+  it("is refused: the callee loads the pointers from the struct, where no shadow pointer follows them (at -O2 the call is inlined and it works)", async () => {
+    const p = await Program.fromWasm(readFileSync(new URL("../../corpus/c/wasm/structs.O0.wasm", import.meta.url)), { splitLocals: true });
+    const c = more.structs, [x, ...rest] = c.inputs();
+    const err = await autodiff(ReverseWithPrimal, p.kernel("dense"), ...(c.act(x, new Float64Array(3), rest) as [never])).catch((e) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(err.message).toMatch(/in function forward: the address cannot be traced to an argument buffer \(it is loaded from memory\)/);
+  });
+});
+
 describe("a variable-length array on the C stack", () => {
   const vla = (opt: 0 | 2) => Program.fromWasm(readFileSync(new URL(`../../corpus/c/wasm/vla.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
   it("at -O2 (`__stack_pointer - n·8`) is a block with a shadow block: exact in both modes", async () => {
