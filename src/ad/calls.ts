@@ -31,6 +31,8 @@ const NATIVE_MATH = /^~lib\/math\/NativeMathf?\.([a-z0-9]+)$/;
  * Such names are reserved for libm in C, so a function called `exp` is libm's exp.
  */
 const LIBM_ALIASES: Record<string, string> = { fabs: "abs", fmin: "min", fmax: "max" };
+/** AssemblyScript's spellings of libm names. */
+const NATIVE_ALIASES: Record<string, string> = { mod: "fmod" };
 /**
  * Only in a module a C/Rust linker produced (it defines __stack_pointer), and only for a body
  * of software math (it reads the bits of floats): a WAT function that happens to be called
@@ -55,7 +57,8 @@ export function calleeOf(mod: IRModule, name: string): Callee {
   const floatSig = fn.params.every(isFloat) && fn.results.length === 1 && isFloat(fn.results[0]) && fn.params.every((p) => p === fn.results[0]);
   // AssemblyScript's software math, when the module keeps it as a function of its own:
   // the function computes the value, the rule gives the derivative (not its bit tricks)
-  const native = fn.import ? null : NATIVE_MATH.exec(fn.name)?.[1] ?? (looksLikeLibm(mod, fn) ? libmName(fn.name) : undefined);
+  const asName = NATIVE_MATH.exec(fn.name)?.[1];
+  const native = fn.import ? null : (asName ? NATIVE_ALIASES[asName] ?? asName : undefined) ?? (looksLikeLibm(mod, fn) ? libmName(fn.name) : undefined);
   if (native && mathRules[native] && floatSig && mathRules[native].arity === fn.params.length) return { kind: "intrinsic", name: native, rule: mathRules[native] };
   if (!fn.import) return { kind: "function", fn };
   const math = mathImportName(fn.import);

@@ -159,6 +159,21 @@ describe.each(cases.filter(([n, o]) => !(n === "structs" && o === 0)))("more C k
   });
 });
 
+describe.each([0, 2] as const)("libm's fmod (-O%i)", (opt) => {
+  it("fmod and fmodf: exact partials in x and in the period, in both modes", async () => {
+    const p = await Program.fromWasm(readFileSync(new URL(`../../corpus/c/wasm/periodic.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
+    const x = Float64Array.of(2.5, -3.7, 7.1), per = 1.3, dx = new Float64Array(3);
+    const r = await autodiff(ReverseWithPrimal, p.kernel("wrap"), Duplicated(x.slice(), dx), Const(3), Active(per));
+    x.forEach((v, i) => expect(relErr(dx[i], 2 * v - Math.trunc(v / per) * per)).toBeLessThan(1e-14));
+    expect(relErr(r.derivs[2]!, x.reduce((s, v) => s - Math.trunc(v / per) * v, 0))).toBeLessThan(1e-14);
+    const fw = await autodiff(Forward, p.kernel("wrap"), Duplicated(x.slice(), Float64Array.of(1, 1, 1)), Const(3), Duplicated(per, 1));
+    expect(relErr(fw.tangent!, dx.reduce((s, d) => s + d, r.derivs[2]!))).toBeLessThan(1e-13);
+    const xf = Float32Array.of(2.5, -3.75), dxf = new Float32Array(2);
+    await autodiff(ReverseWithPrimal, p.kernel("wrapf"), Duplicated(xf, dxf), Const(2), Active(1.25));
+    expect([...dxf]).toEqual([2 * 2.5 - 2 * 1.25, 2 * -3.75 + 3 * 1.25].map(Math.fround));
+  });
+});
+
 describe("a struct of pointers passed to a function at -O0", () => {
   it("is refused: the callee loads the pointers from the struct, where no shadow pointer follows them (at -O2 the call is inlined and it works)", async () => {
     const p = await Program.fromWasm(readFileSync(new URL("../../corpus/c/wasm/structs.O0.wasm", import.meta.url)), { splitLocals: true });

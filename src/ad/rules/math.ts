@@ -63,6 +63,8 @@ export const mathRules: Record<string, IntrinsicRule> = {
   // piecewise constant functions: zero almost everywhere
   floor: zeroRule, ceil: zeroRule, round: zeroRule, trunc: zeroRule, sign: zeroRule,
   fround: { arity: 1, partials: () => ["one"] },
+  // libm's fmod (C, and AssemblyScript's NativeMath.mod): x − trunc(x / y)·y
+  fmod: { arity: 2, partials: ([x, y], _z, t) => ["one", neg(t, unary(`${t}.trunc`, div(t, x, y)))] },
 };
 
 function sel(t: ValType, cond: Expr): Expr {
