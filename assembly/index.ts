@@ -11,6 +11,7 @@ export { gmm } from "./gmm";
 export { ba, ba_residual } from "./ba";
 export { lstm } from "./lstm";
 export { rk4 } from "./rk4";
+export { smooth, temporaries } from "./workspace";
 
 /** Sum of squares of x[i] * w[i]. */
 export function weighted_sq(x: usize, w: usize, n: i32): f64 {

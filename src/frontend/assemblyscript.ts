@@ -13,7 +13,7 @@ export type AscOptions = Record<string, unknown>;
  * optimizes, allocations stay calls to `__alloc`/`__new`, which get shadow blocks.
  */
 const RUNTIME_CALLS = ["__alloc", "__new", "__free", "__realloc", "__renew"].map((f) => `~lib/rt/*/${f}`);
-class KeepAllocatorCalls {
+export class KeepAllocatorCalls {
   declare binaryen: { setPassArgument(key: string, value: string | null): void };
   afterCompile(module: { runPasses(passes: string[]): void }): void {
     for (const pattern of RUNTIME_CALLS) {

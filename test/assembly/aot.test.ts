@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
-async function buildRelease(): Promise<Uint8Array> {
+async function buildRelease(transforms: unknown[] = []): Promise<Uint8Array> {
   const asc = (await import("assemblyscript/asc")).default;
   const out: Record<string, Uint8Array> = {};
   const { error, stderr } = await asc.main(["--config", `${root}asconfig.json`, "--target", "release", "--outFile", "aot.wasm", "--textFile", "aot.wat"], {
@@ -16,6 +16,7 @@ async function buildRelease(): Promise<Uint8Array> {
     // asc's API lists library folders (asconfig "lib": assembly/lib) only through this callback
     listFiles: (dir: string, base: string) => { try { return readdirSync(resolve(base, dir)).filter((f) => f.endsWith(".ts")); } catch { return null; } },
     readFile: (name: string, base: string) => { try { return readFileSync(resolve(base, name), "utf8"); } catch { return null; } },
+    transforms: transforms as never,
   });
   if (error) throw new Error(`asc failed: ${error.message}\n${stderr}`);
   return out["aot.wasm"];
@@ -41,6 +42,32 @@ describe("ahead-of-time AssemblyScript build (asconfig.json)", () => {
     await autodiff(ReverseWithPrimal, aot.kernel("rosenbrock"), Duplicated(rx, dr), Const(4));
     // ∂/∂x0 of 100 (x1 − x0²)² + (1 − x0)² = −400 x0 (x1 − x0²) − 2 (1 − x0)
     expect(dr[0]).toBeCloseTo(-400 * 0.5 * (1.2 - 0.25) - 2 * (1 - 0.5), 10);
+  });
+});
+
+describe("ahead-of-time build of kernels that allocate", () => {
+  it("with the KeepAllocatorCalls transform, gives the JIT path's gradients bit for bit; without it, the same gradients or a refusal, never others", async () => {
+    const { KeepAllocatorCalls } = await import("../../src/frontend/assemblyscript.js");
+    const aot = await Program.fromWasm(await buildRelease([KeepAllocatorCalls]), { splitLocals: true });
+    const jit = await Program.fromAssemblyScript(readFileSync(`${root}assembly/workspace.ts`, "utf8"));
+    const x = Float64Array.from({ length: 7 }, (_, i) => 0.2 + 0.3 * Math.sin(i));
+    for (const [name, rest] of [["smooth", [7, 3]], ["temporaries", [7]]] as const) {
+      const grads = [] as number[][];
+      for (const p of [aot, jit]) {
+        const g = new Float64Array(7);
+        await autodiff(ReverseWithPrimal, p.kernel(name), Duplicated(x.slice(), g), ...rest.map((v) => Const(v)));
+        grads.push([...g]);
+      }
+      expect(grads[0]).toEqual(grads[1]);
+      expect(grads[0].every((v) => v !== 0)).toBe(true);
+    }
+    // without it, asc inlines the allocator where a function allocates once (heap.alloc's __alloc here)
+    const plain = await Program.fromWasm(await buildRelease(), { splitLocals: true });
+    const want = new Float64Array(7), got = new Float64Array(7);
+    await autodiff(ReverseWithPrimal, jit.kernel("temporaries"), Duplicated(x.slice(), want), Const(7));
+    const r = await autodiff(ReverseWithPrimal, plain.kernel("temporaries"), Duplicated(x.slice(), got), Const(7)).catch((e) => e);
+    if (r instanceof Error) expect(r.message).toMatch(/memory not derived from any Duplicated argument|cannot be traced/);
+    else expect([...got]).toEqual([...want]);
   });
 });
 
