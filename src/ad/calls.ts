@@ -44,7 +44,26 @@ function looksLikeLibm(mod: IRModule, fn: IRFunction): boolean {
   forEachNode(fn.body as Expr, (n) => { if (n.kind === "unary" && /reinterpret/.test(n.op)) bits = true; });
   return bits;
 }
+/**
+ * Rust's libm as std links it into wasm32 (`compiler_builtins::math::libm::sin::sin`, mangled
+ * as `_ZN17compiler_builtins4math4libm3sin3sin17h…E`): the function's name, before the hash.
+ */
+function rustLibmName(name: string): string | undefined {
+  const m = /^_ZN(.*)E$/.exec(name);
+  if (!m) return undefined;
+  const parts: string[] = [];
+  for (let s = m[1]; s.length;) {
+    const len = /^(\d+)/.exec(s);
+    if (!len) return undefined;
+    parts.push(s.slice(len[1].length, len[1].length + Number(len[1])));
+    s = s.slice(len[1].length + Number(len[1]));
+  }
+  if (!parts.includes("libm") || parts.length < 2 || !/^h[0-9a-f]{16}$/.test(parts[parts.length - 1])) return undefined;
+  return parts[parts.length - 2];
+}
+
 function libmName(name: string): string | undefined {
+  name = rustLibmName(name) ?? name;
   const base = LIBM_ALIASES[name] ?? LIBM_ALIASES[name.slice(0, -1)] ?? (mathRules[name] ? name : name.endsWith("f") && mathRules[name.slice(0, -1)] ? name.slice(0, -1) : undefined);
   // JS-only names (sign) and Math's min/max/abs spellings are not libm's
   return base && !["sign", "min", "max", "abs"].includes(name) && !["sign", "min", "max", "abs"].includes(name.slice(0, -1)) ? base : undefined;

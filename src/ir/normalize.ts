@@ -254,5 +254,8 @@ export function normalizeFunction(fn: IRFunction): IRFunction {
   const stmts: Expr[] = [];
   const v = norm(fn.body as Expr, stmts);
   if (v !== "dead" && v !== "none" && fn.results.length === 1) stmts.push({ kind: "return", type: "unreachable", value: v });
+  // the body never falls through (a loop left only by return, as rustc emits): say so, so that
+  // it types as unreachable rather than as none in a function with results
+  if (v === "dead" && fn.results.length && stmts[stmts.length - 1]?.type !== "unreachable") stmts.push({ kind: "unreachable", type: "unreachable" });
   return { ...fn, locals, localNames, body: stmtBlock(stmts) };
 }

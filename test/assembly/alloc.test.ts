@@ -146,3 +146,22 @@ describe("allocator calls stay calls", () => {
     for (const k of ["sumcube", "heaptemp", "smooth", "chain", "typedtemp", "pushed"]) expect(body(k)).not.toContain("~lib/rt/stub/offset");
   });
 });
+
+describe("assembly/workspace.ts (the allocating kernels of the ahead-of-time build)", () => {
+  it.each([["smooth", (n: number) => [n, 3]], ["temporaries", (n: number) => [n]]] as const)("%s: reverse against finite differences, forward against reverse", async (name, rest) => {
+    const { readFileSync } = await import("node:fs");
+    const p = await Program.fromAssemblyScript(readFileSync(new URL("../../assembly/workspace.ts", import.meta.url), "utf8"));
+    const k = p.kernel(name);
+    for (const n of [1, 6]) {
+      const x = Float64Array.from({ length: n }, (_, i) => 0.3 + 0.5 * Math.sin(1.1 * i));
+      const f = (y: Float64Array) => k.call(y.slice(), ...rest(n)) as number;
+      const dx = new Float64Array(n);
+      const r = await autodiff(ReverseWithPrimal, k, Duplicated(x.slice(), dx), ...rest(n).map((v) => Const(v)));
+      expect(r.primal).toBe(f(x));
+      for (let i = 0; i < n; i++) expect(relErr(dx[i], richardsonFD((h) => { const y = x.slice(); y[i] += h; return f(y); }, 1e-3))).toBeLessThan(1e-7);
+      const t = Float64Array.from({ length: n }, (_, i) => Math.cos(i));
+      const fw = await autodiff(Forward, k, Duplicated(x.slice(), t), ...rest(n).map((v) => Const(v)));
+      expect(relErr(fw.tangent!, t.reduce((s, v, i) => s + v * dx[i], 0))).toBeLessThan(1e-12);
+    }
+  });
+});

@@ -726,3 +726,21 @@ describe("runtime", () => {
     expectClose(dotp(dx, tx) + dotp(dy, ty) + rv.derivs[3]! * tc, fw.tangent! + dotp(sx, tx) + dotp(sy, tyOut), 1e-9, "dot-product test");
   });
 });
+
+describe("a function whose body never falls through", () => {
+  // rustc at -O0 ends such bodies with `loop … br … end unreachable`: the loop is left only by return
+  it("a loop left only by return, then unreachable: both modes", async () => {
+    const { Program, autodiff, ReverseWithPrimal, Forward, Active, Duplicated } = await import("../../src/index.js");
+    const p = await Program.fromWat(`(module (func (export "k") (param $x f64) (result f64) (local $i i32)
+      (loop $l
+        (if (i32.ge_u (local.get $i) (i32.const 3)) (then (return (local.get $x))))
+        (local.set $x (f64.mul (local.get $x) (f64.const 1.5)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l))
+      unreachable))`);
+    const r = await autodiff(ReverseWithPrimal, p.kernel("k"), Active(2));
+    expect(r.primal).toBe(6.75);
+    expect(r.derivs).toEqual([3.375]);
+    expect((await autodiff(Forward, p.kernel("k"), Duplicated(2, 1))).tangent).toBe(3.375);
+  });
+});
