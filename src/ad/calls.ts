@@ -9,7 +9,7 @@ import type { Call, CallIndirect, CustomRule, Expr, IRFunction, IRModule, ValTyp
 import { isFloat } from "../ir/types.js";
 import { mathImportName } from "../ir/math-imports.js";
 import { forEachNode } from "../ir/walk.js";
-import { mathRules } from "./rules/math.js";
+import { mathRules, nativeMathRules } from "./rules/math.js";
 import { DEALLOCATORS, reallocatorOf } from "../analysis/allocators.js";
 import type { IntrinsicRule } from "./rules/rule.js";
 
@@ -64,7 +64,7 @@ function rustLibmName(name: string): string | undefined {
 
 function libmName(name: string): string | undefined {
   name = rustLibmName(name) ?? name;
-  const base = LIBM_ALIASES[name] ?? LIBM_ALIASES[name.slice(0, -1)] ?? (mathRules[name] ? name : name.endsWith("f") && mathRules[name.slice(0, -1)] ? name.slice(0, -1) : undefined);
+  const base = LIBM_ALIASES[name] ?? LIBM_ALIASES[name.slice(0, -1)] ?? (nativeMathRules[name] ? name : name.endsWith("f") && nativeMathRules[name.slice(0, -1)] ? name.slice(0, -1) : undefined);
   // JS-only names (sign) and Math's min/max/abs spellings are not libm's
   return base && !["sign", "min", "max", "abs"].includes(name) && !["sign", "min", "max", "abs"].includes(name.slice(0, -1)) ? base : undefined;
 }
@@ -78,7 +78,7 @@ export function calleeOf(mod: IRModule, name: string): Callee {
   // the function computes the value, the rule gives the derivative (not its bit tricks)
   const asName = NATIVE_MATH.exec(fn.name)?.[1];
   const native = fn.import ? null : (asName ? NATIVE_ALIASES[asName] ?? asName : undefined) ?? (looksLikeLibm(mod, fn) ? libmName(fn.name) : undefined);
-  if (native && mathRules[native] && floatSig && mathRules[native].arity === fn.params.length) return { kind: "intrinsic", name: native, rule: mathRules[native] };
+  if (native && nativeMathRules[native] && floatSig && nativeMathRules[native].arity === fn.params.length) return { kind: "intrinsic", name: native, rule: nativeMathRules[native] };
   if (!fn.import) return { kind: "function", fn };
   const math = mathImportName(fn.import);
   const rule = math ? mathRules[math] : undefined;

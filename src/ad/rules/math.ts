@@ -63,7 +63,12 @@ export const mathRules: Record<string, IntrinsicRule> = {
   // piecewise constant functions: zero almost everywhere
   floor: zeroRule, ceil: zeroRule, round: zeroRule, trunc: zeroRule, sign: zeroRule,
   fround: { arity: 1, partials: () => ["one"] },
-  // libm's fmod (C, and AssemblyScript's NativeMath.mod): x − trunc(x / y)·y
+};
+
+/** Software math compiled into modules (C's libm, AssemblyScript's NativeMath) beyond JS Math's functions. */
+export const nativeMathRules: Record<string, IntrinsicRule> = {
+  ...mathRules,
+  // fmod (C, and AssemblyScript's NativeMath.mod): x − trunc(x / y)·y
   fmod: { arity: 2, partials: ([x, y], _z, t) => ["one", neg(t, unary(`${t}.trunc`, div(t, x, y)))] },
 };
 
