@@ -39,12 +39,15 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
   const locals = [...fn.locals], localNames = [...(fn.localNames ?? [])];
   const fresh = (hint: string) => { locals.push("i32"); localNames[locals.length - 1] = `${hint}${locals.length - 1}`; return locals.length - 1; };
   const deltas = new Map<number, number>();
+  /** Blocks that start as new objects (not a reallocation's, which holds the old block's bytes). */
+  const newObjects = new Set<number>();
   const allocCall = (s: Expr) => (s.kind === "local.set" && s.value.kind === "call" ? sizes.get(s.value.func) : undefined);
   let body = rewriteStatements(fn.body as Expr, (s, out) => {
     if (s.kind === "local.set" && frames.has(s.local) && s.value.kind !== "const") {
       // a C stack frame: its local is the block (assigned only here)
       const delta = fresh("frame_delta");
       deltas.set(s.local, delta);
+      newObjects.add(s.local);
       // the size as the assignment reads it
       const size = fresh("frame_size");
       out.push(set(size, frames.get(s.local)!), s, set(delta, { kind: "call", type: "i32", func: SHADOW_ALLOC, args: [get(size, "i32"), get(s.local, "i32")] }));
@@ -65,12 +68,13 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
     // the size is read before the call: an argument's local may be the one the call assigns
     const n = fresh("size"), block = fresh("block"), delta = fresh("shadow_delta");
     deltas.set(block, delta);
+    newObjects.add(block);
     out.push(set(n, allocationSize(size, s.value.args)), set(block, s.value), set(delta, { kind: "call", type: "i32", func: SHADOW_ALLOC, args: [get(n, "i32"), get(block, "i32")] }),
       { ...s, value: get(block, "i32") });
   });
   if (deltas.size === 0) return fn;
   // pointers kept in fields of allocated objects (a Float64Array's dataStart) move into locals
-  body = forwardObjectFields(body, new Set(deltas.keys()), fresh);
+  body = forwardObjectFields(body, newObjects, fresh);
   // locals assigned (through pointer arithmetic) from a block or from such a local
   const blocks = new Set(deltas.keys());
   const pointers = new Set(blocks);
@@ -114,7 +118,7 @@ function readsPointer(e: Expr, pointers: Set<number>): boolean {
     case "local.get": return pointers.has(e.local);
     case "binary":
       if (e.type !== "i32") return false;
-      if (e.op === "i32.sub") return readsPointer(e.left, pointers) && !readsPointer(e.right, pointers);
+      if (e.op === "i32.sub") return readsPointer(e.left, pointers) && e.right.kind === "const";
       return ["i32.add", "i32.and", "i32.or", "i32.xor"].includes(e.op) && (readsPointer(e.left, pointers) || readsPointer(e.right, pointers));
     case "select": return readsPointer(e.ifTrue, pointers) || readsPointer(e.ifFalse, pointers);
     default: return false;

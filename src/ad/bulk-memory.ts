@@ -37,13 +37,18 @@ export function lowerMemFunctions(fn: IRFunction, mod: IRModule): IRFunction {
   return changed ? { ...fn, locals, localNames, body } : fn;
 }
 
-// a block the function allocated is reached through many pointer locals, each with a delta of
-// its own: any allocated memory counts as the same buffer here (the function's float type for it)
-const sameBuffer = (a: Provenance, b: Provenance) =>
-  (a.kind === "arg" && b.kind === "arg" && a.param === b.param && a.view === b.view) || (a.kind === "alloc" && b.kind === "alloc");
-
 /** The float type the function reads and writes in the buffers `addrs` point into, if exactly one. */
 export function copiedElementType(fn: IRFunction, ptr: PointerAnalysis, addrs: Expr[]): ValType | null {
+  // a block is reached through many pointer locals, each with a delta local of its own that
+  // copies the block's: follow the copies back to the delta that identifies the block
+  const assigned = new Map<number, Expr[]>();
+  forEachNode(fn.body as Expr, (n) => { if (n.kind === "local.set" && !(n.value.kind === "const" && n.value.value === 0)) assigned.set(n.local, [...(assigned.get(n.local) ?? []), n.value]); });
+  const root = (d: number, depth = 0): number => {
+    const vs = assigned.get(d) ?? [];
+    return depth < 256 && vs.length === 1 && vs[0].kind === "local.get" ? root(vs[0].local, depth + 1) : d;
+  };
+  const sameBuffer = (a: Provenance, b: Provenance) =>
+    (a.kind === "arg" && b.kind === "arg" && a.param === b.param && a.view === b.view) || (a.kind === "alloc" && b.kind === "alloc" && root(a.delta) === root(b.delta));
   const bufs = addrs.map((a) => ptr.of(a));
   const types = new Set<ValType>();
   forEachNode(fn.body as Expr, (n) => {

@@ -138,7 +138,7 @@ export class Differentiator {
     const first = analyses(this.normalizedFn(name));
     refuseBitReads(first);
     refusePointerGlobals(first);
-    refuseIntegerCopies(first);
+    refuseIntegerCopies(first, this.isEntryKernel(name), (f) => { const g = this.module.functions.find((x) => x.name === f); return !!g && !g.import; });
     refuseViewFieldStores(first);
     if (mode === "forward") return first;
     // reverse mode reads values of loads from memory that may change only through locals

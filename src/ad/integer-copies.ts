@@ -13,13 +13,18 @@ import type { Expr } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { children, forEachNode } from "../ir/walk.js";
 
-export function refuseIntegerCopies(a: Analyzed): void {
+export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunction: (name: string) => boolean): void {
   const fn = a.fn;
-  const tainted = new Set<number>();
+  // across calls: a double fits an i64, so an i64 parameter (of a function the kernel calls) and
+  // an i64 returned by a function of the module may hold a double's bytes; narrower integers
+  // through calls are taken as integers (an i32 carrying an f32's bits through a call is not seen)
+  const tainted = new Set<number>(isEntry ? [] : fn.params.flatMap((t, i) => (t === "i64" ? [i] : [])));
   /** Whether an integer tree carries bytes loaded from shadowed memory. */
-  // a call's result is no copy of its arguments (an allocator's size, say): only operators carry bytes
+  // otherwise a call's result is no copy of its arguments (an allocator's size, say): only operators carry bytes
   const carries = (e: Expr): boolean => {
-    if (isFloat(e.type) || e.kind === "call" || e.kind === "call_indirect") return false;
+    if (isFloat(e.type)) return false;
+    if (e.kind === "call") return e.type === "i64" && isModuleFunction(e.func);
+    if (e.kind === "call_indirect") return e.type === "i64";
     if (e.kind === "load") return hasShadow(a.ptr.of(e.addr));
     if (e.kind === "local.get") return tainted.has(e.local);
     return children(e).some(carries);
@@ -31,6 +36,10 @@ export function refuseIntegerCopies(a: Analyzed): void {
     for (const s of sets) if (!tainted.has(s.local) && carries(s.value)) { tainted.add(s.local); changed = true; }
   }
   forEachNode(fn.body as Expr, (n) => {
+    // a float made of bytes loaded as an integer: its derivative went with the integer path
+    if (n.kind === "unary" && /^f(32|64)\.reinterpret_i/.test(n.op) && carries(n.value))
+      throw new UnsupportedError(fn.name, printExpr(n, 0, fn.localNames).replace(/\s+/g, " ").slice(0, 120),
+        "a float is made of bytes loaded as an integer from memory that has a shadow, so its derivative would be lost; load it as a float (f64.load / f32.load)");
     if (n.kind !== "store" || isFloat(n.value.type) || !hasShadow(a.ptr.of(n.addr)) || !carries(n.value)) return;
     const p = a.ptr.of(n.addr);
     const frame = p.kind === "alloc" && fn.localNames?.[p.delta]?.startsWith("frame_delta");

@@ -22,6 +22,9 @@ import { STACK_POINTER } from "./stack-frames.js";
 
 type Field = { local: number; offset: number };
 
+/** AssemblyScript's shadow stack of GC roots (the incremental runtime). */
+const GC_SHADOW_STACK = "~lib/memory/__stack_pointer";
+
 /** The local and constant offset an address is made of: `L` or `L + k`, plus the access's offset. */
 function fieldAt(addr: Expr, offset: number): Field | null {
   if (addr.kind === "local.get") return { local: addr.local, offset };
@@ -69,10 +72,10 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
   // which classes qualify, and the byte ranges accessed per class
   const bad = new Set<number>();
   for (const b of inLoop) bad.add(find(b));
-  // pointers to a member at a constant offset (`&arr[0]` of an array in a C stack frame): the
-  // object there may be accessed at any index, passed to functions, copied in bulk; as C
-  // objects do not overlap, it ends before the next offset accessed as a slot of its own, so
-  // only a field at that very offset is given up (per class: offsets in `dynamic`)
+  // pointers to a member at a constant offset (`&arr[0]` of an array in a C stack frame, `&acc`):
+  // what they reach may be accessed at any index, passed to functions, copied in bulk, so every
+  // field from that offset up is given up (per class: the lowest such offset in `dynamic`);
+  // fields below it are read as locals still
   // -O0 keeps even constants in locals: a local assigned one constant (and maybe zero first) is that constant
   const constOf = (e: Expr): number | null => {
     if (e.kind === "const") return Number(e.value);
@@ -106,9 +109,10 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
     list.push({ offset: f.offset, bytes: info.bytes, full: op === (isStore ? "i32.store" : "i32.load") });
     accesses.set(cls, list);
   };
-  // locals holding the address of a global's slot (AssemblyScript's GC shadow stack pointer, copied by ssa)
+  // locals holding an address in AssemblyScript's GC shadow stack (copied by ssa): only the GC reads
+  // what is stored there, and it never writes an object's fields
   const globalAddr = new Set<number>();
-  const isGlobalAddr = (e: Expr): boolean => e.kind === "global.get" || (e.kind === "local.get" && globalAddr.has(e.local))
+  const isGlobalAddr = (e: Expr): boolean => (e.kind === "global.get" && e.global === GC_SHADOW_STACK) || (e.kind === "local.get" && globalAddr.has(e.local))
     || (e.kind === "binary" && (e.op === "i32.add" || e.op === "i32.sub") && isGlobalAddr(e.left) && e.right.kind === "const");
   for (let changed = true; changed;) {
     changed = false;
@@ -150,7 +154,8 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
   const forwarded = new Map<number, number[]>(); // class → offsets
   for (const [cls, list] of accesses) {
     if (bad.has(cls)) continue;
-    const offsets = [...new Set(list.filter((a) => a.full).map((a) => a.offset))].filter((c) => !dynamic.get(cls)?.has(c) &&
+    const from = Math.min(...(dynamic.get(cls) ?? [Infinity]));
+    const offsets = [...new Set(list.filter((a) => a.full).map((a) => a.offset))].filter((c) => c + 4 <= from &&
       list.every((a) => a.offset + a.bytes <= c || a.offset >= c + 4 || (a.full && a.offset === c)));
     if (offsets.length) forwarded.set(cls, offsets);
   }

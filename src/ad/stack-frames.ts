@@ -22,7 +22,10 @@ export function stackFrames(body: Expr): Map<number, Expr> {
     if (n.kind === "local.set" && !(n.value.kind === "const" && n.value.value === 0)) assigns.set(n.local, [...(assigns.get(n.local) ?? []), n.value]);
   });
   const only = (l: number) => { const v = assigns.get(l); return v && v.length === 1 ? v[0] : null; };
-  const isSP = (e: Expr): boolean => (e.kind === "global.get" && e.global === STACK_POINTER) || (e.kind === "local.get" && !!only(e.local) && isSP(only(e.local)!));
+  // the stack pointer, a copy of it, or a frame (memory carved below a frame is a block of its own)
+  const isSP = (e: Expr, depth = 0): boolean => depth < 64 && ((e.kind === "global.get" && e.global === STACK_POINTER)
+    || (e.kind === "local.get" && !!only(e.local) && (isSP(only(e.local)!, depth + 1) || isCarved(only(e.local)!, depth + 1))));
+  const isCarved = (v: Expr, depth: number): boolean => v.kind === "binary" && v.op === "i32.sub" && isSP(v.left, depth);
   const constOf = (e: Expr): number | null => (e.kind === "const" ? Number(e.value) : e.kind === "local.get" && only(e.local) ? constOf(only(e.local)!) : null);
   const frames = new Map<number, Expr>();
   for (const [f] of assigns) {

@@ -122,6 +122,9 @@ export class PointerAnalysis {
         // a buffer plus an untraced value: only an integer offset makes the sum meaningful
         // (a loaded index, x + idx[i] * 8), so the sum still points into the buffer
         const buf = (x: Provenance) => x.kind === "arg" || x.kind === "alloc";
+        // a block's pointer minus a variable may leave the block (clang carves a variable-length
+        // array out of the stack below the frame as `frame - n·8`): not that block any more
+        if (op === "sub" && a.kind === "alloc" && e.right.kind !== "const") return unknown("a variable is subtracted from a pointer into a block the function allocated, which may leave the block");
         if ((op === "add" || op === "sub") && buf(a) && b.kind === "unknown") return a;
         if (op === "add" && buf(b) && a.kind === "unknown") return b;
         if (a.kind === "unknown") return a;
