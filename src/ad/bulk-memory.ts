@@ -12,7 +12,7 @@ import { binary, get, i32, load, set, store } from "../ir/builder.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import type { Expr, IRFunction, IRModule, ValType } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
-import { forEachNode } from "../ir/walk.js";
+import { assignmentsOf, forEachNode } from "../ir/walk.js";
 import type { PointerAnalysis, Provenance } from "../analysis/pointers.js";
 
 const MEM = /^(memcpy|memmove|memset)$/;
@@ -41,8 +41,7 @@ export function lowerMemFunctions(fn: IRFunction, mod: IRModule): IRFunction {
 export function copiedElementType(fn: IRFunction, ptr: PointerAnalysis, addrs: Expr[]): ValType | null {
   // a block is reached through many pointer locals, each with a delta local of its own that
   // copies the block's: follow the copies back to the delta that identifies the block
-  const assigned = new Map<number, Expr[]>();
-  forEachNode(fn.body as Expr, (n) => { if (n.kind === "local.set" && !(n.value.kind === "const" && n.value.value === 0)) assigned.set(n.local, [...(assigned.get(n.local) ?? []), n.value]); });
+  const assigned = assignmentsOf(fn.body as Expr, true);
   const root = (d: number, depth = 0): number => {
     const vs = assigned.get(d) ?? [];
     return depth < 256 && vs.length === 1 && vs[0].kind === "local.get" ? root(vs[0].local, depth + 1) : d;

@@ -17,7 +17,7 @@ import { binary, get, i32, set } from "../ir/builder.js";
 import { loadOps, storeOps } from "../ir/ops.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import type { Expr } from "../ir/types.js";
-import { forEachNode, mapTree } from "../ir/walk.js";
+import { assignmentsOf, constantOf, forEachNode, isNull, mapTree } from "../ir/walk.js";
 import { STACK_POINTER } from "./stack-frames.js";
 
 type Field = { local: number; offset: number };
@@ -47,13 +47,11 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
   };
   walk(body, 0);
   // copies: locals assigned only copies of a block (or of such locals); classes of blocks joined by them
-  const assigns = new Map<number, Expr[]>();
-  forEachNode(body, (n) => { if (n.kind === "local.set") assigns.set(n.local, [...(assigns.get(n.local) ?? []), n.value]); });
+  const assigns = assignmentsOf(body);
   const root = new Map<number, number>([...blocks].map((b) => [b, b]));
   const find = (b: number): number => (root.get(b) === b ? b : find(root.get(b)!));
   const copies = new Map<number, Set<number>>(); // copy local → blocks it may hold
   // null (an inlined callee's locals start at zero) is no other object
-  const isNull = (v: Expr) => v.kind === "const" && v.value === 0;
   for (let changed = true; changed;) {
     changed = false;
     for (const [l, values] of assigns) {
@@ -76,13 +74,7 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
   // what they reach may be accessed at any index, passed to functions, copied in bulk, so every
   // field from that offset up is given up (per class: the lowest such offset in `dynamic`);
   // fields below it are read as locals still
-  // -O0 keeps even constants in locals: a local assigned one constant (and maybe zero first) is that constant
-  const constOf = (e: Expr): number | null => {
-    if (e.kind === "const") return Number(e.value);
-    if (e.kind !== "local.get") return null;
-    const vs = (assigns.get(e.local) ?? []).filter((v) => !isNull(v));
-    return vs.length === 1 && vs[0].kind === "const" ? Number(vs[0].value) : null;
-  };
+  const constOf = (e: Expr) => constantOf(e, assigns);
   const derived = new Map<number, { cls: number; offset: number }>();
   for (let changed = true; changed;) {
     changed = false;

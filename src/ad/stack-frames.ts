@@ -5,7 +5,7 @@
 // (allocations.ts), and slots holding pointers and integers are read as locals where that is
 // exact (object-fields.ts), so a shadow stack follows the C stack.
 import type { Expr } from "../ir/types.js";
-import { forEachNode } from "../ir/walk.js";
+import { assignmentsOf, constantOf } from "../ir/walk.js";
 
 export const STACK_POINTER = "__stack_pointer";
 
@@ -16,22 +16,18 @@ export const STACK_POINTER = "__stack_pointer";
  * stack pointer without moving it.
  */
 export function stackFrames(body: Expr): Map<number, Expr> {
-  const assigns = new Map<number, Expr[]>();
   // zero (an inlined callee's locals start at zero) is not an assignment that matters here
-  forEachNode(body, (n) => {
-    if (n.kind === "local.set" && !(n.value.kind === "const" && n.value.value === 0)) assigns.set(n.local, [...(assigns.get(n.local) ?? []), n.value]);
-  });
+  const assigns = assignmentsOf(body, true);
   const only = (l: number) => { const v = assigns.get(l); return v && v.length === 1 ? v[0] : null; };
   // the stack pointer, a copy of it, or a frame (memory carved below a frame is a block of its own)
   const isSP = (e: Expr, depth = 0): boolean => depth < 64 && ((e.kind === "global.get" && e.global === STACK_POINTER)
     || (e.kind === "local.get" && !!only(e.local) && (isSP(only(e.local)!, depth + 1) || isCarved(only(e.local)!, depth + 1))));
   const isCarved = (v: Expr, depth: number): boolean => v.kind === "binary" && v.op === "i32.sub" && isSP(v.left, depth);
-  const constOf = (e: Expr): number | null => (e.kind === "const" ? Number(e.value) : e.kind === "local.get" && only(e.local) ? constOf(only(e.local)!) : null);
   const frames = new Map<number, Expr>();
   for (const [f] of assigns) {
     const v = only(f);
     if (!v || v.kind !== "binary" || v.op !== "i32.sub" || !isSP(v.left)) continue;
-    const k = constOf(v.right);
+    const k = constantOf(v.right, assigns);
     if (k === null || k > 0) frames.set(f, k === null ? v.right : { kind: "const", type: "i32", value: k });
   }
   return frames;

@@ -6,7 +6,7 @@
 // Memory the kernel allocates itself (see src/ad/allocations.ts) is a buffer of its own:
 // its shadow lies at address + the delta local the shadow allocation set.
 import type { Expr, IRFunction } from "../ir/types.js";
-import { forEachNode } from "../ir/walk.js";
+import { forEachNode, isNull } from "../ir/walk.js";
 import type { ActivitySignature } from "./signature.js";
 import { REALLOCATORS } from "./allocators.js";
 
@@ -62,8 +62,7 @@ export class PointerAnalysis {
     const mixed: { local: number; value: Expr }[] = [];
     forEachNode(fn.body as Expr, (n) => {
       // null is no buffer: `p = 0` (a C null, an inlined callee's locals starting at zero) leaves p's buffer as it is
-      const isNull = n.kind === "local.set" && n.value.kind === "const" && n.value.value === 0;
-      if (n.kind === "local.set" && fn.locals[n.local] === "i32" && !isNull) (blocks.has(n.local) ? mixed : sets).push({ local: n.local, value: n.value });
+      if (n.kind === "local.set" && fn.locals[n.local] === "i32" && !isNull(n.value)) (blocks.has(n.local) ? mixed : sets).push({ local: n.local, value: n.value });
       if (n.kind === "tuple.set") n.locals.forEach((l) => { if (fn.locals[l] === "i32") this.locals[l] = join(this.locals[l], unknown("it is returned by a call")); });
     });
     // object parameters whose data pointer is read from a field: only while the parameter keeps its value

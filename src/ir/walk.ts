@@ -60,3 +60,24 @@ export function mapTree(e: Expr, f: (e: Expr) => Expr): Expr {
   }
   return f(r);
 }
+
+/** An i32 null: the constant 0 (a C null, an inlined callee's local starting at zero). */
+export const isNull = (e: Expr): boolean => e.kind === "const" && e.type === "i32" && e.value === 0;
+
+/** Every value assigned to each local by a local.set in e, in order, without null assignments when `skipNull`. */
+export function assignmentsOf(e: Expr, skipNull = false): Map<number, Expr[]> {
+  const out = new Map<number, Expr[]>();
+  forEachNode(e, (n) => { if (n.kind === "local.set" && !(skipNull && isNull(n.value))) out.set(n.local, [...(out.get(n.local) ?? []), n.value]); });
+  return out;
+}
+
+/**
+ * The constant e stands for: a const, or a local whose only assignment (nulls aside) is such a
+ * value (-O0 code keeps even constants in locals). `assigns` as from assignmentsOf.
+ */
+export function constantOf(e: Expr, assigns: Map<number, Expr[]>, depth = 0): number | null {
+  if (e.kind === "const") return Number(e.value);
+  if (e.kind !== "local.get" || depth > 64) return null;
+  const vs = (assigns.get(e.local) ?? []).filter((v) => !isNull(v));
+  return vs.length === 1 ? constantOf(vs[0], assigns, depth + 1) : null;
+}
