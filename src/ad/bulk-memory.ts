@@ -28,11 +28,12 @@ export function lowerMemFunctions(fn: IRFunction, mod: IRModule): IRFunction {
     const call = s.kind === "local.set" && s.value.kind === "call" ? s.value : s.kind === "call" ? s : null;
     if (!call || !names.has(call.func)) { out.push(s); return; }
     changed = true;
-    const args = call.args.map((a) => { const t = locals.push("i32") - 1; localNames[t] = `${call.func}_arg${t}`; out.push(set(t, a)); return get(t, "i32"); });
+    const temps = call.args.map((a) => { const t = locals.push("i32") - 1; localNames[t] = `${call.func}_arg${t}`; out.push(set(t, a)); return t; });
+    const arg = (i: number) => get(temps[i], "i32");
     out.push(call.func === "memset"
-      ? { kind: "memory.fill", type: "none", dest: args[0], value: args[1], size: args[2] }
-      : { kind: "memory.copy", type: "none", dest: args[0], src: args[1], size: args[2] });
-    if (s.kind === "local.set") out.push(set(s.local, args[0]));
+      ? { kind: "memory.fill", type: "none", dest: arg(0), value: arg(1), size: arg(2) }
+      : { kind: "memory.copy", type: "none", dest: arg(0), src: arg(1), size: arg(2) });
+    if (s.kind === "local.set") out.push(set(s.local, arg(0)));
   });
   return changed ? { ...fn, locals, localNames, body } : fn;
 }

@@ -33,11 +33,19 @@ import { STACK_POINTER } from "./stack-frames.js";
  * (module memory, no shadow) and its data would be treated as constant: refuse it.
  */
 /** The runtime builds object parameters (Float64Array, Array<f64>) with their data pointer: the kernel must not replace it. */
-function refuseViewFieldStores(a: Analyzed): void {
+function refuseViewFieldStores(a: Analyzed, mayStore: (f: string) => boolean): void {
+  // the object itself (not its data): a parameter's provenance without `view`
+  const isObject = (addr: Expr) => { const p = a.ptr.of(addr); return p.kind === "arg" && p.view === undefined && a.ptr.viewOffsets(p.param) !== undefined ? p.param : -1; };
+  const refuse = (n: Expr, param: number): never => {
+    throw new UnsupportedError(a.fn.name, printExpr(n, 0, a.fn.localNames).replace(/\s+/g, " ").slice(0, 120),
+      `the kernel may overwrite the object of its parameter ${param} (a Float64Array or Array built by the runtime), whose data pointer the shadow object would not follow; take the data as StaticArray<f64>`);
+  };
   forEachNode(a.fn.body as Expr, (n) => {
-    if (n.kind === "store" && n.addr.kind === "local.get" && a.ptr.viewOffsets(n.addr.local)?.some((o) => o < n.offset + 4 && n.offset < o + 4))
-      throw new UnsupportedError(a.fn.name, printExpr(n, 0, a.fn.localNames).replace(/\s+/g, " ").slice(0, 120),
-        `the kernel overwrites the data pointer of its object parameter ${n.addr.local}, which its shadow object would not follow; take the data as StaticArray<f64>`);
+    const dest = n.kind === "store" ? n.addr : n.kind === "memory.fill" || n.kind === "memory.copy" ? n.dest : null;
+    if (dest && isObject(dest) >= 0) refuse(n, isObject(dest));
+    // a function that may store, given the object: it may write its fields
+    if ((n.kind === "call" && mayStore(n.func)) || n.kind === "call_indirect")
+      for (const x of n.args) if (x.type === "i32" && isObject(x) >= 0) refuse(n, isObject(x));
   });
 }
 
@@ -139,7 +147,7 @@ export class Differentiator {
     refuseBitReads(first);
     refusePointerGlobals(first);
     refuseIntegerCopies(first, this.isEntryKernel(name), (f) => { const g = this.module.functions.find((x) => x.name === f); return !!g && !g.import; });
-    refuseViewFieldStores(first);
+    refuseViewFieldStores(first, (f) => this.mayStore(f));
     if (mode === "forward") return first;
     // reverse mode reads values of loads from memory that may change only through locals
     const mutable = new Set(this.module.globals.filter((g) => g.mutable).map((g) => g.name));

@@ -38,6 +38,9 @@ function fieldAt(addr: Expr, offset: number): Field | null {
  * once, by the statement that allocates); `fresh` makes an i32 local.
  */
 export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hint: string) => number): Expr {
+  // the uses below are told apart by node identity: a node shared by two places in the tree
+  // (an argument local read by a call and by what replaced it) must be two nodes
+  body = mapTree(body, (n) => ({ ...n }) as Expr);
   // blocks allocated inside a loop may have older copies alive: not forwarded
   const inLoop = new Set<number>();
   const walk = (e: Expr, depth: number) => {
@@ -71,9 +74,7 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
   const bad = new Set<number>();
   for (const b of inLoop) bad.add(find(b));
   // pointers to a member at a constant offset (`&arr[0]` of an array in a C stack frame, `&acc`):
-  // what they reach may be accessed at any index, passed to functions, copied in bulk, so every
-  // field from that offset up is given up (per class: the lowest such offset in `dynamic`);
-  // fields below it are read as locals still
+  // they are allowed uses of the object, but they give up its fields (per class, in `dynamic`)
   const constOf = (e: Expr) => constantOf(e, assigns);
   const derived = new Map<number, { cls: number; offset: number }>();
   for (let changed = true; changed;) {
@@ -91,8 +92,25 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
       changed = true;
     }
   }
-  const dynamic = new Map<number, Set<number>>();
-  for (const { cls, offset } of derived.values()) dynamic.set(cls, new Set([...(dynamic.get(cls) ?? []), offset]));
+  // a derived pointer used only as the base of loads and stores at constant offsets ≥ 0 (or
+  // copied to another such pointer) reaches fixed bytes of the object: those are accesses like
+  // any other. Any other use (a call, arithmetic, bulk memory, a store of it) may reach any
+  // field, below it too: its class keeps its fields in memory (`dynamic`)
+  const fixedUse = new Set<Expr>();
+  const derivedAccesses: { cls: number; offset: number; op: string; store: boolean }[] = [];
+  forEachNode(body, (n) => {
+    if (n.kind !== "load" && n.kind !== "store") return;
+    const f = fieldAt(n.addr, n.offset);
+    const d = f && derived.get(f.local);
+    if (!f || !d || f.offset < 0) return;
+    forEachNode(n.addr, (x) => { if (x.kind === "local.get" && x.local === f.local) fixedUse.add(x); });
+    derivedAccesses.push({ cls: d.cls, offset: d.offset + f.offset, op: n.op, store: n.kind === "store" });
+  });
+  forEachNode(body, (n) => { if (n.kind === "local.set" && derived.has(n.local) && n.value.kind === "local.get" && derived.has(n.value.local)) fixedUse.add(n.value); });
+  // `frame + K` given back to the C stack pointer when the function returns reaches no field
+  forEachNode(body, (n) => { if (n.kind === "global.set" && n.global === STACK_POINTER) forEachNode(n.value, (x) => { if (x.kind === "local.get") fixedUse.add(x); }); });
+  const dynamic = new Set<number>();
+  forEachNode(body, (n) => { if (n.kind === "local.get" && derived.has(n.local) && !fixedUse.has(n)) dynamic.add(derived.get(n.local)!.cls); });
   const accesses = new Map<number, { offset: number; bytes: number; full: boolean }[]>();
   const note = (f: Field, op: string, isStore: boolean) => {
     const cls = classOf(f.local)!;
@@ -141,13 +159,17 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
   });
   forEachNode(body, (n) => { if (n.kind === "local.get" && members(n.local) && !allowed.has(n)) bad.add(classOf(n.local)!); });
 
+  // (never replaced themselves: a field they touch stays in memory)
+  for (const a of derivedAccesses) accesses.set(a.cls, [...(accesses.get(a.cls) ?? []), { offset: a.offset, bytes: (a.store ? storeOps : loadOps)[a.op].bytes, full: false }]);
   // per qualifying class: fields whose every overlapping access is a full i32 access at that offset
   const fieldLocals = new Map<string, number>(); // `${block}:${offset}` → local
   const forwarded = new Map<number, number[]>(); // class → offsets
   for (const [cls, list] of accesses) {
     if (bad.has(cls)) continue;
-    const from = Math.min(...(dynamic.get(cls) ?? [Infinity]));
-    const offsets = [...new Set(list.filter((a) => a.full).map((a) => a.offset))].filter((c) => c + 4 <= from &&
+    // a pointer into the object (`&arr[0]`, `&acc`) used beyond fixed offsets may reach any of
+    // its fields, below it too (`d - 4`, in a callee, by a fill): they are left in memory
+    if (dynamic.has(cls)) continue;
+    const offsets = [...new Set(list.filter((a) => a.full).map((a) => a.offset))].filter((c) =>
       list.every((a) => a.offset + a.bytes <= c || a.offset >= c + 4 || (a.full && a.offset === c)));
     if (offsets.length) forwarded.set(cls, offsets);
   }
