@@ -185,12 +185,20 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
   const read = (f: Field, bs: number[]): Expr => bs.slice(1).reduce<Expr>((acc, b) =>
     ({ kind: "select", type: "i32", ifTrue: get(fieldLocals.get(`${b}:${f.offset}`)!, "i32"), ifFalse: acc, cond: binary("i32.eq", get(f.local, "i32"), get(b, "i32")) }),
     get(fieldLocals.get(`${bs[0]}:${f.offset}`)!, "i32"));
+  // a copy of the object's pointer that holds none of its blocks (a null copy) would read the
+  // field local where memory holds something else: trap there instead
+  const guard = (f: Field, bs: number[], out: Expr[]) => {
+    if (bs.length === 1 && bs[0] === f.local) return;
+    const cond = bs.map((b) => binary("i32.ne", get(f.local, "i32"), get(b, "i32"))).reduce((x, y) => binary("i32.and", x, y));
+    out.push({ kind: "if", type: "none", cond, then: { kind: "unreachable", type: "unreachable" }, else: null });
+  };
   // a read that selects among blocks goes into a local first, so the pointer has a local (and a delta) of its own
   const replaceLoads = (e: Expr, pre: Expr[]): Expr => mapTree(e, (n) => {
     if (n.kind !== "load" || n.op !== "i32.load") return n;
     const f = fieldAt(n.addr, n.offset);
     const bs = f && fieldOf(f);
     if (!bs) return n;
+    guard(f!, bs, pre);
     if (bs.length === 1) return read(f!, bs);
     const t = fresh("field");
     pre.push(set(t, read(f!, bs)));
@@ -202,6 +210,7 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
       const bs = f && fieldOf(f);
       if (bs) {
         const t = fresh("stored");
+        guard(f!, bs, out);
         const value = replaceLoads(s.value, out);
         out.push(set(t, value), { ...s, value: get(t, "i32") });
         for (const b of bs) {
