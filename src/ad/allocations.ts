@@ -22,7 +22,6 @@ export function moduleAllocates(mod: IRModule): boolean {
   return mod.functions.some((f) => allocatorOf(f) !== null || reallocatorOf(f) !== null) || mod.globals.some((g) => g.name === STACK_POINTER);
 }
 
-
 /**
  * fn (in statement form) with a shadow allocation after each allocator call, and a delta
  * local beside every local that holds a pointer into an allocated block, assigned with it:
@@ -91,7 +90,7 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
       // (in a local of its own: the remapping below may reassign the old block's delta local)
       const kept = fresh("old_delta");
       const oldDelta = get(kept, "i32");
-      out.push(set(kept, deltaOf(s.value.args[2], deltas) ?? i32(0)), { ...s, value: { ...s.value, args: [...s.value.args, oldDelta] } });
+      out.push(set(kept, deltaOf(s.value.args[2], deltas, pointers) ?? i32(0)), { ...s, value: { ...s.value, args: [...s.value.args, oldDelta] } });
       // a block grown in place keeps its address, and every pointer into it its old delta: such
       // pointers (old delta, address inside the block) take the new shadow's delta. After a move
       // they dangle, and what they get does not matter.
@@ -104,7 +103,7 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
       return;
     }
     if (s.kind === "local.set" && pointers.has(s.local) && !blocks.has(s.local)) {
-      const d = deltaOf(s.value, deltas) ?? i32(0);
+      const d = deltaOf(s.value, deltas, pointers) ?? i32(0);
       if (!(d.kind === "local.get" && d.local === deltas.get(s.local))) out.push(set(deltas.get(s.local)!, d));
     }
     out.push(s);
@@ -125,17 +124,16 @@ function readsPointer(e: Expr, pointers: Set<number>): boolean {
   }
 }
 
-/** The delta of what e points into, as a tree over delta locals (null: e is no such pointer). */
-function deltaOf(e: Expr, deltas: Map<number, number>): Expr | null {
-  const ptrs = new Set(deltas.keys());
+/** The delta of what e points into, as a tree over delta locals (null: e is no such pointer); `ptrs`: the keys of `deltas`. */
+function deltaOf(e: Expr, deltas: Map<number, number>, ptrs: Set<number>): Expr | null {
   switch (e.kind) {
     case "local.get": return deltas.has(e.local) ? get(deltas.get(e.local)!, "i32") : null;
     case "binary":
       if (!readsPointer(e, ptrs)) return null;
-      return readsPointer(e.left, ptrs) ? deltaOf(e.left, deltas) : deltaOf(e.right, deltas);
+      return readsPointer(e.left, ptrs) ? deltaOf(e.left, deltas, ptrs) : deltaOf(e.right, deltas, ptrs);
     case "select": {
       if (!readsPointer(e, ptrs)) return null;
-      return { ...e, type: "i32", ifTrue: deltaOf(e.ifTrue, deltas) ?? i32(0), ifFalse: deltaOf(e.ifFalse, deltas) ?? i32(0) };
+      return { ...e, type: "i32", ifTrue: deltaOf(e.ifTrue, deltas, ptrs) ?? i32(0), ifFalse: deltaOf(e.ifFalse, deltas, ptrs) ?? i32(0) };
     }
     default: return null;
   }

@@ -146,7 +146,7 @@ export class Differentiator {
     const first = analyses(this.normalizedFn(name));
     refuseBitReads(first);
     refusePointerGlobals(first);
-    refuseIntegerCopies(first, this.isEntryKernel(name), (f) => { const g = this.module.functions.find((x) => x.name === f); return !!g && !g.import; });
+    refuseIntegerCopies(first, this.isEntryKernel(name), (f) => !this.isImport(f));
     refuseViewFieldStores(first, (f) => this.mayStore(f));
     if (mode === "forward") return first;
     // reverse mode reads values of loads from memory that may change only through locals
