@@ -12,7 +12,8 @@ import { allocationSize, allocatorOf, reallocatorOf, SHADOW_ALLOC, SHADOW_REALLO
 import { binary, get, i32, load, set, store } from "../ir/builder.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import type { Expr, IRFunction, IRModule } from "../ir/types.js";
-import { forEachNode } from "../ir/walk.js";
+import { forEachNode, isNull } from "../ir/walk.js";
+import { CONST_DELTA, loadAddress, POINTER_DELTA, pointerLoads, pointerParamsOf, readsPointer } from "./memory-pointers.js";
 import { TAPE, TAPE_GLOBALS } from "./tape.js";
 import { forwardObjectFields } from "./object-fields.js";
 import { STACK_POINTER, stackFrames } from "./stack-frames.js";
@@ -34,7 +35,7 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
   const sizes = new Map(mod.functions.flatMap((f) => { const s = allocatorOf(f); return s ? [[f.name, s] as const] : []; }));
   const reallocs = new Map(mod.functions.flatMap((f) => { const r = reallocatorOf(f); return r ? [[f.name, r] as const] : []; }));
   const frames = fn.body ? stackFrames(fn.body as Expr) : new Map<number, Expr>();
-  if ((sizes.size === 0 && reallocs.size === 0 && frames.size === 0) || !fn.body) return fn;
+  if (!fn.body) return fn;
   const locals = [...fn.locals], localNames = [...(fn.localNames ?? [])];
   const fresh = (hint: string) => { locals.push("i32"); localNames[locals.length - 1] = `${hint}${locals.length - 1}`; return locals.length - 1; };
   const deltas = new Map<number, number>();
@@ -71,12 +72,14 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
     out.push(set(n, allocationSize(size, s.value.args)), set(block, s.value), set(delta, { kind: "call", type: "i32", func: SHADOW_ALLOC, args: [get(n, "i32"), get(block, "i32")] }),
       { ...s, value: get(block, "i32") });
   });
-  if (deltas.size === 0) return fn;
   // pointers kept in fields of allocated objects (a Float64Array's dataStart) move into locals
-  body = forwardObjectFields(body, newObjects, fresh);
-  // locals assigned (through pointer arithmetic) from a block or from such a local
+  if (deltas.size > 0) body = forwardObjectFields(body, newObjects, fresh);
   const blocks = new Set(deltas.keys());
-  const pointers = new Set(blocks);
+  // pointers loaded from memory (memory-pointers.ts): their deltas come from the shadow word
+  const loaded = pointerLoads(body, { params: fn.params, locals, blocks, views: fn.viewParams, pointerParam: pointerParamsFor(mod) });
+  if (deltas.size === 0 && loaded.size === 0) return fn;
+  // locals assigned (through pointer arithmetic) from a block or from such a local
+  const pointers = new Set([...blocks, ...loaded]);
   const sets: { local: number; value: Expr }[] = [];
   forEachNode(body, (n) => { if (n.kind === "local.set" && locals[n.local] === "i32" && n.local >= fn.params.length && !blocks.has(n.local)) sets.push({ local: n.local, value: n.value }); });
   for (let changed = true; changed;) {
@@ -102,8 +105,14 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
       }
       return;
     }
+    if (s.kind === "local.set" && loaded.has(s.local) && s.value.kind === "load" && s.value.op === "i32.load") {
+      const at = loadAddress(s.value.addr, s.value.offset);
+      out.push(set(deltas.get(s.local)!, { kind: "call", type: "i32", func: POINTER_DELTA, args: [at, at] }), s);
+      return;
+    }
     if (s.kind === "local.set" && pointers.has(s.local) && !blocks.has(s.local)) {
-      const d = deltaOf(s.value, deltas, pointers) ?? i32(0);
+      // an integer (not null) assigned to a pointer local is an address without a shadow (module data): marked as a Const pointer
+      const d = deltaOf(s.value, deltas, pointers) ?? i32(isNull(s.value) ? 0 : CONST_DELTA);
       if (!(d.kind === "local.get" && d.local === deltas.get(s.local))) out.push(set(deltas.get(s.local)!, d));
     }
     out.push(s);
@@ -111,17 +120,11 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
   return { ...fn, locals, localNames, body, allocDeltas: deltas };
 }
 
-/** Whether e's value points where a local of `pointers` points (pointer ± integer, masks, select). */
-function readsPointer(e: Expr, pointers: Set<number>): boolean {
-  switch (e.kind) {
-    case "local.get": return pointers.has(e.local);
-    case "binary":
-      if (e.type !== "i32") return false;
-      if (e.op === "i32.sub") return readsPointer(e.left, pointers) && e.right.kind === "const";
-      return ["i32.add", "i32.and", "i32.or", "i32.xor"].includes(e.op) && (readsPointer(e.left, pointers) || readsPointer(e.right, pointers));
-    case "select": return readsPointer(e.ifTrue, pointers) || readsPointer(e.ifFalse, pointers);
-    default: return false;
-  }
+const pointerParamCache = new WeakMap<IRModule, (f: string, i: number) => boolean>();
+function pointerParamsFor(mod: IRModule) {
+  let f = pointerParamCache.get(mod);
+  if (!f) { f = pointerParamsOf(mod.functions); pointerParamCache.set(mod, f); }
+  return f;
 }
 
 /** The delta of what e points into, as a tree over delta locals (null: e is no such pointer); `ptrs`: the keys of `deltas`. */

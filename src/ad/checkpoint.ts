@@ -6,6 +6,8 @@
 // holds N/k snapshots plus one segment's records instead of all N iterations'. k is the
 // user's, or ⌈√(trip bound)⌉ when trip-count.ts bounds the loop (1024 otherwise).
 // The driver blocks that do this in the reverse sweep are built in reverse.ts.
+import { POINTER_DELTA } from "../analysis/allocators.js";
+import { hasShadow } from "../analysis/pointers.js";
 import { binary, get, i32, load, set, unary } from "../ir/builder.js";
 import type { CfgBlock, Expr, IRFunction, ValType } from "../ir/types.js";
 import { UnsupportedError } from "../errors.js";
@@ -63,6 +65,8 @@ export function planCheckpoints(d: Differentiator, fn: IRFunction, a: Analyzed, 
   for (const loop of outermost) {
     forEachInLoop(cfg, loop, (n) => {
       if (n.kind === "call" && n.func === KERNEL_GROW) refuse("the loop grows memory, which a replay would repeat");
+      if ((n.kind === "call" && n.func === POINTER_DELTA) || (n.kind === "store" && n.op === "i32.store" && hasShadow(a.ptr.of(n.addr))))
+        refuse("the loop keeps pointers in memory that has a shadow (their shadow words are written by the recording sweep only); keep them in locals");
       if (n.kind === "call" && d.mayStore(n.func) && calleeWrites(d, n.func).other) refuse(`the loop calls ${n.func}, which may write module memory that a snapshot cannot restore`);
       if (n.kind === "call_indirect" && d.module.tables.some((t) => t.segments.some((sg) => sg.funcs.some((f) => d.mayStore(f)))))
         refuse("the loop makes an indirect call that may write memory a snapshot cannot restore");

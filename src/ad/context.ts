@@ -4,16 +4,20 @@
 // shadow offsets, and the materialisation of pure trees into temporaries so that rules
 // can refer to operand values without duplicating work.
 import type { ActivityAnalysis } from "../analysis/activity.js";
-import type { PointerAnalysis, Provenance } from "../analysis/pointers.js";
+import { hasShadow, type PointerAnalysis, type Provenance } from "../analysis/pointers.js";
+import { POINTER_DELTA } from "../analysis/allocators.js";
+import { CONST_DELTA, POISON, SINK_WORD, ZERO_WORD } from "./memory-pointers.js";
 import type { ActivitySignature } from "../analysis/signature.js";
 import { ActivityError, UnsupportedError } from "../errors.js";
-import { binary, get, load, set } from "../ir/builder.js";
-import type { Expr, IRFunction, ValType } from "../ir/types.js";
+import { binary, get, i32, load, set } from "../ir/builder.js";
+import type { Call, Expr, IRFunction, Store, ValType } from "../ir/types.js";
 import { forEachNode, mapTree } from "../ir/walk.js";
 import { printExpr } from "../ir/print.js";
 import type { MathCall, Partial } from "./rules/rule.js";
 
 /** Placeholders a rule's partials are built on: operand i and the result, replaced after the rule ran. */
+export type ShadowUse = "pass" | "read" | "sink";
+
 export const PLACEHOLDER = { operand: (i: number) => -1 - i, result: -100 };
 
 export class DiffContext {
@@ -87,15 +91,58 @@ export class DiffContext {
    * `val` maps an original tree to its value here (the reverse sweep may recompute a local
    * instead of restoring it): the delta of an allocated block is a local like any other.
    */
-  shadowAddress(addrOrig: Expr, addrNew: Expr, instr: () => string, val: (e: Expr) => Expr = (e) => this.remap(e)): Expr | null {
+  /**
+   * `use` says what the access does with a shadow that may be a Const pointer's (a delta read
+   * from memory, memory-pointers.ts): "read" a tangent (Const data has zero ones: the access is
+   * sent to a zero word), "sink" an adjoint or a zero (sent to a word nobody reads), or "pass"
+   * the address on or write a derivative there, which for Const data must stop the call: the
+   * delta CONST_DELTA puts the address out of bounds. `offset`: the access's own offset.
+   */
+  shadowAddress(addrOrig: Expr, addrNew: Expr, instr: () => string, val: (e: Expr) => Expr = (e) => this.remap(e), use: ShadowUse = "pass", offset = 0): Expr | null {
     const p: Provenance = this.ptr.of(addrOrig);
     if (p.kind === "arg" && p.shadowed) return binary("i32.add", addrNew, get(this.deltaOf(p.param, p.view), "i32"));
-    if (p.kind === "alloc") return binary("i32.add", addrNew, val(get(p.delta, "i32")));
+    if (p.kind === "alloc") {
+      const d = val(get(p.delta, "i32"));
+      const sh = binary("i32.add", addrNew, d);
+      if (use === "pass" || !this.ptr.isDynamicDelta(p.delta)) return sh;
+      // the word at the global lies at the access's address once the offset is added (the global is far above any field offset)
+      const word: Expr = binary("i32.sub", { kind: "global.get", type: "i32", global: use === "read" ? ZERO_WORD : SINK_WORD }, i32(offset));
+      return { kind: "select", type: "i32", ifTrue: word, ifFalse: sh, cond: binary("i32.eq", d, i32(CONST_DELTA)) };
+    }
     if (p.kind === "unknown")
       throw new UnsupportedError(this.src.name, instr(),
         `the address cannot be traced to an argument buffer (${p.why}); pass the data as a Duplicated buffer argument and index it directly` +
         (p.why.includes("different buffers") ? ", or, for optimized code that reuses locals, load the module with { splitLocals: true }" : ""));
     return null;
+  }
+
+  /**
+   * An i32 store into shadowed memory, and the store of its shadow word beside it: the value's
+   * shadow for a pointer with one, the value + POISON for anything else (memory-pointers.ts).
+   */
+  storeWithShadowWord(s: Store, val: (e: Expr) => Expr = (e) => this.remap(e)): Expr[] {
+    const a = this.add("i32", "a"), v = this.add("i32", "word");
+    const p = this.ptr.of(s.value);
+    // a pointer without a shadow (a Const buffer's, module data's, any integer) is marked CONST_DELTA; an untraced one POISON
+    const delta = p.kind === "arg" && p.shadowed ? get(this.deltaOf(p.param, p.view), "i32") : p.kind === "alloc" ? val(get(p.delta, "i32"))
+      : i32(p.kind === "unknown" ? POISON : CONST_DELTA);
+    const sh = this.shadowAddress(s.addr, get(a, "i32"), () => `${s.op} ${this.describe(s)}`, val, "sink", s.offset)!;
+    return [set(a, val(s.addr)), set(v, val(s.value)), { ...s, addr: get(a, "i32"), value: get(v, "i32") }, { ...s, addr: sh, value: binary("i32.add", get(v, "i32"), delta) }];
+  }
+
+  /** `delta == CONST_DELTA` for an address whose delta comes from memory (it may be a Const pointer's), else null. */
+  constPointer(addrOrig: Expr, val: (e: Expr) => Expr = (e) => this.remap(e)): Expr | null {
+    const p = this.ptr.of(addrOrig);
+    return p.kind === "alloc" && this.ptr.isDynamicDelta(p.delta) ? binary("i32.eq", val(get(p.delta, "i32")), i32(CONST_DELTA)) : null;
+  }
+
+  /** `d = __ad_pointer_delta(a, a)` as generated: the shadow word read at a's shadow address, or POISON for memory without a shadow. */
+  pointerDelta(s: Expr & { kind: "local.set" }, val: (e: Expr) => Expr = (e) => this.remap(e)): Expr[] {
+    const addr = (s.value as Call).args[0];
+    if (!hasShadow(this.ptr.of(addr))) return [set(this.map(s.local), i32(POISON))];
+    const a = this.add("i32", "a");
+    // a pointer loaded from a Const buffer reads the zero word: POISON (its shadow is unknown)
+    return [set(a, val(addr)), set(this.map(s.local), { kind: "call", type: "i32", func: POINTER_DELTA, args: [get(a, "i32"), this.shadowAddress(addr, get(a, "i32"), () => "i32.load", val, "read")!] })];
   }
 
   /** For each pointer parameter, the kernel argument it comes from (when known), for messages. */

@@ -26,6 +26,7 @@ import { moduleAllocates, shadowAllocFunction, shadowReallocFunctions, withShado
 import { inlineAllocatingCalls } from "./inline-allocating.js";
 import { copyAdjointFunctions, lowerMemFunctions } from "./bulk-memory.js";
 import { refuseIntegerCopies } from "./integer-copies.js";
+import { pointerDeltaFunction, SINK_WORD, ZERO_WORD } from "./memory-pointers.js";
 import { STACK_POINTER } from "./stack-frames.js";
 
 /**
@@ -91,7 +92,7 @@ export class Differentiator {
 
   constructor(mod: IRModule) {
     this.allocates = moduleAllocates(mod);
-    this.module = { ...mod, functions: [...mod.functions, ...(this.allocates ? [shadowAllocFunction(), ...shadowReallocFunctions()] : []), ...copyAdjointFunctions()] };
+    this.module = { ...mod, functions: [...mod.functions, ...(this.allocates ? [shadowAllocFunction(), ...shadowReallocFunctions()] : []), ...copyAdjointFunctions(), pointerDeltaFunction()] };
     for (const f of this.module.functions) this.names.add(f.name);
     this.stores = new StoreSummary(this.module);
   }
@@ -146,7 +147,7 @@ export class Differentiator {
     const first = analyses(this.normalizedFn(name));
     refuseBitReads(first);
     refusePointerGlobals(first);
-    refuseIntegerCopies(first, this.isEntryKernel(name), (f) => !this.isImport(f));
+    refuseIntegerCopies(first, this.isEntryKernel(name), (f) => !this.isImport(f), mode);
     refuseViewFieldStores(first, (f) => this.mayStore(f));
     if (mode === "forward") return first;
     // reverse mode reads values of loads from memory that may change only through locals
@@ -295,7 +296,8 @@ export class Differentiator {
   finish(extra: IRFunction[] = []): IRModule {
     while (this.queue.length) this.added.push(this.queue.shift()!());
     const needsTape = this.added.some((f) => f.name.endsWith("_aug")) || this.allocates;
-    const globals = [...this.module.globals, ...(needsTape ? TAPE.globals() : []), ...this.extraGlobals];
+    const words = [ZERO_WORD, SINK_WORD].map((name): IRGlobal => ({ name, type: "i32", mutable: true, init: { kind: "const", type: "i32", value: 0 } }));
+    const globals = [...this.module.globals, ...(needsTape ? TAPE.globals() : []), ...this.extraGlobals, ...words];
     const tapeFns = needsTape ? [TAPE.growFunction()] : [];
     return { ...this.module, globals, tables: [...this.module.tables, ...this.tables.values()], functions: [...this.added.filter((f) => f.import), ...this.module.functions, ...this.added.filter((f) => !f.import), ...tapeFns, ...extra] };
   }

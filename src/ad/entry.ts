@@ -3,7 +3,8 @@
 // primal result, the adjoints of the active scalars and the tape bytes used; for forward
 // mode the forward function itself.
 import type { ActivitySignature } from "../analysis/signature.js";
-import { binary, get, set, stmtBlock } from "../ir/builder.js";
+import { binary, get, i32, set, stmtBlock } from "../ir/builder.js";
+import { SINK_WORD, ZERO_WORD } from "./memory-pointers.js";
 import type { Expr, IRFunction, ValType } from "../ir/types.js";
 import type { Differentiator } from "./differentiator.js";
 import { reverseSignature } from "./reverse.js";
@@ -20,8 +21,17 @@ export function forwardEntry(d: Differentiator, kernel: string, sig: ActivitySig
   const params: ValType[] = [...fn.params, ...sig.params.flatMap((p, i) => (p === "active" ? [fn.params[i]] : p === "dup" ? ["i32" as ValType] : [])), "i32"];
   const results: ValType[] = [...fn.results, ...(sig.resultActive ? [fn.results[0]] : [])];
   const call: Expr = { kind: "call", type: results.length > 1 ? "tuple" : results[0] ?? "none", func: fwd, args: params.slice(0, -1).map((t, i) => get(i, t)) };
-  const body: Expr[] = [...(d.allocates ? TAPE.start(get(params.length - 1, "i32")) : []), results.length ? { kind: "return", type: "unreachable", value: call } : call];
+  const base = get(params.length - 1, "i32");
+  const body: Expr[] = [...pointerWords(base), ...(d.allocates ? TAPE.start(binary("i32.add", base, i32(16))) : []), results.length ? { kind: "return", type: "unreachable", value: call } : call];
   return { name, params, results, locals: params, body: stmtBlock(body) };
+}
+
+/** The zero word and the sink word of Const pointers kept in memory (memory-pointers.ts): 16 bytes at the tape's base, zeroed. */
+function pointerWords(base: Expr): Expr[] {
+  const word = (k: number, global: string): Expr[] => [
+    { kind: "store", type: "none", op: "i64.store", addr: base, offset: k, align: 8, value: { kind: "const", type: "i64", value: 0n } },
+    { kind: "global.set", type: "none", global, value: binary("i32.add", base, i32(k)) }];
+  return [...word(0, ZERO_WORD), ...word(8, SINK_WORD)];
 }
 
 export function reverseEntry(d: Differentiator, kernel: string, sig: ActivitySignature, name: string): IRFunction {
@@ -39,12 +49,15 @@ export function reverseEntry(d: Differentiator, kernel: string, sig: ActivitySig
   const resLocal = params.length;
   const adjLocals = rsig.results.map((_, i) => params.length + fn.results.length + i);
   const usedLocal = locals.length - 1;
-  const args = fn.params.map((t, i) => get(i, t));
+  // the augmented sweep takes the kernel's parameters and the shadows (as the reverse sweep does, before its seed)
+  const nShadows = sig.params.filter((p) => p === "dup").length;
+  const args = rsig.params.slice(0, fn.params.length + nShadows).map((t, i) => get(i, t));
   const augCall: Expr = { kind: "call", type: fn.results[0] ?? "none", func: names.aug, args };
   const revCall: Expr = { kind: "call", type: rsig.results.length > 1 ? "tuple" : rsig.results[0] ?? "none", func: names.rev, args: rsig.params.map((t, i) => get(i, t)) };
   const body: Expr[] = [
     ...lengths.map((i): Expr => ({ kind: "global.set", type: "none", global: bufferLengthGlobal(i), value: get(tapeBase + 1 + i, "i32") })),
-    ...TAPE.start(get(tapeBase, "i32")),
+    ...pointerWords(get(tapeBase, "i32")),
+    ...TAPE.start(binary("i32.add", get(tapeBase, "i32"), i32(16))),
     fn.results.length ? set(resLocal, augCall) : augCall,
     set(usedLocal, binary("i32.sub", TAPE.top(), get(tapeBase, "i32"))),
     rsig.results.length === 0 ? revCall : rsig.results.length === 1 ? set(adjLocals[0], revCall) : { kind: "tuple.set", type: "none", locals: adjLocals, value: revCall as never },

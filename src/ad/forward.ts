@@ -10,6 +10,8 @@ import { DiffContext, fillPartial, partialUses, scale } from "./context.js";
 import { ruleForCall, takesPart } from "./custom-rules.js";
 import type { Differentiator } from "./differentiator.js";
 import { hasShadow } from "../analysis/pointers.js";
+import { POINTER_DELTA } from "../analysis/allocators.js";
+import { ifElse, trapOutOfBounds } from "./memory-pointers.js";
 import { nodeRule } from "./rules/index.js";
 
 interface Dual { val: Expr; tan: Expr | null }
@@ -39,7 +41,7 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
       case "load": {
         if (!isFloat(e.type)) return { val: ctx.remap(e), tan: null };
         const addr = temp(ctx.remap(e.addr), out, "a");
-        const sh = ctx.shadowAddress(e.addr, addr, () => `${e.op} ${ctx.describe(e)}`);
+        const sh = ctx.shadowAddress(e.addr, addr, () => `${e.op} ${ctx.describe(e)}`, undefined, "read", e.offset);
         return { val: { ...e, addr }, tan: sh ? { ...e, addr: sh } : null };
       }
       case "unary": case "binary": case "select": {
@@ -153,6 +155,7 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
   };
 
   const storeStmt = (s: Store, out: Expr[]) => {
+    if (s.op === "i32.store" && hasShadow(ctx.ptr.of(s.addr))) return void out.push(...ctx.storeWithShadowWord(s));
     const isF = isFloat(s.value.type);
     const active = isF && ctx.act.isActive(s.value);
     const p = ctx.ptr.of(s.addr);
@@ -160,7 +163,8 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
     if (!isF || (!shadowed && !active && !(p.kind === "unknown" && d.hasShadows(ctx.sig)))) return out.push(ctx.remap(s));
     if (!shadowed && p.kind !== "unknown") ctx.activityError(`${s.op} ${ctx.describe(s)}`, s.addr);
     const addr = temp(ctx.remap(s.addr), out, "a");
-    const sh = ctx.shadowAddress(s.addr, addr, () => `${s.op} ${ctx.describe(s)}`)!;
+    // an active value written through a Const pointer kept in memory stops the call; a zero tangent goes to the sink
+    const sh = ctx.shadowAddress(s.addr, addr, () => `${s.op} ${ctx.describe(s)}`, undefined, active ? "pass" : "sink", s.offset)!;
     const v = dual(s.value, out);
     const tan = temp(orZero(v.tan, s.value.type as ValType), out, "dv");
     out.push({ ...s, addr, value: v.val }, { ...s, addr: sh, value: tan });
@@ -176,6 +180,7 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
         return;
       }
       case "local.set": {
+        if (s.value.kind === "call" && s.value.func === POINTER_DELTA) return void out.push(...ctx.pointerDelta(s));
         if (s.value.kind === "call" || s.value.kind === "call_indirect") return void callStmt([s.local], s.value, out);
         if (!ctx.act.activeLocals[s.local]) return void out.push(ctx.remap(s));
         const v = dual(s.value, out);
@@ -207,9 +212,13 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
   const memoryOp = (s: Expr & { kind: "memory.copy" | "memory.fill" }, out: Expr[]) => {
     const dest = ctx.ptr.of(s.dest);
     const destShadowed = hasShadow(dest);
+    // a destination or source reached through a pointer kept in memory may be a Const buffer (no shadow)
+    const destConst = destShadowed ? ctx.constPointer(s.dest) : null;
     if (s.kind === "memory.fill") {
       out.push(ctx.remap(s));
-      if (destShadowed) out.push({ ...s, dest: ctx.shadowAddress(s.dest, ctx.remap(s.dest), () => "memory.fill")!, value: konst("i32", 0), size: ctx.remap(s.size) });
+      if (!destShadowed) return;
+      const fill: Expr = { ...s, dest: ctx.shadowAddress(s.dest, ctx.remap(s.dest), () => "memory.fill")!, value: konst("i32", 0), size: ctx.remap(s.size) };
+      out.push(destConst ? ifElse(destConst, [], [fill]) : fill);
       return;
     }
     const src = ctx.ptr.of(s.src);
@@ -217,9 +226,13 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
     if (srcShadowed && !destShadowed) ctx.activityError("memory.copy", s.dest);
     out.push(ctx.remap(s));
     if (!destShadowed) return;
+    const srcConst = srcShadowed ? ctx.constPointer(s.src) : null;
     const dsh = ctx.shadowAddress(s.dest, ctx.remap(s.dest), () => "memory.copy")!;
-    out.push(srcShadowed ? { ...s, dest: dsh, src: ctx.shadowAddress(s.src, ctx.remap(s.src), () => "memory.copy")!, size: ctx.remap(s.size) }
-      : { kind: "memory.fill", type: "none", dest: dsh, value: konst("i32", 0), size: ctx.remap(s.size) });
+    const zero: Expr = { kind: "memory.fill", type: "none", dest: dsh, value: konst("i32", 0), size: ctx.remap(s.size) };
+    const copy: Expr[] = !srcShadowed ? [zero] : [{ ...s, dest: dsh, src: ctx.shadowAddress(s.src, ctx.remap(s.src), () => "memory.copy")!, size: ctx.remap(s.size) }];
+    const fromSrc = srcConst ? [ifElse(srcConst, [zero], copy)] : copy;
+    // into a Const buffer: only from one (data with derivatives would lose them)
+    out.push(...(destConst ? [ifElse(destConst, srcShadowed ? (srcConst ? [ifElse(srcConst, [], [trapOutOfBounds()])] : [trapOutOfBounds()]) : [], fromSrc)] : fromSrc));
   };
 
   const body: Expr[] = [];

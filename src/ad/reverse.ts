@@ -5,8 +5,9 @@
 // augmented and reverse functions, so recursion works through the shared tape.
 import type { ActivitySignature } from "../analysis/signature.js";
 import { hasShadow } from "../analysis/pointers.js";
-import { SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "../analysis/allocators.js";
+import { POINTER_DELTA, SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "../analysis/allocators.js";
 import { copiedElementType, copyAdjointName } from "./bulk-memory.js";
+import { ifElse, trapOutOfBounds } from "./memory-pointers.js";
 import { UnsupportedError } from "../errors.js";
 import { binary, get, i32, set, unary, zero } from "../ir/builder.js";
 import type { Call, CallIndirect, CfgBlock, CustomRule, Edge, Expr, IRFunction, ValType } from "../ir/types.js";
@@ -66,7 +67,9 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   const isActiveLocal = (l: number) => a.act.activeLocals[l] || (l === retLocal && sig.resultActive);
 
   // ---- augmented forward sweep: same parameters and results as the primal ----
-  const ax = new DiffContext(fn, sig, a.act, a.ptr, [], d.mathCall("f64"), "_unused");
+  // the augmented sweep takes the shadows too: pointers it stores into memory store their shadow words
+  const augShadows = sig.params.flatMap((p, i) => (p === "dup" ? [{ type: "i32" as ValType, name: `p${i}_shadow`, param: i }] : []));
+  const ax = new DiffContext(fn, sig, a.act, a.ptr, augShadows, d.mathCall("f64"), "_unused");
   ax.origins = d.originsOf(fn.name);
   const augBlocks: CfgBlock[] = [];
   const edgeId = (from: number, to: number) => cfg.blocks.get(to)!.preds.indexOf(from);
@@ -157,9 +160,21 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     else augBlocks.push({ id, body: [...bases, ...augCheck(id), ...built.get(id)!.body], exit });
   }
 
+  /** The shadow pointers (new numbering) a call passes to the callee's augmented sweep, one per dup parameter. */
+  function augShadowArgs(c: Call | CallIndirect, csig: ActivitySignature, cx: DiffContext): Expr[] {
+    const what = c.kind === "call" ? `call ${c.func}` : "call_indirect";
+    return csig.params.flatMap((p, i) => (p === "dup" ? [cx.shadowAddress(c.args[i], cx.remap(c.args[i]), () => what)!] : []));
+  }
+  /** A (remapped) call statement with arguments appended. */
+  function withArgs(st: Expr, extra: Expr[]): Expr {
+    if (st.kind === "local.set" || st.kind === "tuple.set") return { ...st, value: withArgs(st.value, extra) } as Expr;
+    return st.kind === "call" || st.kind === "call_indirect" ? { ...st, args: [...st.args, ...extra] } : st;
+  }
   /** The augmented version of a statement, and what to record after it (an indirect call's target). */
   function augStmt(s: Expr, cx: DiffContext): { stmts: Expr[]; after: Expr[] } {
     const c = s.kind === "local.set" || s.kind === "tuple.set" ? s.value : s;
+    if (s.kind === "local.set" && c.kind === "call" && c.func === POINTER_DELTA) return { stmts: cx.pointerDelta(s), after: [] };
+    if (s.kind === "store" && s.op === "i32.store" && hasShadow(a.ptr.of(s.addr))) return { stmts: cx.storeWithShadowWord(s), after: [] };
     if (c.kind === "call" || c.kind === "call_indirect") {
       const callee = c.kind === "call" ? calleeOf(d.module, c.func) : null;
       checkCallSupported(d.module, fn.name, callee, c, a.act);
@@ -167,18 +182,21 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       const withCall = (call: Expr) => cx.remap(s.kind === "local.set" ? { ...s, value: call } : s.kind === "tuple.set" ? { ...s, value: call as Call } : call);
       if (c.kind === "call" && callee?.kind === "function" && carries) {
         d.noteCall(fn.name, callee.fn.name, c.args, a.ptr);
-        const names = d.reverse(callee.fn.name, calleeSignature(callee.fn, c, a.act, a.ptr));
-        return { stmts: [withCall({ ...c, func: names.aug })], after: [] };
+        const csig = calleeSignature(callee.fn, c, a.act, a.ptr);
+        const names = d.reverse(callee.fn.name, csig);
+        return { stmts: [withArgs(withCall({ ...c, func: names.aug }), augShadowArgs(c, csig, cx))], after: [] };
       }
       if (c.kind === "call_indirect" && carries) {
         // record which function was called: the reverse sweep calls its reverse through the same index
-        const table = d.derivedTable(c, "aug", calleeSignature(c, c, a.act, a.ptr));
+        const csig = calleeSignature(c, c, a.act, a.ptr);
+        const table = d.derivedTable(c, "aug", csig);
         const target = cx.remap(c.target);
         const idx = cx.add("i32", "callee");
         // idx is already in cx's numbering: put it in after remapping the call
         const useIdx = (e: Expr): Expr => (e.kind === "call_indirect" ? { ...e, target: get(idx, "i32") } : e.kind === "local.set" ? { ...e, value: useIdx(e.value) }
           : e.kind === "tuple.set" ? { ...e, value: useIdx(e.value) as CallIndirect } : e);
-        return { stmts: [set(idx, target), useIdx(withCall({ ...c, table }))], after: TAPE.push(get(idx, "i32")) };
+        const shadows = augShadowArgs(c, csig, cx);
+        return { stmts: [set(idx, target), withArgs(useIdx(withCall({ ...c, table, params: [...c.params, ...shadows.map(() => "i32" as ValType)] })), shadows)], after: TAPE.push(get(idx, "i32")) };
       }
       if (c.kind === "call" && callee?.kind === "rule" && carries) {
         // the function itself runs in the forward sweep; an `augmented` rule runs just before it
@@ -239,7 +257,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       case "local.get": out.push(addTo(rx.derivOf(e.local), adj, t)); return;
       case "load": {
         const addr = temp(val(e.addr), out, "a");
-        const sh = rx.shadowAddress(e.addr, addr, () => `${e.op} ${rx.describe(e)}`, val);
+        const sh = rx.shadowAddress(e.addr, addr, () => `${e.op} ${rx.describe(e)}`, val, "sink", e.offset);
         if (!sh) return;
         const sa = temp(sh, out, "sa");
         out.push({ kind: "store", type: "none", op: `${t}.store`, addr: sa, offset: e.offset, align: e.align,
@@ -398,16 +416,26 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
         if (!hasShadow(a.ptr.of(s.dest))) return;
         const dest = temp(val(s.dest), out, "a");
         const dsh = temp(rx.shadowAddress(s.dest, dest, () => "memory.copy", val)!, out, "sa");
+        // either end reached through a pointer kept in memory may be a Const buffer (as in forward mode)
+        const destConst = rx.constPointer(s.dest, val);
+        const zero: Expr = { kind: "memory.fill", type: "none", dest: dsh, value: i32(0), size: val(s.size) };
+        let back: Expr[] = [zero];
         if (hasShadow(a.ptr.of(s.src))) {
           const ssh = rx.shadowAddress(s.src, val(s.src), () => "memory.copy", val)!;
-          out.push({ kind: "call", type: "none", func: copyAdjointName(copiedElementType(fn, a.ptr, [s.dest, s.src])!), args: [dsh, ssh, val(s.size)] });
-        } else out.push({ kind: "memory.fill", type: "none", dest: dsh, value: i32(0), size: val(s.size) });
+          const add: Expr = { kind: "call", type: "none", func: copyAdjointName(copiedElementType(fn, a.ptr, [s.dest, s.src])!), args: [dsh, ssh, val(s.size)] };
+          const srcConst = rx.constPointer(s.src, val);
+          back = srcConst ? [ifElse(srcConst, [zero], [add])] : [add];
+          if (destConst) back = [ifElse(destConst, srcConst ? [ifElse(srcConst, [], [trapOutOfBounds()])] : [trapOutOfBounds()], back)];
+        } else if (destConst) back = [ifElse(destConst, [], back)];
+        out.push(...back);
         return;
       }
       case "memory.fill": {
         if (!hasShadow(a.ptr.of(s.dest))) return;
         const dest = temp(val(s.dest), out, "a");
-        out.push({ kind: "memory.fill", type: "none", dest: rx.shadowAddress(s.dest, dest, () => "memory.fill", val)!, value: i32(0), size: val(s.size) });
+        const fill: Expr = { kind: "memory.fill", type: "none", dest: rx.shadowAddress(s.dest, dest, () => "memory.fill", val)!, value: i32(0), size: val(s.size) };
+        const destConst = rx.constPointer(s.dest, val);
+        out.push(destConst ? ifElse(destConst, [], [fill]) : fill);
         return;
       }
       case "store": {
@@ -416,7 +444,8 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
         if (!hasShadow(p)) return;
         const t = s.value.type as ValType;
         const addr = temp(val(s.addr), out, "a");
-        const sa = temp(rx.shadowAddress(s.addr, addr, () => s.op, val)!, out, "sa");
+        // an active value stored through a Const pointer kept in memory stops the call (as in forward mode)
+        const sa = temp(rx.shadowAddress(s.addr, addr, () => s.op, val, a.act.isActive(s.value) ? "pass" : "sink", s.offset)!, out, "sa");
         const adj = temp({ kind: "load", type: t, op: `${t}.load`, addr: sa, offset: s.offset, align: s.align }, out, "adj");
         // the store overwrote the location: its seed is consumed here
         out.push({ ...s, addr: sa, value: zero(t) });
@@ -526,7 +555,11 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   revBlocks.push({ id: START, body: [...rx.deltaInit((p) => shadowParams[p]), ...start], exit: { kind: "goto", edge: { target: cfg.exit, code: [] } } });
 
   const rsig = reverseSignature(fn, sig);
-  const aug0: IRFunction = { name: names.aug, params: fn.params, results: fn.results, locals: ax.locals, localNames: ax.localNames, body: { kind: "cfg", entry: cfg.entry, blocks: augBlocks } };
+  // the augmented sweep's deltas (known only now) read its shadow parameters
+  const AUG_START = -3;
+  const augShadowIndex = new Map(augShadows.map((x, k) => [x.param, fn.params.length + k]));
+  augBlocks.push({ id: AUG_START, body: ax.deltaInit((p) => augShadowIndex.get(p)!), exit: { kind: "goto", edge: { target: cfg.entry, code: [] } } });
+  const aug0: IRFunction = { name: names.aug, params: [...fn.params, ...augShadows.map((x) => x.type)], results: fn.results, locals: ax.locals, localNames: ax.localNames, body: { kind: "cfg", entry: AUG_START, blocks: augBlocks } };
   const rev0: IRFunction = { name: names.rev, params: rsig.params, results: rsig.results, locals: rx.locals, localNames: rx.localNames, body: { kind: "cfg", entry: START, blocks: revBlocks } };
   return { aug: localizeTape(aug0, isImport), rev: localizeTape(foldZeroAdjoints(rev0, rx.derivLocals()), isImport) };
 }

@@ -7,6 +7,8 @@ import type { Expr, IRFunction } from "../ir/types.js";
 
 /** The function derivative code calls right after an allocation: `delta = __ad_shadow_alloc(size, block)`. */
 export const SHADOW_ALLOC = "__ad_shadow_alloc";
+/** Sets the delta of a pointer loaded from memory from its shadow word (src/ad/memory-pointers.ts). */
+export const POINTER_DELTA = "__ad_pointer_delta";
 
 /** Which arguments give the block's size: one argument, or the product of two (calloc). */
 export type SizeArgs = [number] | [number, number];

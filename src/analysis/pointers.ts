@@ -8,7 +8,7 @@
 import type { Expr, IRFunction } from "../ir/types.js";
 import { forEachNode, isNull } from "../ir/walk.js";
 import type { ActivitySignature } from "./signature.js";
-import { REALLOCATORS } from "./allocators.js";
+import { POINTER_DELTA, REALLOCATORS, SHADOW_ALLOC } from "./allocators.js";
 
 /** "int": an integer, or an address in the module's own memory (no shadow). */
 /**
@@ -85,10 +85,72 @@ export class PointerAnalysis {
       const k = this.of(v).kind;
       return k === "int" || k === "alloc";
     };
+    // pointers loaded from memory: their deltas are set from the shadow word (src/ad/memory-pointers.ts)
+    const sites: { delta: number; addr: Expr }[] = [];
+    forEachNode(fn.body as Expr, (n) => { if (n.kind === "local.set" && n.value.kind === "call" && n.value.func === POINTER_DELTA) sites.push({ delta: n.local, addr: n.value.args[0] }); });
+    const loadedDelta = new Set(sites.map((x) => x.delta));
+    // a block's own assignment (a stack frame carved as `frame - n·8`) is what makes it a block
+    const allocated = new Set<number>();
+    forEachNode(fn.body as Expr, (n) => { if (n.kind === "call" && n.func === SHADOW_ALLOC && n.args[1]?.kind === "local.get") allocated.add(n.args[1].local); });
     let bad = false;
-    for (const m of mixed)
+    for (const m of mixed) {
+      if (m.value.kind === "load" && m.value.op === "i32.load" && loadedDelta.has(blocks.get(m.local)!)) continue;
+      if (allocated.has(m.local)) continue;
       if (m.value.kind !== "call" && !plain(m.value)) { this.locals[m.local] = unknown("it holds a block the function allocated on some paths and other pointers on others"); bad = true; }
+    }
     if (bad) fixpoint();
+    if (sites.length) this.poisonUnshadowedLoads(fn, blocks, sites, fixpoint);
+    // deltas read from memory, or set to a marker (an integer put in a pointer local), and their copies
+    const deltaLocals = new Set(blocks.values());
+    const dynamic = new Set(sites.map((x) => x.delta));
+    const deltaSets: { local: number; value: Expr }[] = [];
+    forEachNode(fn.body as Expr, (n) => {
+      if (n.kind !== "local.set" || !deltaLocals.has(n.local)) return;
+      deltaSets.push({ local: n.local, value: n.value });
+      if (n.value.kind === "const" && !isNull(n.value)) dynamic.add(n.local);
+    });
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const d of deltaSets) {
+        if (dynamic.has(d.local)) continue;
+        let reads = false;
+        forEachNode(d.value, (n) => { if (n.kind === "local.get" && dynamic.has(n.local)) reads = true; });
+        if (reads) { dynamic.add(d.local); changed = true; }
+      }
+    }
+    this.dynamicDeltas = dynamic;
+  }
+
+  private dynamicDeltas = new Set<number>();
+  /** Whether delta local d may hold a marker instead of an offset (it comes from memory: memory-pointers.ts). */
+  isDynamicDelta(d: number): boolean { return this.dynamicDeltas.has(d); }
+
+  /**
+   * A pointer loaded from memory without a shadow (a Const buffer, memory reached through an
+   * untraced pointer) has no shadow word to read: it, and every pointer whose delta comes from
+   * its delta, is untraced (an active access through it is refused), not given a made-up delta.
+   */
+  private poisonUnshadowedLoads(fn: IRFunction, blocks: Map<number, number>, sites: { delta: number; addr: Expr }[], fixpoint: () => void): void {
+    const deltaLocals = new Set(blocks.values());
+    const deltaSets: { local: number; value: Expr }[] = [];
+    forEachNode(fn.body as Expr, (n) => { if (n.kind === "local.set" && deltaLocals.has(n.local)) deltaSets.push({ local: n.local, value: n.value }); });
+    const poisoned = new Set<number>();
+    for (;;) {
+      const before = poisoned.size;
+      for (const x of sites) if (!hasShadow(this.of(x.addr))) poisoned.add(x.delta);
+      for (let changed = true; changed;) {
+        changed = false;
+        for (const d of deltaSets) {
+          if (poisoned.has(d.local)) continue;
+          let reads = false;
+          forEachNode(d.value, (n) => { if (n.kind === "local.get" && poisoned.has(n.local)) reads = true; });
+          if (reads) { poisoned.add(d.local); changed = true; }
+        }
+      }
+      if (poisoned.size === before) return;
+      for (const [p, d] of blocks) if (poisoned.has(d)) this.locals[p] = unknown("it is loaded from memory that has no shadow (a Const buffer, or memory reached through an untraced pointer)");
+      fixpoint();
+    }
   }
 
   /** The data-pointer fields of object parameter p (Float64Array, Array<f64>), if it is one. */

@@ -180,12 +180,18 @@ export const primalArg = (p: ArgPlan): number | bigint => (p.view ? p.view.objec
 /** The shadow passed for a Duplicated buffer: its address, or its shadow object. */
 export const shadowArg = (p: ArgPlan): number => (p.view ? p.view.shadowObject : p.shadowAddress);
 
-export function runGuarded<T>(kernel: Kernel, f: () => T): T {
+/**
+ * In derivative code a shadow access through a pointer kept in memory whose shadow word holds
+ * no shadow (src/ad/memory-pointers.ts) traps as out of bounds, on purpose.
+ */
+const UNTRACKED_POINTER = "; in derivative code this is also how a pointer without a shadow stops the call: a pointer kept in memory (a struct field, a C stack slot at -O0) that came from an integer, from a function's return value or from memory the derivative code did not see written was used to reach data that carries derivatives; pass such data as a Duplicated buffer argument, or build with -O1 or higher so pointers stay in locals";
+
+export function runGuarded<T>(kernel: Kernel, f: () => T, derivative = false): T {
   try {
     return f();
   } catch (e) {
     if (e instanceof WebAssembly.RuntimeError)
-      throw kernel.program.heapExhausted(kernel.name) ?? new TrapError(`kernel ${kernel.name} trapped: ${e.message}; the caller's arrays were left unchanged`);
+      throw kernel.program.heapExhausted(kernel.name) ?? new TrapError(`kernel ${kernel.name} trapped: ${e.message}; the caller's arrays were left unchanged${derivative && /out of bounds/.test(e.message) ? UNTRACKED_POINTER : ""}`);
     throw e;
   }
 }

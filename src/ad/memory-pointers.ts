@@ -1,0 +1,216 @@
+// Pointers kept in memory (Enzyme's shadow pointers in shadow memory). Code at -O0 keeps
+// every pointer in a stack slot (`double *p = x` is a store, each `p[i]` loads p again); a
+// struct holds pointers (`l->w`); a callee gets `&acc`. Where such memory has a shadow, the
+// shadow word beside a pointer holds the pointer's shadow:
+//   - every full i32 store into shadowed memory also stores, at the shadow address, the
+//     value's shadow word: value + its delta for a pointer with a shadow, and value + POISON
+//     for anything else (an integer, a pointer without a shadow);
+//   - a pointer loaded from shadowed memory gets a delta local, set before the load to
+//     `__ad_pointer_delta(address, shadow address)` = shadow word − loaded word, or POISON
+//     when the shadow word is 0 (never written: memory the derivative code did not see filled).
+// POISON (2^31) moves a shadow address outside any memory of less than 2 GiB, so an access
+// through the shadow of an integer or of an untracked pointer traps instead of reading or
+// writing a plausible wrong place. A delta travels from a loaded pointer to the locals
+// derived from it as for allocations (allocations.ts), and through memory with the word.
+//
+// Which loads are pointers is read from their uses: a loaded word whose value reaches the base
+// of an address, a call argument or a stored word gets a delta; one used only as an integer
+// (a counter, a length) does not. Integers stored and reloaded carry POISON along.
+import { binary, get, i32, load } from "../ir/builder.js";
+import type { Expr, IRFunction, ValType } from "../ir/types.js";
+import { assignmentsOf, constantOf, forEachNode } from "../ir/walk.js";
+import { printExpr } from "../ir/print.js";
+
+import { POINTER_DELTA } from "../analysis/allocators.js";
+export { POINTER_DELTA };
+/** The delta of a word that holds no pointer that can be followed (2^31 as an i32). */
+export const POISON = -0x80000000;
+/**
+ * The delta of a pointer that has no shadow (a Const buffer's, an integer address of module
+ * data): tangents read through it are zero, adjoints sent through it are dropped, and passing
+ * it on or writing a derivative through it traps (2^30: no real delta, and out of bounds
+ * beside any address of a memory under 1 GiB).
+ */
+export const CONST_DELTA = 0x40000000;
+/** Globals holding the addresses of a zero word (tangents of Const data) and of a word nobody reads (their adjoints). */
+export const ZERO_WORD = "__ad_zero_word";
+export const SINK_WORD = "__ad_sink_word";
+
+/** `__ad_pointer_delta(addr, shadowAddr)`: shadow word − word, or POISON for a shadow word never written. */
+export function pointerDeltaFunction(): IRFunction {
+  const s = get(2, "i32");
+  return {
+    name: POINTER_DELTA, inactive: true, params: ["i32", "i32"], results: ["i32"], locals: ["i32", "i32", "i32"], localNames: ["addr", "shadow_addr", "word"],
+    body: { kind: "block", type: "unreachable", label: null, body: [
+      { kind: "local.set", type: "none", local: 2, value: load("i32.load", get(1, "i32")), tee: false },
+      { kind: "return", type: "unreachable", value: { kind: "select", type: "i32", ifTrue: i32(POISON), ifFalse: binary("i32.sub", s, load("i32.load", get(0, "i32"))),
+        cond: { kind: "unary", type: "i32", op: "i32.eqz", value: s } } },
+    ] },
+  };
+}
+
+/** Stops the call the way an access through a Const pointer's shadow does: out of bounds (2 GiB). */
+export const trapOutOfBounds = (): Expr => ({ kind: "drop", type: "none", value: load("i32.load", i32(POISON)) });
+
+/** `if (cond) then else otherwise`, for statements. */
+export const ifElse = (cond: Expr, then: Expr[], otherwise: Expr[]): Expr =>
+  ({ kind: "if", type: "none", cond, then: { kind: "block", type: "none", label: null, body: then }, else: otherwise.length ? { kind: "block", type: "none", label: null, body: otherwise } : null });
+
+/** Whether e's value points where a local of `ptrs` points (pointer ± integer, masks, select). */
+export function readsPointer(e: Expr, ptrs: Set<number>): boolean {
+  switch (e.kind) {
+    case "local.get": return ptrs.has(e.local);
+    case "binary":
+      if (e.type !== "i32") return false;
+      if (e.op === "i32.sub") return readsPointer(e.left, ptrs) && e.right.kind === "const";
+      return ["i32.add", "i32.and", "i32.or", "i32.xor"].includes(e.op) && (readsPointer(e.left, ptrs) || readsPointer(e.right, ptrs));
+    case "select": return readsPointer(e.ifTrue, ptrs) || readsPointer(e.ifFalse, ptrs);
+    default: return false;
+  }
+}
+
+/** What withShadowAllocations needs to know of the function. */
+export interface PointerLoadScope {
+  params: ValType[]; locals: ValType[];
+  /** Locals holding blocks the function allocated (frames included). */
+  blocks: Set<number>;
+  /** Object parameters' data-pointer fields (read by the pointer analysis itself). */
+  views?: Map<number, number[]>;
+  /** Whether parameter i of module function f is used as a pointer there. */
+  pointerParam: (f: string, i: number) => boolean;
+}
+
+/** Whether an i32 tree is a plain integer: a constant, arithmetic other than pointer arithmetic, a loaded or converted value. */
+function intish(e: Expr, assigns: Map<number, Expr[]>, depth = 0): boolean {
+  if (constantOf(e, assigns) !== null || e.kind === "unary" || e.kind === "load") return true;
+  if (e.kind === "binary") return !["i32.add", "i32.sub", "i32.and", "i32.or", "i32.xor"].includes(e.op);
+  if (e.kind !== "local.get" || depth > 16) return false;
+  const vs = assigns.get(e.local) ?? [];
+  return vs.length > 0 && vs.every((v) => v.kind !== "local.get" && v.kind !== "load" && intish(v, assigns, depth + 1));
+}
+
+/**
+ * The locals whose values are used as pointers in `body`: the bases of addresses, stored words,
+ * arguments a callee uses as pointers, and back through the copies and pointer arithmetic that
+ * made them. `known`: locals known to be pointers, which decide which side of a sum is the base.
+ */
+export function pointerUses(body: Expr, assigns: Map<number, Expr[]>, known: Set<number>, pointerParam: (f: string, i: number) => boolean): Set<number> {
+  const bases = (e: Expr, into: Set<number>): void => {
+    if (e.kind === "local.get") { into.add(e.local); return; }
+    if (e.kind === "select") { bases(e.ifTrue, into); bases(e.ifFalse, into); return; }
+    if (e.kind !== "binary" || e.type !== "i32") return;
+    if (e.op === "i32.sub") { bases(e.left, into); return; }
+    if (!["i32.add", "i32.and", "i32.or", "i32.xor"].includes(e.op)) return;
+    // a known pointer plus something: the something is an offset; else whichever side is no plain integer
+    const kl = readsPointer(e.left, known), kr = readsPointer(e.right, known);
+    if (kl && !kr) return bases(e.left, into);
+    if (kr && !kl) return bases(e.right, into);
+    if (!intish(e.left, assigns)) bases(e.left, into);
+    if (!intish(e.right, assigns)) bases(e.right, into);
+  };
+  const used = new Set<number>();
+  forEachNode(body, (n) => {
+    if (n.kind === "load") bases(n.addr, used);
+    if (n.kind === "store") { bases(n.addr, used); if (n.op === "i32.store") bases(n.value, used); }
+    if (n.kind === "memory.copy") { bases(n.dest, used); bases(n.src, used); }
+    if (n.kind === "memory.fill") bases(n.dest, used);
+    if (n.kind === "call") n.args.forEach((a, i) => { if (a.type === "i32" && pointerParam(n.func, i)) bases(a, used); });
+    if (n.kind === "call_indirect") n.args.forEach((a) => { if (a.type === "i32") bases(a, used); });
+  });
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const l of [...used]) for (const v of assigns.get(l) ?? []) {
+      if (v.kind === "load") continue;
+      const s = new Set<number>();
+      bases(v, s);
+      for (const x of s) if (!used.has(x)) { used.add(x); changed = true; }
+    }
+  }
+  return used;
+}
+
+/**
+ * Per module: whether a function uses its i32 parameter i as a pointer (directly or by passing
+ * it to a callee that does). Unknown callees (imports) and recursion count as no.
+ */
+export function pointerParamsOf(functions: IRFunction[]): (f: string, i: number) => boolean {
+  const memo = new Map<string, Set<number>>();
+  const visiting = new Set<string>();
+  const of = (name: string): Set<number> => {
+    const got = memo.get(name);
+    if (got) return got;
+    const fn = functions.find((f) => f.name === name);
+    if (!fn || !fn.body || fn.import || fn.inactive || visiting.has(name)) return new Set();
+    visiting.add(name);
+    const params = new Set(fn.params.flatMap((t, i) => (t === "i32" ? [i] : [])));
+    const used = pointerUses(fn.body as Expr, assignmentsOf(fn.body as Expr), params, (g, j) => of(g).has(j));
+    visiting.delete(name);
+    const r = new Set([...params].filter((p) => used.has(p)));
+    memo.set(name, r);
+    return r;
+  };
+  return (f, i) => of(f).has(i);
+}
+
+/**
+ * The locals assigned words loaded from memory that are pointers (see above), given the
+ * statement-form body. Loads through addresses derived from parameters, allocated blocks and
+ * such loaded pointers only: a word read at a constant address (module data) stays untracked.
+ */
+export function pointerLoads(body: Expr, scope: PointerLoadScope): Set<number> {
+  const assigns = assignmentsOf(body);
+  const i32Params = new Set(scope.params.flatMap((t, i) => (t === "i32" ? [i] : [])));
+  const loadSets: { local: number; addr: Expr }[] = [];
+  forEachNode(body, (n) => {
+    if (n.kind === "local.set" && n.value.kind === "load" && n.value.op === "i32.load" && n.local >= scope.params.length) {
+      const a = n.value.addr;
+      const view = a.kind === "local.get" && scope.views?.get(a.local)?.includes(n.value.offset);
+      if (!view) loadSets.push({ local: n.local, addr: a });
+    }
+  });
+  if (loadSets.length === 0) return new Set();
+  let loaded = new Set<number>();
+  for (;;) {
+    // pointers: parameters, blocks, loaded pointers and locals derived from them
+    const known = new Set([...i32Params, ...scope.blocks, ...loaded]);
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const [l, vs] of assigns) if (!known.has(l) && scope.locals[l] === "i32" && vs.some((v) => readsPointer(v, known))) { known.add(l); changed = true; }
+    }
+    const used = pointerUses(body, assigns, known, scope.pointerParam);
+    const next = new Set(loadSets.filter((s) => used.has(s.local) && readsPointer(s.addr, known)).map((s) => s.local));
+    if (next.size === loaded.size) return next;
+    loaded = next;
+  }
+}
+
+/** The address a load reads, offset included (for the delta's call). */
+export function loadAddress(addr: Expr, offset: number): Expr {
+  return offset === 0 ? addr : binary("i32.add", addr, i32(offset));
+}
+
+/**
+ * Loaded words that are integers for certain (one load at the same address is compared,
+ * multiplied, converted, used as an index or a condition): a copy of such a word between
+ * shadowed slots moves no float bytes, so reverse mode may copy its shadow word.
+ */
+export function integerSlots(fn: IRFunction): Set<string> {
+  const body = fn.body as Expr;
+  const slotOf = new Map<number, string[]>();
+  forEachNode(body, (n) => {
+    if (n.kind === "local.set" && n.value.kind === "load" && n.value.op === "i32.load") slotOf.set(n.local, [...(slotOf.get(n.local) ?? []), slotKey(n.value.addr, n.value.offset)]);
+  });
+  const ints = new Set<string>();
+  const mark = (e: Expr) => forEachNode(e, (x) => { if (x.kind === "local.get") for (const k of slotOf.get(x.local) ?? []) ints.add(k); });
+  forEachNode(body, (n) => {
+    if (n.kind === "binary" && n.left.type === "i32" && !["i32.add", "i32.sub"].includes(n.op)) { mark(n.left); mark(n.right); }
+    if (n.kind === "unary" && n.value.type === "i32") mark(n.value);
+    if (n.kind === "if") mark(n.cond);
+    if (n.kind === "br" && n.cond) mark(n.cond);
+    if (n.kind === "br_table") mark(n.index);
+    if (n.kind === "select") mark(n.cond);
+    if (n.kind === "load" || n.kind === "store") { const a = n.addr; if (a.kind === "local.get" || a.kind === "binary") mark(a); }
+  });
+  return ints;
+}
+export const slotKey = (addr: Expr, offset: number) => `${offset}:${printExpr(addr).replace(/\s+/g, " ")}`;
