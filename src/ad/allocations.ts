@@ -13,7 +13,7 @@ import { binary, get, i32, load, set, store } from "../ir/builder.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import type { Expr, IRFunction, IRModule } from "../ir/types.js";
 import { forEachNode, isNull } from "../ir/walk.js";
-import { CONST_DELTA, loadAddress, POINTER_DELTA, pointerLoads, pointerParamsOf, readsPointer } from "./memory-pointers.js";
+import { CONST_DELTA, hoistAddressLoads, loadAddress, POINTER_DELTA, pointerLoads, pointerParamsOf, readsPointer } from "./memory-pointers.js";
 import { TAPE, TAPE_GLOBALS } from "./tape.js";
 import { forwardObjectFields } from "./object-fields.js";
 import { STACK_POINTER, stackFrames } from "./stack-frames.js";
@@ -75,6 +75,7 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
   // pointers kept in fields of allocated objects (a Float64Array's dataStart) move into locals
   if (deltas.size > 0) body = forwardObjectFields(body, newObjects, fresh);
   const blocks = new Set(deltas.keys());
+  body = hoistAddressLoads(body, fresh);
   // pointers loaded from memory (memory-pointers.ts): their deltas come from the shadow word
   const loaded = pointerLoads(body, { params: fn.params, locals, blocks, views: fn.viewParams, pointerParam: pointerParamsFor(mod) });
   if (deltas.size === 0 && loaded.size === 0) return fn;

@@ -10,7 +10,7 @@ import { isFloat } from "../ir/types.js";
 import { mathImportName } from "../ir/math-imports.js";
 import { forEachNode } from "../ir/walk.js";
 import { mathRules, nativeMathRules } from "./rules/math.js";
-import { DEALLOCATORS, reallocatorOf } from "../analysis/allocators.js";
+import { allocatorOf, DEALLOCATORS, reallocatorOf } from "../analysis/allocators.js";
 import type { IntrinsicRule } from "./rules/rule.js";
 
 export type Callee =
@@ -100,8 +100,40 @@ export function callResultActive(mod: IRModule, call: Expr, argActive: (e: Expr)
 const WASI_MODULES = new Set(["wasi_snapshot_preview1", "wasi_unstable"]);
 const isInactive = (mod: IRModule, name: string) => {
   const fn = mod.functions.find((f) => f.name === name);
-  return !!fn?.inactive || (!!fn?.import && WASI_MODULES.has(fn.import.module)) || (!!fn && !fn.import && (DEALLOCATORS.test(fn.name) || reallocatorOf(fn) !== null));
+  return !!fn?.inactive || (!!fn?.import && WASI_MODULES.has(fn.import.module))
+    || (!!fn && !fn.import && (DEALLOCATORS.test(fn.name) || reallocatorOf(fn) !== null || allocatorOf(fn) !== null || neverReturns(mod, fn)));
 };
+
+/**
+ * Functions that never return (Rust's panics, abort): a call to one ends the derivative call
+ * too, so nothing flows through it. Only bodies that plainly end in `unreachable` (or in a
+ * call to such a function) with no return and no branch out of the body count.
+ */
+const diverging = new WeakMap<IRFunction, boolean>();
+function neverReturns(mod: IRModule, fn: IRFunction, visiting = new Set<string>()): boolean {
+  const got = diverging.get(fn);
+  if (got !== undefined) return got;
+  if (!fn.body || fn.import || visiting.has(fn.name) || fn.results.length > 0) return false;
+  visiting.add(fn.name);
+  const body = fn.body as Expr;
+  let returns = false;
+  const targets = new Set<string>();
+  forEachNode(body, (n) => {
+    if (n.kind === "return") returns = true;
+    if (n.kind === "br") targets.add(n.label);
+    if (n.kind === "br_table") { n.labels.forEach((l) => targets.add(l)); targets.add(n.default); }
+  });
+  const ends = (e: Expr): boolean => {
+    if (e.kind === "unreachable") return true;
+    if (e.kind === "call") { const c = mod.functions.find((f) => f.name === e.func); return !!c && neverReturns(mod, c, visiting); }
+    if (e.kind === "block") return e.body.length > 0 && (e.label === null || !targets.has(e.label)) && ends(e.body[e.body.length - 1]);
+    if (e.kind === "if") return !!e.else && ends(e.then) && ends(e.else);
+    return false;
+  };
+  const r = !returns && ends(body);
+  diverging.set(fn, r);
+  return r;
+}
 
 /** Whether derivatives flow into a call: some argument carries one and the callee is not marked inactive. */
 export function callCarries(mod: IRModule, call: Call | CallIndirect, act: ActivityAnalysis): boolean {

@@ -12,7 +12,7 @@ import { printExpr } from "../ir/print.js";
 import type { Expr } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { assignmentsOf, children, forEachNode } from "../ir/walk.js";
-import { integerSlots, slotKey } from "./memory-pointers.js";
+import { integerEvidence, slotKey } from "./memory-pointers.js";
 
 export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunction: (name: string) => boolean, mode: "forward" | "reverse"): void {
   const fn = a.fn;
@@ -36,26 +36,28 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
     changed = false;
     for (const s of sets) if (!tainted.has(s.local) && carries(s.value)) { tainted.add(s.local); changed = true; }
   }
-  let intSlots: Set<string> | null = null;
-  // a slot is an integer's when a load of it is used as one, or when the function stores into it
-  // an i32 made of no loaded bytes (a parameter, a constant, arithmetic on such values)
-  const ints = () => {
-    if (intSlots) return intSlots;
-    intSlots = integerSlots(fn);
-    forEachNode(fn.body as Expr, (n) => { if (n.kind === "store" && n.op === "i32.store" && !carries(n.value)) intSlots!.add(slotKey(n.addr, n.offset)); });
-    return intSlots;
-  };
+  let evidence: { slots: Set<string>; locals: Set<number> } | null = null;
   const assigns = assignmentsOf(fn.body as Expr);
-  /** The slots of the i32 loads a value is made of (through locals); "?" for anything else loaded. */
+  // a word is an integer's when the function uses it (or a load of the same word) as one, or
+  // stores into that word an i32 made of no loaded bytes (a parameter, a constant, arithmetic on such values)
+  const ints = () => {
+    if (evidence) return evidence;
+    evidence = integerEvidence(fn);
+    forEachNode(fn.body as Expr, (n) => { if (n.kind === "store" && n.op === "i32.store" && !carries(n.value)) evidence!.slots.add(slotKey(n.addr, n.offset, assigns)); });
+    return evidence;
+  };
+  /** The words of the i32 loads a value is made of (through locals); "?" for anything else loaded. */
   const loadsOf = (e: Expr, seen = new Set<number>()): string[] => {
     const out: string[] = [];
     forEachNode(e, (x) => {
-      if (x.kind === "load") out.push(x.op === "i32.load" ? slotKey(x.addr, x.offset) : "?");
+      if (x.kind === "load") out.push(x.op === "i32.load" ? slotKey(x.addr, x.offset, assigns) : "?");
       if (x.kind === "local.get" && !seen.has(x.local)) { seen.add(x.local); for (const v of assigns.get(x.local) ?? []) out.push(...loadsOf(v, seen)); }
       if (x.kind === "local.get" && x.local < fn.params.length && tainted.has(x.local)) out.push("?");
     });
     return out;
   };
+  /** Whether a stored word is shown to be an integer: the value (its local) or every word it is loaded from. */
+  const isInteger = (v: Expr) => (v.kind === "local.get" && ints().locals.has(v.local)) || loadsOf(v).every((k) => ints().slots.has(k));
   forEachNode(fn.body as Expr, (n) => {
     // a float made of bytes loaded as an integer: its derivative went with the integer path
     if (n.kind === "unary" && /^f(32|64)\.reinterpret_i/.test(n.op) && carries(n.value))
@@ -63,8 +65,9 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
         "a float is made of bytes loaded as an integer from memory that has a shadow, so its derivative would be lost; load it as a float (f64.load / f32.load)");
     if (n.kind !== "store" || isFloat(n.value.type) || !hasShadow(a.ptr.of(n.addr)) || !carries(n.value)) return;
     // a word whose shadow word goes with it (memory-pointers.ts): exact in forward mode for any
-    // bytes; in reverse mode only for integers and pointers, whose shadows are no adjoints
-    if (n.op === "i32.store" && hasShadow(a.ptr.of(n.value)) && (mode === "forward" || loadsOf(n.value).every((k) => ints().has(k)))) return;
+    // bytes; in reverse mode only for integers and pointers, whose shadows are no adjoints. An
+    // integer shown to be one gets its marker as shadow word, in both modes
+    if (n.op === "i32.store" && ((mode === "forward" && hasShadow(a.ptr.of(n.value))) || isInteger(n.value))) return;
     const p = a.ptr.of(n.addr);
     const frame = p.kind === "alloc" && fn.localNames?.[p.delta]?.startsWith("frame_delta");
     throw new UnsupportedError(fn.name, printExpr(n, 0, fn.localNames).replace(/\s+/g, " ").slice(0, 120),

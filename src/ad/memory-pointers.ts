@@ -19,6 +19,7 @@
 import { binary, get, i32, load } from "../ir/builder.js";
 import type { Expr, IRFunction, ValType } from "../ir/types.js";
 import { assignmentsOf, constantOf, forEachNode } from "../ir/walk.js";
+import { rewriteStatements } from "../ir/normalize.js";
 import { printExpr } from "../ir/print.js";
 
 import { POINTER_DELTA } from "../analysis/allocators.js";
@@ -153,6 +154,46 @@ export function pointerParamsOf(functions: IRFunction[]): (f: string, i: number)
 }
 
 /**
+ * Loads of i32 words nested where a pointer is used (`f64.store (i32.add (i32.load p) …)`,
+ * a data pointer read again after a call) moved into locals of their own before their
+ * statement, so that pointerLoads can give them deltas. Statements are evaluated after their
+ * operand trees, which read no memory a statement writes first: the move keeps every value.
+ */
+export function hoistAddressLoads(body: Expr, fresh: (hint: string) => number): Expr {
+  return rewriteStatements(body, (st, out) => {
+    const hoist = (e: Expr): Expr => {
+      if (e.kind === "load" && e.op === "i32.load") {
+        const l = fresh("ptr");
+        out.push({ kind: "local.set", type: "none", local: l, value: { ...e, addr: hoist(e.addr) }, tee: false });
+        return get(l, "i32");
+      }
+      if (e.kind === "binary" && e.type === "i32" && ["i32.add", "i32.sub", "i32.and", "i32.or", "i32.xor"].includes(e.op)) return { ...e, left: hoist(e.left), right: e.op === "i32.sub" ? e.right : hoist(e.right) };
+      if (e.kind === "select") return { ...e, ifTrue: hoist(e.ifTrue), ifFalse: hoist(e.ifFalse) };
+      return e;
+    };
+    const inAddr = (e: Expr): Expr => (e.kind === "load" ? { ...e, addr: hoist(e.addr) } : mapChildren(e, inAddr));
+    switch (st.kind) {
+      case "store": { const addr = hoist(st.addr); out.push({ ...st, addr, value: st.op === "i32.store" ? hoist(st.value) : inAddr(st.value) }); return; }
+      case "local.set": out.push(st.value.kind === "load" ? { ...st, value: { ...st.value, addr: hoist(st.value.addr) } } : { ...st, value: inAddr(st.value) }); return;
+      case "memory.copy": { const dest = hoist(st.dest), src = hoist(st.src); out.push({ ...st, dest, src }); return; }
+      case "memory.fill": out.push({ ...st, dest: hoist(st.dest) }); return;
+      case "call": out.push({ ...st, args: st.args.map((a) => (a.type === "i32" ? hoist(a) : inAddr(a))) }); return;
+      default: out.push(st);
+    }
+  });
+}
+
+/** e with f applied to each direct child (pure trees). */
+function mapChildren(e: Expr, f: (c: Expr) => Expr): Expr {
+  switch (e.kind) {
+    case "unary": return { ...e, value: f(e.value) };
+    case "binary": return { ...e, left: f(e.left), right: f(e.right) };
+    case "select": return { ...e, ifTrue: f(e.ifTrue), ifFalse: f(e.ifFalse), cond: f(e.cond) };
+    default: return e;
+  }
+}
+
+/**
  * The locals assigned words loaded from memory that are pointers (see above), given the
  * statement-form body. Loads through addresses derived from parameters, allocated blocks and
  * such loaded pointers only: a word read at a constant address (module data) stays untracked.
@@ -190,18 +231,45 @@ export function loadAddress(addr: Expr, offset: number): Expr {
 }
 
 /**
- * Loaded words that are integers for certain (one load at the same address is compared,
- * multiplied, converted, used as an index or a condition): a copy of such a word between
- * shadowed slots moves no float bytes, so reverse mode may copy its shadow word.
+ * A name for the memory word an access reaches: its address followed back through locals
+ * assigned once (copies, `+ constant`) to a root local that is itself assigned at most once
+ * (a frame, a parameter, a block), with the constant offsets summed. Two accesses with the
+ * same name reach the same word.
  */
-export function integerSlots(fn: IRFunction): Set<string> {
+export function slotKey(addr: Expr, offset: number, assigns: Map<number, Expr[]>): string {
+  const once = (l: number) => (assigns.get(l) ?? []).length <= 1;
+  let e = addr, off = offset;
+  for (let depth = 0; depth < 32; depth++) {
+    if (e.kind === "binary" && e.op === "i32.add") {
+      const r = constantOf(e.right, assigns), l = r === null ? constantOf(e.left, assigns) : null;
+      if (r !== null) { off += r; e = e.left; continue; }
+      if (l !== null) { off += l; e = e.right; continue; }
+      break;
+    }
+    if (e.kind === "local.get") {
+      const vs = assigns.get(e.local) ?? [];
+      if (vs.length === 1 && (vs[0].kind === "local.get" || vs[0].kind === "binary")) { e = vs[0]; continue; }
+    }
+    break;
+  }
+  if (e.kind !== "local.get" || !once(e.local)) return `${offset}:${printExpr(addr).replace(/\s+/g, " ")}`;
+  return `${off}@${e.local}`;
+}
+
+/**
+ * What the function shows to be integers: words (by slotKey) a load of which is used as an
+ * integer (compared, multiplied, converted, a condition, an index or a pointer), and locals
+ * used so (with the locals they are copied or offset from). A float's bits take no part in
+ * such arithmetic, so a copy of such a word moves no float: reverse mode may copy its shadow word.
+ */
+export function integerEvidence(fn: IRFunction): { slots: Set<string>; locals: Set<number> } {
   const body = fn.body as Expr;
-  const slotOf = new Map<number, string[]>();
-  forEachNode(body, (n) => {
-    if (n.kind === "local.set" && n.value.kind === "load" && n.value.op === "i32.load") slotOf.set(n.local, [...(slotOf.get(n.local) ?? []), slotKey(n.value.addr, n.value.offset)]);
+  const assigns = assignmentsOf(body);
+  const slots = new Set<string>(), locals = new Set<number>();
+  const mark = (e: Expr) => forEachNode(e, (x) => {
+    if (x.kind === "local.get") locals.add(x.local);
+    if (x.kind === "load" && x.op === "i32.load") slots.add(slotKey(x.addr, x.offset, assigns));
   });
-  const ints = new Set<string>();
-  const mark = (e: Expr) => forEachNode(e, (x) => { if (x.kind === "local.get") for (const k of slotOf.get(x.local) ?? []) ints.add(k); });
   forEachNode(body, (n) => {
     if (n.kind === "binary" && n.left.type === "i32" && !["i32.add", "i32.sub"].includes(n.op)) { mark(n.left); mark(n.right); }
     if (n.kind === "unary" && n.value.type === "i32") mark(n.value);
@@ -209,8 +277,18 @@ export function integerSlots(fn: IRFunction): Set<string> {
     if (n.kind === "br" && n.cond) mark(n.cond);
     if (n.kind === "br_table") mark(n.index);
     if (n.kind === "select") mark(n.cond);
-    if (n.kind === "load" || n.kind === "store") { const a = n.addr; if (a.kind === "local.get" || a.kind === "binary") mark(a); }
+    if (n.kind === "load" || n.kind === "store") mark(n.addr);
+    if (n.kind === "memory.copy" || n.kind === "memory.fill") mark(n.size);
   });
-  return ints;
+  // back through copies and `± constant`: the same integer
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const l of [...locals]) for (const v of assigns.get(l) ?? []) {
+      const src = v.kind === "local.get" ? v : v.kind === "binary" && (v.op === "i32.add" || v.op === "i32.sub") && constantOf(v.right, assigns) !== null ? v.left : null;
+      if (src?.kind === "local.get" && !locals.has(src.local)) { locals.add(src.local); changed = true; }
+      if (src?.kind === "load" && src.op === "i32.load") slots.add(slotKey(src.addr, src.offset, assigns));
+    }
+    for (const l of locals) for (const v of assigns.get(l) ?? []) if (v.kind === "load" && v.op === "i32.load") slots.add(slotKey(v.addr, v.offset, assigns));
+  }
+  return { slots, locals };
 }
-export const slotKey = (addr: Expr, offset: number) => `${offset}:${printExpr(addr).replace(/\s+/g, " ")}`;
