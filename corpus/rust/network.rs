@@ -55,3 +55,18 @@ pub extern "C" fn mlp_push(x: *const f64, w: *const f64, n_in: i32, n_hidden: i3
     }
     output(v, &hidden, c)
 }
+
+/// As `mlp_push`, from an empty `Vec::new()`: the pushes grow it (capacity 4, 8, 16, ...), so
+/// `reserve_for_push` reallocates, moving the layer while it holds values, and stores the new
+/// pointer in the Vec through `&mut`.
+#[no_mangle]
+pub extern "C" fn mlp_grow(x: *const f64, w: *const f64, n_in: i32, n_hidden: i32) -> f64 {
+    let (ni, nh) = (n_in as usize, n_hidden as usize);
+    let x = unsafe { slice::from_raw_parts(x, ni) };
+    let (wm, b, v, c) = weights(w, ni, nh);
+    let mut hidden: Vec<f64> = Vec::new();
+    for j in 0..nh {
+        hidden.push(neuron(&wm[j * ni..(j + 1) * ni], b[j], x));
+    }
+    output(v, &hidden, c)
+}

@@ -41,8 +41,10 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
   const deltas = new Map<number, number>();
   /** Blocks that start as new objects (not a reallocation's, which holds the old block's bytes). */
   const newObjects = new Set<number>();
+  // pointer words read inside addresses and arguments get locals of their own (memory-pointers.ts)
+  const hoisted = hoistAddressLoads(fn.body as Expr, fresh);
   const allocCall = (s: Expr) => (s.kind === "local.set" && s.value.kind === "call" ? sizes.get(s.value.func) : undefined);
-  let body = rewriteStatements(fn.body as Expr, (s, out) => {
+  let body = rewriteStatements(hoisted, (s, out) => {
     if (s.kind === "local.set" && frames.has(s.local) && s.value.kind !== "const") {
       // a C stack frame: its local is the block (assigned only here)
       const delta = fresh("frame_delta");
@@ -75,7 +77,6 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
   // pointers kept in fields of allocated objects (a Float64Array's dataStart) move into locals
   if (deltas.size > 0) body = forwardObjectFields(body, newObjects, fresh);
   const blocks = new Set(deltas.keys());
-  body = hoistAddressLoads(body, fresh);
   // pointers loaded from memory (memory-pointers.ts): their deltas come from the shadow word
   const loaded = pointerLoads(body, { params: fn.params, locals, blocks, views: fn.viewParams, pointerParam: pointerParamsFor(mod) });
   if (deltas.size === 0 && loaded.size === 0) return fn;

@@ -178,6 +178,9 @@ export class PointerAnalysis {
         const op = e.op.slice(4);
         if (e.type !== "i32" || e.left.type !== "i32") return INT;
         if (/^(eq|ne|lt|gt|le|ge)/.test(op)) return INT;
+        // products, quotients and shifts of untraced values are integers (sizes, scaled indexes): no
+        // compiler moves a pointer within its buffer that way (and a buffer's pointer itself is refused below)
+        if (/^(mul|shl|shr|div|rem|rot)/.test(op) && this.of(e.left).kind !== "arg" && this.of(e.left).kind !== "alloc" && this.of(e.right).kind !== "arg" && this.of(e.right).kind !== "alloc") return INT;
         const a = this.of(e.left), b = this.of(e.right);
         if (a.kind === "int" && b.kind === "int") return INT;
         // a buffer plus an untraced value: only an integer offset makes the sum meaningful

@@ -19,6 +19,7 @@ const REFUSED: Record<string, Partial<Record<0 | 2, string>>> = {
   },
   mlp: { 0: O0_FRAMES },
   mlp_push: { 0: O0_FRAMES },
+  mlp_grow: { 0: O0_FRAMES },
 };
 const itUnless = (kernel: string, opt: 0 | 2) => (REFUSED[kernel]?.[opt] ? it.skip : it);
 
@@ -83,12 +84,13 @@ describe.each([0, 2] as const)("Rust kernels (rustc -C opt-level=%i, wasm32-unkn
   describe.each([
     ["mlp", "vec![0.0; n]: __rust_alloc_zeroed"],
     ["mlp_push", "Vec::with_capacity and push: __rust_alloc, reserve_for_push"],
+    ["mlp_grow", "Vec::new and push, which reallocates as it grows: reserve_for_push, __rust_realloc"],
   ] as const)("%s (hidden layer in a Vec<f64>, %s, and __rust_dealloc; tanh from std's libm)", (name, _alloc) => {
     itUnless(name, opt)("reverse against finite differences, forward against reverse, for several layer sizes", async () => {
       const p = await load("network", opt);
       expect(p.ir.functions.some((f) => f.name === "tanh")).toBe(true);
       const k = p.kernel(name);
-      for (const [ni, nh] of [[1, 1], [3, 4], [5, 9]]) {
+      for (const [ni, nh] of [[1, 1], [3, 4], [5, 9], [2, 17]]) {
         const nw = nh * ni + 2 * nh + 1, at = `ni=${ni} nh=${nh}`;
         const x = Float64Array.from({ length: ni }, (_, i) => 0.9 * Math.cos(2.3 * i + 0.5));
         const w = Float64Array.from({ length: nw }, (_, i) => 0.6 * Math.sin(1.7 * i + 0.3));
