@@ -16,7 +16,7 @@ import { printExpr } from "../ir/print.js";
 import type { MathCall, Partial } from "./rules/rule.js";
 
 /** Placeholders a rule's partials are built on: operand i and the result, replaced after the rule ran. */
-export type ShadowUse = "pass" | "read" | "sink";
+export type ShadowUse = "pass" | "read" | "sink" | "zero";
 
 export const PLACEHOLDER = { operand: (i: number) => -1 - i, result: -100 };
 
@@ -96,7 +96,8 @@ export class DiffContext {
    * from memory, memory-pointers.ts): "read" a tangent (Const data has zero ones: the access is
    * sent to a zero word), "sink" an adjoint or a zero (sent to a word nobody reads), or "pass"
    * the address on or write a derivative there, which for Const data must stop the call: the
-   * delta CONST_DELTA puts the address out of bounds. `offset`: the access's own offset.
+   * delta CONST_DELTA puts the address out of bounds; "zero" writes no derivative (an integer's
+   * shadow word, a cleared shadow), also where the shadow is unknown. `offset`: the access's own offset.
    */
   shadowAddress(addrOrig: Expr, addrNew: Expr, instr: () => string, val: (e: Expr) => Expr = (e) => this.remap(e), use: ShadowUse = "pass", offset = 0): Expr | null {
     const p: Provenance = this.ptr.of(addrOrig);
@@ -107,7 +108,9 @@ export class DiffContext {
       if (use === "pass" || !this.ptr.isDynamicDelta(p.delta)) return sh;
       // the word at the global lies at the access's address once the offset is added (the global is far above any field offset)
       const word: Expr = binary("i32.sub", { kind: "global.get", type: "i32", global: use === "read" ? ZERO_WORD : SINK_WORD }, i32(offset));
-      return { kind: "select", type: "i32", ifTrue: word, ifFalse: sh, cond: binary("i32.eq", d, i32(CONST_DELTA)) };
+      // a zero written carries no derivative: memory without a followable shadow (POISON) may take it too
+      const cond = use !== "zero" ? binary("i32.eq", d, i32(CONST_DELTA)) : binary("i32.or", binary("i32.eq", d, i32(CONST_DELTA)), binary("i32.eq", d, i32(POISON)));
+      return { kind: "select", type: "i32", ifTrue: word, ifFalse: sh, cond };
     }
     if (p.kind === "unknown")
       throw new UnsupportedError(this.src.name, instr(),
@@ -120,14 +123,32 @@ export class DiffContext {
    * An i32 store into shadowed memory, and the store of its shadow word beside it: the value's
    * shadow for a pointer with one, the value + POISON for anything else (memory-pointers.ts).
    */
-  storeWithShadowWord(s: Store, val: (e: Expr) => Expr = (e) => this.remap(e)): Expr[] {
+  storeWithShadowWord(s: Store, val: (e: Expr) => Expr = (e) => this.remap(e), keepArgShadows = false): Expr[] {
     const a = this.add("i32", "a"), v = this.add("i32", "word");
-    const p = this.ptr.of(s.value);
-    // a pointer without a shadow (a Const buffer's, module data's, any integer) is marked CONST_DELTA; an untraced one POISON
-    const delta = p.kind === "arg" && p.shadowed ? get(this.deltaOf(p.param, p.view), "i32") : p.kind === "alloc" ? val(get(p.delta, "i32"))
-      : i32(p.kind === "unknown" ? POISON : CONST_DELTA);
-    const sh = this.shadowAddress(s.addr, get(a, "i32"), () => `${s.op} ${this.describe(s)}`, val, "sink", s.offset)!;
-    return [set(a, val(s.addr)), set(v, val(s.value)), { ...s, addr: get(a, "i32"), value: get(v, "i32") }, { ...s, addr: sh, value: binary("i32.add", get(v, "i32"), delta) }];
+    const p = this.ptr.of(s.value), dest = this.ptr.of(s.addr);
+    const word = get(v, "i32");
+    // a pointer's shadow word: its shadow (a loaded pointer without one: 0); a Const buffer's pointer
+    // is marked CONST_DELTA; anything else (an integer, an untraced pointer) has 0, which also reads
+    // as a zero derivative should the bytes be reused for a float
+    let shadowWord: Expr | null;
+    if (p.kind === "arg" && p.shadowed) shadowWord = binary("i32.add", word, get(this.deltaOf(p.param, p.view), "i32"));
+    else if (p.kind === "alloc") {
+      const d = val(get(p.delta, "i32"));
+      shadowWord = binary("i32.add", word, d);
+      if (this.ptr.isDynamicDelta(p.delta)) shadowWord = { kind: "select", type: "i32", ifTrue: i32(0), ifFalse: shadowWord, cond: binary("i32.eq", d, i32(POISON)) };
+    } else if (p.kind === "arg") shadowWord = binary("i32.add", word, i32(CONST_DELTA));
+    else shadowWord = keepArgShadows && dest.kind === "arg" ? null : i32(0);
+    const out: Expr[] = [set(a, val(s.addr)), set(v, val(s.value)), { ...s, addr: get(a, "i32"), value: word }];
+    // the augmented sweep leaves an argument's shadow (the caller's seeds) alone for integers
+    if (shadowWord) out.push({ ...s, addr: this.shadowAddress(s.addr, get(a, "i32"), () => `${s.op} ${this.describe(s)}`, val, "zero", s.offset)!, value: shadowWord });
+    return out;
+  }
+
+  /** A store of zeros over the shadow of what a store writes (an integer other than an i32 word: no derivative). */
+  zeroShadowOf(s: Store, addrNew: Expr, val: (e: Expr) => Expr = (e) => this.remap(e)): Expr {
+    const t = s.value.type as ValType;
+    const z: Expr = t === "i64" ? { kind: "const", type: "i64", value: 0n } : t === "f64" || t === "f32" ? { kind: "const", type: t, value: 0 } : i32(0);
+    return { ...s, addr: this.shadowAddress(s.addr, addrNew, () => `${s.op} ${this.describe(s)}`, val, "zero", s.offset)!, value: z };
   }
 
   /** `delta == CONST_DELTA` for an address whose delta comes from memory (it may be a Const pointer's), else null. */

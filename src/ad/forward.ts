@@ -156,6 +156,12 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
 
   const storeStmt = (s: Store, out: Expr[]) => {
     if (s.op === "i32.store" && hasShadow(ctx.ptr.of(s.addr))) return void out.push(...ctx.storeWithShadowWord(s));
+    if (!isFloat(s.value.type) && hasShadow(ctx.ptr.of(s.addr))) {
+      // other integer stores: the bytes carry no derivative any more
+      const addr = temp(ctx.remap(s.addr), out, "a");
+      out.push({ ...s, addr, value: ctx.remap(s.value) }, ctx.zeroShadowOf(s, addr));
+      return;
+    }
     const isF = isFloat(s.value.type);
     const active = isF && ctx.act.isActive(s.value);
     const p = ctx.ptr.of(s.addr);
@@ -164,7 +170,7 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
     if (!shadowed && p.kind !== "unknown") ctx.activityError(`${s.op} ${ctx.describe(s)}`, s.addr);
     const addr = temp(ctx.remap(s.addr), out, "a");
     // an active value written through a Const pointer kept in memory stops the call; a zero tangent goes to the sink
-    const sh = ctx.shadowAddress(s.addr, addr, () => `${s.op} ${ctx.describe(s)}`, undefined, active ? "pass" : "sink", s.offset)!;
+    const sh = ctx.shadowAddress(s.addr, addr, () => `${s.op} ${ctx.describe(s)}`, undefined, active ? "pass" : "zero", s.offset)!;
     const v = dual(s.value, out);
     const tan = temp(orZero(v.tan, s.value.type as ValType), out, "dv");
     out.push({ ...s, addr, value: v.val }, { ...s, addr: sh, value: tan });

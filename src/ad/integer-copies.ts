@@ -11,7 +11,7 @@ import { UnsupportedError } from "../errors.js";
 import { printExpr } from "../ir/print.js";
 import type { Expr } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
-import { assignmentsOf, children, forEachNode } from "../ir/walk.js";
+import { assignmentsOf, children, constantOf, forEachNode } from "../ir/walk.js";
 import { integerEvidence, slotKey } from "./memory-pointers.js";
 
 export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunction: (name: string) => boolean, mode: "forward" | "reverse"): void {
@@ -39,13 +39,29 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
   let evidence: { slots: Set<string>; locals: Set<number> } | null = null;
   const assigns = assignmentsOf(fn.body as Expr);
   // a word is an integer's when the function uses it (or a load of the same word) as one, or
-  // stores into that word an i32 made of no loaded bytes (a parameter, a constant, arithmetic on such values)
+  // stores into that word an i32 made of no loaded bytes (a parameter, arithmetic on such values)
   const ints = () => {
     if (evidence) return evidence;
     evidence = integerEvidence(fn);
-    forEachNode(fn.body as Expr, (n) => { if (n.kind === "store" && n.op === "i32.store" && !carries(n.value)) evidence!.slots.add(slotKey(n.addr, n.offset, assigns)); });
+    // (not a constant: a float's bits can be one, as in `u.i = 0x3f800000`)
+    forEachNode(fn.body as Expr, (n) => { if (n.kind === "store" && n.op === "i32.store" && !carries(n.value) && !isConstant(n.value)) evidence!.slots.add(slotKey(n.addr, n.offset, assigns)); });
     return evidence;
   };
+  /** Words the function also reads or writes as floats (a union, a float's sign tested as an integer). */
+  let floats: Set<string> | null = null;
+  const floatSlots = () => {
+    if (floats) return floats;
+    floats = new Set<string>();
+    forEachNode(fn.body as Expr, (n) => {
+      if (n.kind === "load" && isFloat(n.type)) floats!.add(slotKey(n.addr, n.offset, assigns));
+      if (n.kind === "store" && isFloat(n.value.type)) floats!.add(slotKey(n.addr, n.offset, assigns));
+    });
+    return floats;
+  };
+  const mixed = (st: Expr & { kind: "store" }) => floatSlots().has(slotKey(st.addr, st.offset, assigns)) || loadsOf(st.value).some((k) => floatSlots().has(k));
+  /** A constant, directly or in a local assigned only constants (0 included). */
+  const isConstant = (v: Expr): boolean => v.kind === "const" || constantOf(v, assigns) !== null
+    || (v.kind === "local.get" && (assigns.get(v.local) ?? []).length > 0 && assigns.get(v.local)!.every((x) => x.kind === "const"));
   /** The words of the i32 loads a value is made of (through locals); "?" for anything else loaded. */
   const loadsOf = (e: Expr, seen = new Set<number>()): string[] => {
     const out: string[] = [];
@@ -67,7 +83,7 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
     // a word whose shadow word goes with it (memory-pointers.ts): exact in forward mode for any
     // bytes; in reverse mode only for integers and pointers, whose shadows are no adjoints. An
     // integer shown to be one gets its marker as shadow word, in both modes
-    if (n.op === "i32.store" && ((mode === "forward" && hasShadow(a.ptr.of(n.value))) || isInteger(n.value))) return;
+    if (n.op === "i32.store" && ((mode === "forward" && hasShadow(a.ptr.of(n.value))) || (isInteger(n.value) && !mixed(n)))) return;
     const p = a.ptr.of(n.addr);
     const frame = p.kind === "alloc" && fn.localNames?.[p.delta]?.startsWith("frame_delta");
     throw new UnsupportedError(fn.name, printExpr(n, 0, fn.localNames).replace(/\s+/g, " ").slice(0, 120),

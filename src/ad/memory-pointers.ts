@@ -261,7 +261,7 @@ export function slotKey(addr: Expr, offset: number, assigns: Map<number, Expr[]>
 
 /**
  * What the function shows to be integers: words (by slotKey) a load of which is used as an
- * integer (compared, multiplied, converted, a condition, an index or a pointer), and locals
+ * integer (compared, multiplied, shifted, a condition, an index or a pointer), and locals
  * used so (with the locals they are copied or offset from). A float's bits take no part in
  * such arithmetic, so a copy of such a word moves no float: reverse mode may copy its shadow word.
  */
@@ -274,7 +274,8 @@ export function integerEvidence(fn: IRFunction): { slots: Set<string>; locals: S
     if (x.kind === "load" && x.op === "i32.load") slots.add(slotKey(x.addr, x.offset, assigns));
   });
   forEachNode(body, (n) => {
-    if (n.kind === "binary" && n.left.type === "i32" && !["i32.add", "i32.sub"].includes(n.op)) { mark(n.left); mark(n.right); }
+    // (masks and sign flips are what bit tricks on floats do: no evidence)
+    if (n.kind === "binary" && n.left.type === "i32" && !["i32.add", "i32.sub", "i32.and", "i32.or", "i32.xor"].includes(n.op)) { mark(n.left); mark(n.right); }
     if (n.kind === "unary" && n.value.type === "i32") mark(n.value);
     if (n.kind === "if") mark(n.cond);
     if (n.kind === "br" && n.cond) mark(n.cond);

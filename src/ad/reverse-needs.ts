@@ -199,6 +199,7 @@ export class ReverseNeeds {
       case "call": callNeeds(s); break;
       case "store":
         if (s.value.type === "f32" || s.value.type === "f64") { addrIfShadowed(s.addr); this.propagationReads(s.value, pre); }
+        else addrIfShadowed(s.addr); // its reversal clears the shadow of the bytes
         break;
       case "memory.fill":
         if (hasShadow(this.ptr.of(s.dest))) { addrIfShadowed(s.dest); localsOf(s.size, pre); }

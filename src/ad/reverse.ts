@@ -10,7 +10,7 @@ import { copiedElementType, copyAdjointName } from "./bulk-memory.js";
 import { ifElse, trapOutOfBounds } from "./memory-pointers.js";
 import { UnsupportedError } from "../errors.js";
 import { binary, get, i32, set, unary, zero } from "../ir/builder.js";
-import type { Call, CallIndirect, CfgBlock, CustomRule, Edge, Expr, IRFunction, ValType } from "../ir/types.js";
+import type { Call, CallIndirect, CfgBlock, CustomRule, Edge, Expr, IRFunction, Store, ValType } from "../ir/types.js";
 import { isFloat, typeOfCallResults } from "../ir/types.js";
 import { forEachNode, mapTree } from "../ir/walk.js";
 import { buildCfg, countedLoops, recomputableJoins, successors } from "./cfg.js";
@@ -63,6 +63,11 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     forEachNode(r.cond, (n) => { if (n.kind === "local.get") ls.add(n.local); });
     return [j, ls];
   }));
+  // words kept in shadowed memory (pointers, integers): their shadow words may share bytes with floats
+  let wordTraffic = false;
+  forEachNode(fn.body as Expr, (n) => {
+    if ((n.kind === "store" && n.op === "i32.store" && hasShadow(a.ptr.of(n.addr))) || (n.kind === "call" && n.func === POINTER_DELTA)) wordTraffic = true;
+  });
   const needs = new ReverseNeeds(d, a.act, a.ptr, a.stable, cfg, retLocal, sig.resultActive, entryReads);
   const isActiveLocal = (l: number) => a.act.activeLocals[l] || (l === retLocal && sig.resultActive);
 
@@ -160,6 +165,11 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     else augBlocks.push({ id, body: [...bases, ...augCheck(id), ...built.get(id)!.body], exit });
   }
 
+  /** Whether an address reaches a block this function allocated (a frame, malloc), not memory a caller passed. */
+  function ownedBlock(addr: Expr): boolean {
+    const p = a.ptr.of(addr);
+    return p.kind === "alloc" && !a.ptr.isDynamicDelta(p.delta);
+  }
   /** The shadow pointers (new numbering) a call passes to the callee's augmented sweep, one per dup parameter. */
   function augShadowArgs(c: Call | CallIndirect, csig: ActivitySignature, cx: DiffContext): Expr[] {
     const what = c.kind === "call" ? `call ${c.func}` : "call_indirect";
@@ -174,7 +184,13 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   function augStmt(s: Expr, cx: DiffContext): { stmts: Expr[]; after: Expr[] } {
     const c = s.kind === "local.set" || s.kind === "tuple.set" ? s.value : s;
     if (s.kind === "local.set" && c.kind === "call" && c.func === POINTER_DELTA) return { stmts: cx.pointerDelta(s), after: [] };
-    if (s.kind === "store" && s.op === "i32.store" && hasShadow(a.ptr.of(s.addr))) return { stmts: cx.storeWithShadowWord(s), after: [] };
+    if (s.kind === "store" && s.op === "i32.store" && hasShadow(a.ptr.of(s.addr))) return { stmts: cx.storeWithShadowWord(s, undefined, true), after: [] };
+    if (s.kind === "store" && hasShadow(a.ptr.of(s.addr)) && ownedBlock(s.addr) && (!isFloat(s.value.type) || wordTraffic)) {
+      // memory the function allocated holds no seeds: a store there clears the shadow of what
+      // it overwrites (a pointer's shadow word, an integer's), so adjoints later added there start at 0
+      const addr = cx.add("i32", "a");
+      return { stmts: [set(addr, cx.remap(s.addr)), { ...cx.remap(s), addr: get(addr, "i32") } as Expr, cx.zeroShadowOf(s as Store, get(addr, "i32"))], after: [] };
+    }
     if (c.kind === "call" || c.kind === "call_indirect") {
       const callee = c.kind === "call" ? calleeOf(d.module, c.func) : null;
       checkCallSupported(d.module, fn.name, callee, c, a.act);
@@ -224,6 +240,9 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
         const q = a.ptr.of(s.src);
         if (hasShadow(p) && hasShadow(q) && !copiedElementType(fn, a.ptr, [s.dest, s.src]))
           throw new UnsupportedError(fn.name, "memory.copy (or memcpy/memmove)", "the copied buffers have a shadow, but this function reads or writes them as neither only f64 nor only f32, so the adjoints cannot be added back; access the data in this function, or copy element by element");
+        // between blocks the function allocated (no seeds there) the shadow goes along: pointers' shadow words
+        if (hasShadow(p) && hasShadow(q) && ownedBlock(s.dest) && ownedBlock(s.src) && wordTraffic)
+          return { stmts: [cx.remap(s), { ...s, dest: cx.shadowAddress(s.dest, cx.remap(s.dest), () => "memory.copy")!, src: cx.shadowAddress(s.src, cx.remap(s.src), () => "memory.copy")!, size: cx.remap(s.size) }], after: [] };
         if (hasShadow(p) && (hasShadow(q) || q.kind === "int")) return { stmts: [cx.remap(s)], after: [] };
         if (p.kind === "int" && hasShadow(q)) cx.activityError("memory.copy", s.dest);
       }
@@ -439,13 +458,17 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
         return;
       }
       case "store": {
-        if (!isFloat(s.value.type)) return;
         const p = a.ptr.of(s.addr);
         if (!hasShadow(p)) return;
+        if (!isFloat(s.value.type)) {
+          // an integer overwrote the bytes: before it, their adjoints are zero
+          out.push(rx.zeroShadowOf(s, temp(val(s.addr), out, "a"), val));
+          return;
+        }
         const t = s.value.type as ValType;
         const addr = temp(val(s.addr), out, "a");
         // an active value stored through a Const pointer kept in memory stops the call (as in forward mode)
-        const sa = temp(rx.shadowAddress(s.addr, addr, () => s.op, val, a.act.isActive(s.value) ? "pass" : "sink", s.offset)!, out, "sa");
+        const sa = temp(rx.shadowAddress(s.addr, addr, () => s.op, val, a.act.isActive(s.value) ? "pass" : "zero", s.offset)!, out, "sa");
         const adj = temp({ kind: "load", type: t, op: `${t}.load`, addr: sa, offset: s.offset, align: s.align }, out, "adj");
         // the store overwrote the location: its seed is consumed here
         out.push({ ...s, addr: sa, value: zero(t) });
