@@ -42,3 +42,16 @@ for src in corpus/rust/*.rs; do
     echo "corpus/rust/wasm/$name.O$opt.wasm" >&2
   done
 done
+
+# Test fixtures in C (test/fixtures/pointer-words/*.c): every non-static function exported
+for src in test/fixtures/pointer-words/*.c; do
+  name=$(basename "$src" .c)
+  exports=$(grep -vE '^static' "$src" | grep -oE '^[a-z][a-z0-9_ ]*[ *]([a-z_][a-z0-9_]*)\(' | sed -E 's/.*[ *]([a-z_][a-z0-9_]*)\($/\1/' | sort -u)
+  flags=()
+  for e in $exports; do flags+=("-Wl,--export=$e"); done
+  for opt in 0 2; do
+    clang --target=wasm32-wasi -isystem /usr/include/wasm32-wasi -L/usr/lib/wasm32-wasi "-O$opt" \
+      -nostartfiles -Wl,--no-entry "${flags[@]}" -o "test/fixtures/pointer-words/$name.O$opt.wasm" "$src" -lm
+    echo "test/fixtures/pointer-words/$name.O$opt.wasm" >&2
+  done
+done

@@ -176,7 +176,10 @@ export function hoistAddressLoads(body: Expr, fresh: (hint: string) => number): 
       case "store": { const addr = hoist(st.addr); out.push({ ...st, addr, value: st.op === "i32.store" ? hoist(st.value) : inAddr(st.value) }); return; }
       case "local.set":
         if (st.value.kind === "call") out.push({ ...st, value: { ...st.value, args: st.value.args.map((a) => (a.type === "i32" ? hoist(a) : inAddr(a))) } });
-        else out.push(st.value.kind === "load" ? { ...st, value: { ...st.value, addr: hoist(st.value.addr) } } : { ...st, value: inAddr(st.value) });
+        else if (st.value.kind === "load") out.push({ ...st, value: { ...st.value, addr: hoist(st.value.addr) } });
+        // pointer arithmetic on a loaded word (`p = q[k] + 8`)
+        else if (st.value.type === "i32" && (st.value.kind === "binary" || st.value.kind === "select")) out.push({ ...st, value: hoist(st.value) });
+        else out.push({ ...st, value: inAddr(st.value) });
         return;
       case "memory.copy": { const dest = hoist(st.dest), src = hoist(st.src); out.push({ ...st, dest, src }); return; }
       case "memory.fill": out.push({ ...st, dest: hoist(st.dest) }); return;

@@ -184,7 +184,7 @@ export const shadowArg = (p: ArgPlan): number => (p.view ? p.view.shadowObject :
  * In derivative code a shadow access through a pointer kept in memory whose shadow word holds
  * no shadow (src/ad/memory-pointers.ts) traps as out of bounds, on purpose.
  */
-const UNTRACKED_POINTER = "; in derivative code this is also how a pointer without a shadow stops the call: a pointer kept in memory (a struct field, a C stack slot at -O0) that came from an integer, from a function's return value or from memory the derivative code did not see written was used to reach data that carries derivatives; pass such data as a Duplicated buffer argument, or build with -O1 or higher so pointers stay in locals";
+const UNTRACKED_POINTER = "; in derivative code this is also how a pointer without a shadow stops the call: a pointer kept in memory (a struct field, a C stack slot at -O0) that came from an integer, from a function's return value, from a choice between two buffers (a select) or from memory the derivative code did not see written was used to reach data that carries derivatives; pass such data as a Duplicated buffer argument, or build with -O1 or higher so pointers stay in locals";
 
 export function runGuarded<T>(kernel: Kernel, f: () => T, derivative = false): T {
   try {
