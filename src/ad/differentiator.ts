@@ -26,7 +26,7 @@ import { moduleAllocates, shadowAllocFunction, shadowReallocFunctions, withShado
 import { inlineAllocatingCalls } from "./inline-allocating.js";
 import { copyAdjointFunctions, lowerMemFunctions } from "./bulk-memory.js";
 import { refuseIntegerCopies } from "./integer-copies.js";
-import { pointerDeltaFunction, SINK_WORD, ZERO_WORD } from "./memory-pointers.js";
+import { parameterIntegerWords, pointerDeltaFunction, SINK_WORD, ZERO_WORD } from "./memory-pointers.js";
 import { STACK_POINTER } from "./stack-frames.js";
 
 /**
@@ -147,7 +147,7 @@ export class Differentiator {
     const first = analyses(this.normalizedFn(name));
     refuseBitReads(first);
     refusePointerGlobals(first);
-    refuseIntegerCopies(first, this.isEntryKernel(name), (f) => !this.isImport(f), mode);
+    refuseIntegerCopies(first, this.isEntryKernel(name), (f) => !this.isImport(f), mode, (f) => this.integerWordsOf(f));
     refuseViewFieldStores(first, (f) => this.mayStore(f));
     if (mode === "forward") return first;
     // reverse mode reads values of loads from memory that may change only through locals
@@ -159,6 +159,19 @@ export class Differentiator {
   }
 
   hasShadows(sig: ActivitySignature): boolean { return sig.params.includes("dup"); }
+
+  private readonly integerWords = new Map<string, Map<number, Set<number>>>();
+  /** The words function `name` shows to be integers through its pointer parameters (memory-pointers.ts). */
+  integerWordsOf(name: string): Map<number, Set<number>> {
+    let w = this.integerWords.get(name);
+    if (!w) {
+      this.integerWords.set(name, new Map()); // recursion: nothing known yet
+      const f = this.module.functions.find((x) => x.name === name);
+      w = f && f.body && !f.import ? parameterIntegerWords(this.plainNormalized(name)) : new Map<number, Set<number>>();
+      this.integerWords.set(name, w);
+    }
+    return w;
+  }
 
   /** Whether calling `name` can write memory (itself or through its callees). */
   mayStore(name: string): boolean { return this.stores.mayStore(name); }

@@ -14,7 +14,8 @@ import { isFloat } from "../ir/types.js";
 import { assignmentsOf, children, constantOf, forEachNode } from "../ir/walk.js";
 import { integerEvidence, slotKey } from "./memory-pointers.js";
 
-export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunction: (name: string) => boolean, mode: "forward" | "reverse"): void {
+export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunction: (name: string) => boolean, mode: "forward" | "reverse",
+  calleeIntegerWords: (name: string) => Map<number, Set<number>> = () => new Map()): void {
   const fn = a.fn;
   // across calls: a double fits an i64, so an i64 parameter (of a function the kernel calls) and
   // an i64 returned by a function of the module may hold a double's bytes; narrower integers
@@ -45,6 +46,15 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
     evidence = integerEvidence(fn);
     // (not a constant: a float's bits can be one, as in `u.i = 0x3f800000`)
     forEachNode(fn.body as Expr, (n) => { if (n.kind === "store" && n.op === "i32.store" && !carries(n.value) && !isConstant(n.value)) evidence!.slots.add(slotKey(n.addr, n.offset, assigns)); });
+    // words a callee shows to be integers, through the pointer it gets (`&frame[k]`)
+    forEachNode(fn.body as Expr, (n) => {
+      if (n.kind !== "call" || !isModuleFunction(n.func)) return;
+      const known = calleeIntegerWords(n.func);
+      n.args.forEach((arg, j) => {
+        const m = arg.type === "i32" && known.has(j) ? /^(-?\d+)@(\d+)$/.exec(slotKey(arg, 0, assigns)) : null;
+        if (m) for (const o of known.get(j)!) evidence!.slots.add(`${Number(m[1]) + o}@${m[2]}`);
+      });
+    });
     return evidence;
   };
   /** Words the function also reads or writes as floats (a union, a float's sign tested as an integer). */

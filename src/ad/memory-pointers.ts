@@ -254,7 +254,9 @@ export function slotKey(addr: Expr, offset: number, assigns: Map<number, Expr[]>
     }
     if (e.kind === "local.get") {
       const vs = assigns.get(e.local) ?? [];
-      if (vs.length === 1 && (vs[0].kind === "local.get" || vs[0].kind === "binary")) { e = vs[0]; continue; }
+      const v = vs.length === 1 ? vs[0] : null;
+      const offsetOf = v?.kind === "binary" && v.op === "i32.add" && (constantOf(v.right, assigns) !== null || constantOf(v.left, assigns) !== null);
+      if (v && (v.kind === "local.get" || offsetOf)) { e = v; continue; }
     }
     break;
   }
@@ -298,4 +300,42 @@ export function integerEvidence(fn: IRFunction): { slots: Set<string>; locals: S
     for (const l of locals) for (const v of assigns.get(l) ?? []) if (v.kind === "load" && v.op === "i32.load") slots.add(slotKey(v.addr, v.offset, assigns));
   }
   return { slots, locals };
+}
+
+/**
+ * The words a function shows to be integers through its pointer parameters: per parameter,
+ * the offsets (from slotKey names rooted at the parameter) of words it uses as integers or
+ * into which it stores an integer made of no loaded bytes and no constant (a parameter, a
+ * count). A caller passing `&frame[k]` learns its words k + offset are integers (a Rust range
+ * built by `into_iter`, advanced by `next`). Words it also accesses as floats are left out.
+ */
+export function parameterIntegerWords(fn: IRFunction): Map<number, Set<number>> {
+  const body = fn.body as Expr;
+  const assigns = assignmentsOf(body);
+  const words = new Set(integerEvidence(fn).slots);
+  const loads = (e: Expr, seen = new Set<number>()): boolean => {
+    let found = false;
+    forEachNode(e, (x) => {
+      if (x.kind === "load") found = true;
+      if (x.kind === "local.get" && !seen.has(x.local)) { seen.add(x.local); for (const v of assigns.get(x.local) ?? []) if (loads(v, seen)) found = true; }
+    });
+    return found;
+  };
+  const constant = (v: Expr) => v.kind === "const" || constantOf(v, assigns) !== null
+    || (v.kind === "local.get" && (assigns.get(v.local) ?? []).length > 0 && assigns.get(v.local)!.every((x) => x.kind === "const"));
+  const floats = new Set<string>();
+  forEachNode(body, (n) => {
+    if (n.kind === "store" && n.op === "i32.store" && !constant(n.value) && !loads(n.value)) words.add(slotKey(n.addr, n.offset, assigns));
+    if ((n.kind === "load" && (n.type === "f32" || n.type === "f64")) || (n.kind === "store" && (n.value.type === "f32" || n.value.type === "f64")))
+      floats.add(slotKey(n.addr, n.offset, assigns));
+  });
+  const out = new Map<number, Set<number>>();
+  for (const w of words) {
+    const m = /^(-?\d+)@(\d+)$/.exec(w);
+    if (!m || Number(m[2]) >= fn.params.length || floats.has(w)) continue;
+    const p = Number(m[2]);
+    if (!out.has(p)) out.set(p, new Set());
+    out.get(p)!.add(Number(m[1]));
+  }
+  return out;
 }
