@@ -167,7 +167,8 @@ export class Differentiator {
     if (!w) {
       this.integerWords.set(name, new Map()); // recursion: nothing known yet
       const f = this.module.functions.find((x) => x.name === name);
-      w = f && f.body && !f.import ? parameterIntegerWords(this.plainNormalized(name)) : new Map<number, Set<number>>();
+      // the derivative code's own helpers (__ad_pointer_delta reads shadow words as integers) tell nothing of the kernel's words
+      w = f && f.body && !f.import && !f.inactive ? parameterIntegerWords(this.plainNormalized(name)) : new Map<number, Set<number>>();
       this.integerWords.set(name, w);
     }
     return w;
