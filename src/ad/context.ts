@@ -6,7 +6,7 @@
 import type { ActivityAnalysis } from "../analysis/activity.js";
 import { hasShadow, type PointerAnalysis, type Provenance } from "../analysis/pointers.js";
 import { POINTER_DELTA } from "../analysis/allocators.js";
-import { CONST_DELTA, POISON, SINK_WORD, ZERO_WORD } from "./memory-pointers.js";
+import { CONST_DELTA, LOG_WORD, POISON, SINK_WORD, ZERO_WORD } from "./memory-pointers.js";
 import type { ActivitySignature } from "../analysis/signature.js";
 import { ActivityError, UnsupportedError } from "../errors.js";
 import { binary, get, i32, load, set } from "../ir/builder.js";
@@ -123,25 +123,42 @@ export class DiffContext {
    * An i32 store into shadowed memory, and the store of its shadow word beside it: the value's
    * shadow for a pointer with one, the value + POISON for anything else (memory-pointers.ts).
    */
-  storeWithShadowWord(s: Store, val: (e: Expr) => Expr = (e) => this.remap(e), keepArgShadows = false): Expr[] {
+  storeWithShadowWord(s: Store, val: (e: Expr) => Expr = (e) => this.remap(e), recording = false): Expr[] {
     const a = this.add("i32", "a"), v = this.add("i32", "word");
-    const p = this.ptr.of(s.value), dest = this.ptr.of(s.addr);
     const word = get(v, "i32");
-    // a pointer's shadow word: its shadow (a loaded pointer without one: 0); a Const buffer's pointer
-    // is marked CONST_DELTA; anything else (an integer, an untraced pointer) has 0, which also reads
-    // as a zero derivative should the bytes be reused for a float
-    let shadowWord: Expr | null;
-    if (p.kind === "arg" && p.shadowed) shadowWord = binary("i32.add", word, get(this.deltaOf(p.param, p.view), "i32"));
-    else if (p.kind === "alloc") {
-      const d = val(get(p.delta, "i32"));
-      shadowWord = binary("i32.add", word, d);
-      if (this.ptr.isDynamicDelta(p.delta)) shadowWord = { kind: "select", type: "i32", ifTrue: i32(0), ifFalse: shadowWord, cond: binary("i32.eq", d, i32(POISON)) };
-    } else if (p.kind === "arg") shadowWord = binary("i32.add", word, i32(CONST_DELTA));
-    else shadowWord = keepArgShadows && dest.kind === "arg" ? null : i32(0);
     const out: Expr[] = [set(a, val(s.addr)), set(v, val(s.value)), { ...s, addr: get(a, "i32"), value: word }];
-    // the augmented sweep leaves an argument's shadow (the caller's seeds) alone for integers
-    if (shadowWord) out.push({ ...s, addr: this.shadowAddress(s.addr, get(a, "i32"), () => `${s.op} ${this.describe(s)}`, val, "zero", s.offset)!, value: shadowWord });
+    const sh = this.shadowAddress(s.addr, get(a, "i32"), () => `${s.op} ${this.describe(s)}`, val, "zero", s.offset)!;
+    const shadowWord = this.shadowWordOf(s.value, word, val);
+    // into memory a caller passed, reverse mode's recording sweep logs the word it replaces (the caller's seed)
+    if (recording && !this.owned(s.addr)) out.push({ kind: "call", type: "none", func: LOG_WORD, args: [s.offset ? binary("i32.add", sh, i32(s.offset)) : sh, shadowWord] });
+    else out.push({ ...s, addr: sh, value: shadowWord });
     return out;
+  }
+
+  /**
+   * The shadow word of an i32 value (`word`, its value here): its shadow for a pointer with one
+   * (a loaded pointer without one: 0), the value + CONST_DELTA for a Const buffer's pointer, a
+   * select of the two for a choice between two pointers; 0 for anything else (an integer, an
+   * untraced pointer), which also reads as a zero derivative should the bytes become a float.
+   */
+  private shadowWordOf(orig: Expr, word: Expr, val: (e: Expr) => Expr): Expr {
+    const p = this.ptr.of(orig);
+    if (p.kind === "arg" && p.shadowed) return binary("i32.add", word, get(this.deltaOf(p.param, p.view), "i32"));
+    if (p.kind === "alloc") {
+      const d = val(get(p.delta, "i32"));
+      const sw = binary("i32.add", word, d);
+      return this.ptr.isDynamicDelta(p.delta) ? { kind: "select", type: "i32", ifTrue: i32(0), ifFalse: sw, cond: binary("i32.eq", d, i32(POISON)) } : sw;
+    }
+    if (p.kind === "arg") return binary("i32.add", word, i32(CONST_DELTA));
+    if (orig.kind === "select" && this.ptr.of(orig.ifTrue).kind !== "unknown" && this.ptr.of(orig.ifFalse).kind !== "unknown")
+      return { kind: "select", type: "i32", ifTrue: this.shadowWordOf(orig.ifTrue, val(orig.ifTrue), val), ifFalse: this.shadowWordOf(orig.ifFalse, val(orig.ifFalse), val), cond: val(orig.cond) };
+    return i32(0);
+  }
+
+  /** Whether an address reaches a block this function allocated (a frame, malloc): no caller's seeds there. */
+  owned(addrOrig: Expr): boolean {
+    const p = this.ptr.of(addrOrig);
+    return p.kind === "alloc" && !this.ptr.isDynamicDelta(p.delta);
   }
 
   /** A store of zeros over the shadow of what a store writes (an integer other than an i32 word: no derivative). */

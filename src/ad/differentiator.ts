@@ -16,7 +16,7 @@ import { DiffContext } from "./context.js";
 import { generateForward } from "./forward.js";
 import { generateReverse, reverseSignature } from "./reverse.js";
 import type { MathCall } from "./rules/rule.js";
-import { TAPE } from "./tape.js";
+import { TAPE, TAPE_GLOBALS } from "./tape.js";
 import { hoistUnstableLoads } from "./hoist-loads.js";
 import { cacheNeededOperands } from "./cache-operands.js";
 import { specializeRule } from "./specialize-rule.js";
@@ -26,7 +26,7 @@ import { moduleAllocates, shadowAllocFunction, shadowReallocFunctions, withShado
 import { inlineAllocatingCalls } from "./inline-allocating.js";
 import { copyAdjointFunctions, lowerMemFunctions } from "./bulk-memory.js";
 import { refuseIntegerCopies } from "./integer-copies.js";
-import { parameterIntegerWords, pointerDeltaFunction, SINK_WORD, ZERO_WORD } from "./memory-pointers.js";
+import { parameterIntegerWords, pointerDeltaFunction, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
 import { STACK_POINTER } from "./stack-frames.js";
 
 /**
@@ -310,9 +310,9 @@ export class Differentiator {
   finish(extra: IRFunction[] = []): IRModule {
     while (this.queue.length) this.added.push(this.queue.shift()!());
     const needsTape = this.added.some((f) => f.name.endsWith("_aug")) || this.allocates;
-    const words = [ZERO_WORD, SINK_WORD].map((name): IRGlobal => ({ name, type: "i32", mutable: true, init: { kind: "const", type: "i32", value: 0 } }));
+    const words = [ZERO_WORD, SINK_WORD, WORD_LOG].map((name): IRGlobal => ({ name, type: "i32", mutable: true, init: { kind: "const", type: "i32", value: 0 } }));
     const globals = [...this.module.globals, ...(needsTape ? TAPE.globals() : []), ...this.extraGlobals, ...words];
-    const tapeFns = needsTape ? [TAPE.growFunction()] : [];
+    const tapeFns = needsTape ? [TAPE.growFunction(), ...wordLogFunctions(TAPE_GLOBALS.tp, TAPE_GLOBALS.grow, TAPE_GLOBALS.limit)] : [];
     return { ...this.module, globals, tables: [...this.module.tables, ...this.tables.values()], functions: [...this.added.filter((f) => f.import), ...this.module.functions, ...this.added.filter((f) => !f.import), ...tapeFns, ...extra] };
   }
 }

@@ -4,7 +4,7 @@
 // mode the forward function itself.
 import type { ActivitySignature } from "../analysis/signature.js";
 import { binary, get, i32, set, stmtBlock } from "../ir/builder.js";
-import { SINK_WORD, ZERO_WORD } from "./memory-pointers.js";
+import { RESTORE_WORDS, SINK_WORD, WORD_LOG, ZERO_WORD } from "./memory-pointers.js";
 import type { Expr, IRFunction, ValType } from "../ir/types.js";
 import type { Differentiator } from "./differentiator.js";
 import { reverseSignature } from "./reverse.js";
@@ -31,7 +31,7 @@ function pointerWords(base: Expr): Expr[] {
   const word = (k: number, global: string): Expr[] => [
     { kind: "store", type: "none", op: "i64.store", addr: base, offset: k, align: 8, value: { kind: "const", type: "i64", value: 0n } },
     { kind: "global.set", type: "none", global, value: binary("i32.add", base, i32(k)) }];
-  return [...word(0, ZERO_WORD), ...word(8, SINK_WORD)];
+  return [...word(0, ZERO_WORD), ...word(8, SINK_WORD), { kind: "global.set", type: "none", global: WORD_LOG, value: i32(0) }];
 }
 
 export function reverseEntry(d: Differentiator, kernel: string, sig: ActivitySignature, name: string): IRFunction {
@@ -59,6 +59,8 @@ export function reverseEntry(d: Differentiator, kernel: string, sig: ActivitySig
     ...pointerWords(get(tapeBase, "i32")),
     ...TAPE.start(binary("i32.add", get(tapeBase, "i32"), i32(16))),
     fn.results.length ? set(resLocal, augCall) : augCall,
+    // the seeds the recording sweep overwrote with shadow words come back for the reverse sweep
+    { kind: "call", type: "none", func: RESTORE_WORDS, args: [] },
     set(usedLocal, binary("i32.sub", TAPE.top(), get(tapeBase, "i32"))),
     rsig.results.length === 0 ? revCall : rsig.results.length === 1 ? set(adjLocals[0], revCall) : { kind: "tuple.set", type: "none", locals: adjLocals, value: revCall as never },
   ];

@@ -183,6 +183,7 @@ export function hoistAddressLoads(body: Expr, fresh: (hint: string) => number): 
         return;
       case "memory.copy": { const dest = hoist(st.dest), src = hoist(st.src); out.push({ ...st, dest, src }); return; }
       case "memory.fill": out.push({ ...st, dest: hoist(st.dest) }); return;
+      case "return": out.push({ ...st, value: st.value ? inAddr(st.value) : null }); return;
       case "call": out.push({ ...st, args: st.args.map((a) => (a.type === "i32" ? hoist(a) : inAddr(a))) }); return;
       default: out.push(st);
     }
@@ -338,4 +339,50 @@ export function parameterIntegerWords(fn: IRFunction): Map<number, Set<number>> 
     out.get(p)!.add(Number(m[1]));
   }
   return out;
+}
+
+/**
+ * Reverse mode's recording sweep writes shadow words into memory a caller passed, where the
+ * shadow holds the caller's seeds (the adjoints of the final values). Each such write goes
+ * through `__ad_log_word(shadow address, word)`, which keeps the old word on the tape in a
+ * linked list (address, old word, previous entry); after the recording sweep the entry calls
+ * `__ad_restore_words`, which puts the old words back newest first, so the reverse sweep sees
+ * the seeds (deltas were recorded on the tape; nothing reads shadow words after that). The
+ * reverse sweep drops an entry where it reverses the store (`__ad_unlog_word`).
+ */
+export const WORD_LOG = "__ad_word_log";
+export const LOG_WORD = "__ad_log_word", UNLOG_WORD = "__ad_unlog_word", RESTORE_WORDS = "__ad_restore_words";
+
+export function wordLogFunctions(tp: string, grow: string, limit: string): IRFunction[] {
+  const g = (name: string): Expr => ({ kind: "global.get", type: "i32", global: name });
+  const gs = (name: string, value: Expr): Expr => ({ kind: "global.set", type: "none", global: name, value });
+  const set = (l: number, value: Expr): Expr => ({ kind: "local.set", type: "none", local: l, value, tee: false });
+  const st = (addr: Expr, value: Expr, offset: number): Expr => ({ kind: "store", type: "none", op: "i32.store", addr, value, offset, align: 4 });
+  const log: IRFunction = {
+    name: LOG_WORD, inactive: true, params: ["i32", "i32"], results: [], locals: ["i32", "i32"], localNames: ["addr", "word"],
+    body: { kind: "block", type: "none", label: null, body: [
+      { kind: "if", type: "none", cond: binary("i32.gt_u", binary("i32.add", g(tp), i32(12)), g(limit)), then: { kind: "call", type: "none", func: grow, args: [i32(12)] }, else: null },
+      st(g(tp), get(0, "i32"), 0), st(g(tp), load("i32.load", get(0, "i32")), 4), st(g(tp), g(WORD_LOG), 8),
+      gs(WORD_LOG, g(tp)), gs(tp, binary("i32.add", g(tp), i32(12))),
+      st(get(0, "i32"), get(1, "i32"), 0),
+    ] },
+  };
+  const unlog: IRFunction = {
+    name: UNLOG_WORD, inactive: true, params: [], results: [], locals: [], localNames: [],
+    body: gs(tp, binary("i32.sub", g(tp), i32(12))),
+  };
+  const e = 0;
+  const restore: IRFunction = {
+    name: RESTORE_WORDS, inactive: true, params: [], results: [], locals: ["i32"], localNames: ["entry"],
+    body: { kind: "block", type: "none", label: "done", body: [
+      set(e, g(WORD_LOG)),
+      { kind: "loop", type: "none", label: "next", body: { kind: "block", type: "none", label: null, body: [
+        { kind: "br", type: "none", label: "done", cond: { kind: "unary", type: "i32", op: "i32.eqz", value: get(e, "i32") }, value: null },
+        st(load("i32.load", get(e, "i32")), load("i32.load", get(e, "i32"), 4), 0),
+        set(e, load("i32.load", get(e, "i32"), 8)),
+        { kind: "br", type: "unreachable", label: "next", cond: null, value: null },
+      ] } },
+    ] },
+  };
+  return [log, unlog, restore];
 }

@@ -7,7 +7,7 @@ import type { ActivitySignature } from "../analysis/signature.js";
 import { hasShadow } from "../analysis/pointers.js";
 import { POINTER_DELTA, SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "../analysis/allocators.js";
 import { copiedElementType, copyAdjointName } from "./bulk-memory.js";
-import { ifElse, trapOutOfBounds } from "./memory-pointers.js";
+import { ifElse, trapOutOfBounds, UNLOG_WORD } from "./memory-pointers.js";
 import { UnsupportedError } from "../errors.js";
 import { binary, get, i32, set, unary, zero } from "../ir/builder.js";
 import type { Call, CallIndirect, CfgBlock, CustomRule, Edge, Expr, IRFunction, Store, ValType } from "../ir/types.js";
@@ -67,6 +67,8 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   let wordTraffic = false;
   forEachNode(fn.body as Expr, (n) => {
     if ((n.kind === "store" && n.op === "i32.store" && hasShadow(a.ptr.of(n.addr))) || (n.kind === "call" && n.func === POINTER_DELTA)) wordTraffic = true;
+    // a callee given an owned block may keep words in it
+    if ((n.kind === "call" || n.kind === "call_indirect") && n.args.some((x) => x.type === "i32" && hasShadow(a.ptr.of(x)) && a.ptr.of(x).kind === "alloc")) wordTraffic = true;
   });
   const needs = new ReverseNeeds(d, a.act, a.ptr, a.stable, cfg, retLocal, sig.resultActive, entryReads);
   const isActiveLocal = (l: number) => a.act.activeLocals[l] || (l === retLocal && sig.resultActive);
@@ -166,10 +168,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   }
 
   /** Whether an address reaches a block this function allocated (a frame, malloc), not memory a caller passed. */
-  function ownedBlock(addr: Expr): boolean {
-    const p = a.ptr.of(addr);
-    return p.kind === "alloc" && !a.ptr.isDynamicDelta(p.delta);
-  }
+  function ownedBlock(addr: Expr): boolean { return ax.owned(addr); }
   /** The shadow pointers (new numbering) a call passes to the callee's augmented sweep, one per dup parameter. */
   function augShadowArgs(c: Call | CallIndirect, csig: ActivitySignature, cx: DiffContext): Expr[] {
     const what = c.kind === "call" ? `call ${c.func}` : "call_indirect";
@@ -185,6 +184,13 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     const c = s.kind === "local.set" || s.kind === "tuple.set" ? s.value : s;
     if (s.kind === "local.set" && c.kind === "call" && c.func === POINTER_DELTA) return { stmts: cx.pointerDelta(s), after: [] };
     if (s.kind === "store" && s.op === "i32.store" && hasShadow(a.ptr.of(s.addr))) return { stmts: cx.storeWithShadowWord(s, undefined, true), after: [] };
+    if (s.kind === "memory.copy" && wordTraffic && ownedBlock(s.dest) && hasShadow(a.ptr.of(s.dest)) && !ownedBlock(s.src) && hasShadow(a.ptr.of(s.src))) {
+      // into an owned block from a caller's memory, whose shadow holds seeds, not shadow words:
+      // the block's shadow words are cleared (a pointer copied so has no shadow: using it traps)
+      const dest = cx.add("i32", "a");
+      return { stmts: [set(dest, cx.remap(s.dest)), { ...cx.remap(s), dest: get(dest, "i32") } as Expr,
+        { kind: "memory.fill", type: "none", dest: cx.shadowAddress(s.dest, get(dest, "i32"), () => "memory.copy")!, value: i32(0), size: cx.remap(s.size) }], after: [] };
+    }
     if (s.kind === "store" && hasShadow(a.ptr.of(s.addr)) && ownedBlock(s.addr) && (!isFloat(s.value.type) || wordTraffic)) {
       // memory the function allocated holds no seeds: a store there clears the shadow of what
       // it overwrites (a pointer's shadow word, an integer's), so adjoints later added there start at 0
@@ -461,8 +467,10 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
         const p = a.ptr.of(s.addr);
         if (!hasShadow(p)) return;
         if (!isFloat(s.value.type)) {
-          // an integer overwrote the bytes: before it, their adjoints are zero
+          // an integer overwrote the bytes: before it, their adjoints are zero; the recording sweep's
+          // log entry for a word written into a caller's memory is dropped
           out.push(rx.zeroShadowOf(s, temp(val(s.addr), out, "a"), val));
+          if (s.op === "i32.store" && !rx.owned(s.addr)) out.push({ kind: "call", type: "none", func: UNLOG_WORD, args: [] });
           return;
         }
         const t = s.value.type as ValType;

@@ -7,7 +7,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Const, Duplicated, Forward, Program, ReverseWithPrimal, TrapError, UnsupportedError, autodiff } from "../../src/index.js";
 
-type Arg = Float64Array | Float32Array | number;
+/** A Duplicated buffer, a Const buffer ({ c }) or a Const integer. */
+type Arg = Float64Array | Float32Array | { c: Float64Array } | number;
 const f32 = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i + 0.3) + 0.2);
 const f64 = (n: number, s = 1) => Float64Array.from({ length: n }, (_, i) => Math.sin(i * s + 0.3) + 0.2);
 
@@ -32,34 +33,59 @@ const KERNELS: [string, () => Arg[], { O0: boolean; O2: boolean }][] = [
   ["nbody", () => [f64(4), f64(4, 2), 4, 3], { O0: true, O2: true }],
   // -O2: the helper gets `i & 1 ? w : x` (a select of two buffers), whose shadow is not followed: it traps
   ["alternate_slot", () => [f64(4), f64(4, 2), 4], { O0: true, O2: false }],
+  ["cptr_scratch", () => [f64(3), { c: f64(2, 3) }, f64(2, 2)], { O0: true, O2: true }],
+  ["dptr_scratch", () => [f64(3), f64(2, 2)], { O0: true, O2: true }],
+  ["frame_reuse", () => [f64(3), { c: f64(2, 3) }], { O0: true, O2: true }],
+  // pointers copied from a caller's memory into a block have no shadow words: using them traps
+  ["copy_from_caller", () => [f64(3), f64(3, 2), 3], { O0: false, O2: false }],
+  // module data's address has no shadow word: reading through it traps
+  ["module_data_over_pointer", () => [f64(3), 3], { O0: false, O2: false }],
+  ["select_over_pointer", () => [f64(3), f64(3, 2), 3], { O0: false, O2: true }],
 ];
 
-const isFloat = (a: Arg): a is Float64Array | Float32Array => typeof a !== "number";
-const copy = (args: Arg[]) => args.map((a) => (isFloat(a) ? a.slice() : a));
+const isBuffer = (a: Arg): a is Float64Array | Float32Array => a instanceof Float64Array || a instanceof Float32Array;
+const copy = (args: Arg[]): Arg[] => args.map((a) => (isBuffer(a) ? a.slice() : typeof a === "number" ? a : { c: a.c.slice() }));
+const plain = (args: Arg[]) => args.map((a) => (typeof a === "object" && "c" in a ? a.c : a));
+const Ctor = (a: Float64Array | Float32Array) => a.constructor as Float64ArrayConstructor;
 
-/** "exact", "refused: …", or "wrong: …" (both modes). */
+/**
+ * "exact", "refused: …", or "wrong: …", over both modes. Reverse mode starts from non-zero seeds on
+ * the buffers: the gradient is that of L = f + Σ seed · (buffer after the call), checked against
+ * central finite differences of L; forward mode's tangent against the reverse gradient.
+ */
 async function verdict(p: Program, name: string, args: Arg[]): Promise<string> {
   const k = p.kernel(name);
-  const f = (xs: Arg[]) => Number(k.call(...copy(xs)));
+  const seeds = args.map((a, i) => (isBuffer(a) ? Ctor(a).from(a, (_, j) => 0.5 * Math.cos(j + 2 * i)) : null));
+  const L = (xs: Arg[]) => {
+    const ys = copy(xs);
+    let v = Number(k.call(...plain(ys)));
+    ys.forEach((y, i) => { if (isBuffer(y)) y.forEach((t, j) => { v += seeds[i]![j] * t; }); });
+    return v;
+  };
   const single = args.some((a) => a instanceof Float32Array);
+  const dual = (xs: Arg[], shadows: (Float64Array | Float32Array | null)[]) =>
+    xs.map((a, i) => (shadows[i] ? Duplicated(a as Float64Array, shadows[i] as Float64Array) : Const(plain([a])[0] as number)));
   try {
-    const shadows = args.map((a) => (isFloat(a) ? new (a.constructor as Float64ArrayConstructor)(a.length) : null));
-    await autodiff(ReverseWithPrimal, k, ...copy(args).map((a, i) => (shadows[i] ? Duplicated(a as Float64Array, shadows[i]!) : Const(a as number))));
-    const tangents = args.map((a, i) => (isFloat(a) ? (a.constructor as Float64ArrayConstructor).from(a, (_, j) => Math.cos(3 * j + i)) : null));
-    const fw = await autodiff(Forward, k, ...copy(args).map((a, i) => (tangents[i] ? Duplicated(a as Float64Array, tangents[i]!.slice()) : Const(a as number))));
-    let dot = 0, worst = 0;
+    const grads = seeds.map((s) => s && s.slice());
+    const r = await autodiff(ReverseWithPrimal, k, ...dual(copy(args), grads));
+    const tangents = args.map((a, i) => (isBuffer(a) ? Ctor(a).from(a, (_, j) => Math.cos(3 * j + i)) : null));
+    const outT = tangents.map((t) => t && t.slice());
+    const fw = await autodiff(Forward, k, ...dual(copy(args), outT));
+    let dot = 0, worst = 0, lhs = fw.tangent!;
     args.forEach((a, i) => {
-      if (!isFloat(a)) return;
+      if (!isBuffer(a)) return;
       for (let j = 0; j < a.length; j++) {
         const h = single ? 1e-2 : 1e-6;
         const up = copy(args), down = copy(args);
         (up[i] as Float64Array)[j] += h; (down[i] as Float64Array)[j] -= h;
-        const fd = (f(up) - f(down)) / (2 * h);
-        worst = Math.max(worst, Math.abs(shadows[i]![j] - fd) / Math.max(1, Math.abs(fd)));
-        dot += shadows[i]![j] * tangents[i]![j];
+        const fd = (L(up) - L(down)) / (2 * h);
+        worst = Math.max(worst, Math.abs(grads[i]![j] - fd) / Math.max(1, Math.abs(fd)));
+        dot += grads[i]![j] * tangents[i]![j];
+        lhs += seeds[i]![j] * outT[i]![j];
       }
     });
-    const fwErr = Math.abs(fw.tangent! - dot) / Math.max(1, Math.abs(dot));
+    expect(r.primal).toBe(Number(k.call(...plain(copy(args)))));
+    const fwErr = Math.abs(lhs - dot) / Math.max(1, Math.abs(dot));
     if (worst > (single ? 2e-2 : 1e-6) || fwErr > (single ? 1e-5 : 1e-10)) return `wrong: reverse vs FD ${worst.toExponential(1)}, forward vs reverse ${fwErr.toExponential(1)}`;
     return "exact";
   } catch (e) {
