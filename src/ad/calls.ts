@@ -78,12 +78,19 @@ export function calleeOf(mod: IRModule, name: string): Callee {
   // the function computes the value, the rule gives the derivative (not its bit tricks)
   const asName = NATIVE_MATH.exec(fn.name)?.[1];
   const native = fn.import ? null : (asName ? NATIVE_ALIASES[asName] ?? asName : undefined) ?? (looksLikeLibm(mod, fn) ? libmName(fn.name) : undefined);
-  if (native && nativeMathRules[native] && floatSig && nativeMathRules[native].arity === fn.params.length) return { kind: "intrinsic", name: native, rule: nativeMathRules[native] };
+  if (native && nativeMathRules[native] && (nativeMathRules[native].params ? mixedSig(fn, nativeMathRules[native].params!) : floatSig) && nativeMathRules[native].arity === fn.params.length)
+    return { kind: "intrinsic", name: native, rule: nativeMathRules[native] };
   if (!fn.import) return { kind: "function", fn };
   const math = mathImportName(fn.import);
   const rule = math ? mathRules[math] : undefined;
   if (math && rule && floatSig && rule.arity === fn.params.length) return { kind: "intrinsic", name: math, rule };
   return { kind: "import", fn };
+}
+
+/** A libm signature with integer parameters (frexp, ldexp): float parameters of the result's type, i32 ones where the rule says. */
+function mixedSig(fn: IRFunction, params: ("float" | "i32")[]): boolean {
+  const t = fn.results.length === 1 ? fn.results[0] : null;
+  return !!t && isFloat(t) && fn.params.length === params.length && params.every((k, i) => fn.params[i] === (k === "float" ? t : "i32"));
 }
 
 /** Whether a call's result may carry a derivative, given which arguments do. */

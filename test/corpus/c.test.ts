@@ -175,6 +175,27 @@ describe.each([0, 2] as const)("libm's fmod (-O%i)", (opt) => {
   });
 });
 
+describe.each([0, 2] as const)("libm's frexp, ldexp and scalbn (-O%i)", (opt) => {
+  // f = Σ m² e + x·2^(e mod 3) + x²/4 with (m, e) = frexp(x): ∂f/∂x = 2 m² e / x + 2^(e mod 3) + x/2
+  const frexp = (v: number) => { if (v === 0) return [0, 0]; const e = Math.floor(Math.log2(Math.abs(v))) + 1; return [v / 2 ** e, e]; };
+  const grad = (v: number) => { const [m, e] = frexp(v); return 2 * m * m * e / v + 2 ** (e % 3) + v / 2; };
+  it("mantissas (double) and mantissasf (float): the rules' partials, in both modes, not the bit-level bodies", async () => {
+    const p = await Program.fromWasm(readFileSync(new URL(`../../corpus/c/wasm/periodic.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
+    expect(p.ir.functions.some((f) => f.name === "frexp")).toBe(true); // compiled in
+    const x = Float64Array.of(2.5, -3.7, 7.1, 0.3, 1.5e-3, -0.75), dx = new Float64Array(6); // away from powers of two, where e jumps
+    const r = await autodiff(ReverseWithPrimal, p.kernel("mantissas"), Duplicated(x.slice(), dx), Const(6));
+    x.forEach((v, i) => expect(relErr(dx[i], grad(v)), `dx[${i}]`).toBeLessThan(1e-13));
+    const f = (y: Float64Array) => p.kernel("mantissas").call(y, 6) as number;
+    x.forEach((_, i) => expect(relErr(dx[i], richardsonFD((h) => { const y = x.slice(); y[i] += h; return f(y); }, 1e-6))).toBeLessThan(1e-6));
+    const t = Float64Array.from(x, (_, i) => Math.cos(i));
+    const fw = await autodiff(Forward, p.kernel("mantissas"), Duplicated(x.slice(), t.slice()), Const(6));
+    expect(relErr(fw.tangent!, t.reduce((s, v, i) => s + v * dx[i], 0))).toBeLessThan(1e-13);
+    const xf = Float32Array.of(2.5, -3.75, 0.625), dxf = new Float32Array(3);
+    await autodiff(ReverseWithPrimal, p.kernel("mantissasf"), Duplicated(xf, dxf), Const(3));
+    xf.forEach((v, i) => expect(relErr(dxf[i], grad(v)), `dxf[${i}]`).toBeLessThan(1e-6));
+  });
+});
+
 describe("a variable-length array on the C stack", () => {
   const vla = (opt: 0 | 2) => Program.fromWasm(readFileSync(new URL(`../../corpus/c/wasm/vla.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
   it.each([0, 2] as const)("at -O%i is a block with a shadow block (at -O0 carved out of the frame, its address kept in a slot): exact in both modes", async (opt) => {

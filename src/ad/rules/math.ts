@@ -70,6 +70,11 @@ export const nativeMathRules: Record<string, IntrinsicRule> = {
   ...mathRules,
   // fmod (C, and AssemblyScript's NativeMath.mod): x − trunc(x / y)·y
   fmod: { arity: 2, partials: ([x, y], _z, t) => ["one", neg(t, unary(`${t}.trunc`, div(t, x, y)))] },
+  // frexp(x, &e) = x · 2^−e with e piecewise constant: ∂/∂x = z / x (0 at x = 0, where e jumps)
+  frexp: { arity: 2, params: ["float", "i32"], partials: ([x], z, t) => [{ kind: "select", type: t, cond: binary(`${t}.ne`, x, c(t, 0)), ifTrue: div(t, z, x), ifFalse: c(t, 0) }, "zero"] },
+  // ldexp(x, n) = scalbn(x, n) = x · 2^n: ∂/∂x = 2^n (exact: a power of two), nothing for the integer
+  ldexp: { arity: 2, params: ["float", "i32"], partials: ([_x, n], _z, t, m) => [m("pow", [c(t, 2), unary(`${t}.convert_i32_s`, n)]), "zero"] },
+  scalbn: { arity: 2, params: ["float", "i32"], partials: ([_x, n], _z, t, m) => [m("pow", [c(t, 2), unary(`${t}.convert_i32_s`, n)]), "zero"] },
 };
 
 function sel(t: ValType, cond: Expr): Expr {

@@ -14,4 +14,9 @@ export interface UnaryRule { partial: (x: Expr, z: Expr, t: ValType, math: MathC
 export interface BinaryRule { partials: (x: Expr, y: Expr, z: Expr, t: ValType, math: MathCall) => [Partial, Partial] }
 /** A precision conversion: the tangent converts forward with `forward`, the adjoint back with `reverse`. */
 export interface ConvertRule { forward: string; reverse: string }
-export interface IntrinsicRule { arity: number; partials: (args: Expr[], z: Expr, t: ValType, math: MathCall) => Partial[] }
+export interface IntrinsicRule {
+  arity: number;
+  partials: (args: Expr[], z: Expr, t: ValType, math: MathCall) => Partial[];
+  /** Parameters that are not floats of the result's type (frexp's exponent pointer, ldexp's exponent): "i32". */
+  params?: ("float" | "i32")[];
+}
