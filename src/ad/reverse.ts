@@ -73,7 +73,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   const needs = new ReverseNeeds(d, a.act, a.ptr, a.stable, cfg, retLocal, sig.resultActive, entryReads);
   const isActiveLocal = (l: number) => a.act.activeLocals[l] || (l === retLocal && sig.resultActive);
 
-  // ---- augmented forward sweep: same parameters and results as the primal ----
+  // ---- augmented forward sweep: the primal's parameters and the shadows; the primal's results ----
   // the augmented sweep takes the shadows too: pointers it stores into memory store their shadow words
   const augShadows = sig.params.flatMap((p, i) => (p === "dup" ? [{ type: "i32" as ValType, name: `p${i}_shadow`, param: i }] : []));
   const ax = new DiffContext(fn, sig, a.act, a.ptr, augShadows, d.mathCall("f64"), "_unused");
