@@ -2,9 +2,9 @@
 // (function, mode, activity signature) on request, generates them (and the callees they
 // reach, recursion included) and returns the module extended with them.
 import { ActivityAnalysis } from "../analysis/activity.js";
-import { PointerAnalysis } from "../analysis/pointers.js";
+import { hasShadow, PointerAnalysis } from "../analysis/pointers.js";
 import { StableMemory, StoreSummary } from "../analysis/stable-memory.js";
-import { forEachNode } from "../ir/walk.js";
+import { assignmentsOf, forEachNode } from "../ir/walk.js";
 import type { ActivitySignature } from "../analysis/signature.js";
 import { signatureKey } from "../analysis/signature.js";
 import { normalizeFunction } from "../ir/normalize.js";
@@ -26,7 +26,7 @@ import { moduleAllocates, shadowAllocFunction, shadowReallocFunctions, withShado
 import { inlineAllocatingCalls } from "./inline-allocating.js";
 import { copyAdjointFunctions, lowerMemFunctions } from "./bulk-memory.js";
 import { refuseIntegerCopies } from "./integer-copies.js";
-import { parameterIntegerWords, pointerDeltaFunction, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
+import { type ParameterWords, parameterWords, pointerDeltaFunction, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
 import { STACK_POINTER } from "./stack-frames.js";
 
 /**
@@ -51,7 +51,22 @@ function refuseViewFieldStores(a: Analyzed, mayStore: (f: string) => boolean): v
 }
 
 function refusePointerGlobals(a: Analyzed): void {
+  // AssemblyScript's GC shadow stack keeps object pointers for the collector, never to read data back
+  const assigns = assignmentsOf(a.fn.body as Expr);
+  const gcStack = (e: Expr, depth = 0): boolean => {
+    let gc = false;
+    forEachNode(e, (x) => {
+      if (x.kind === "global.get" && x.global === "~lib/memory/__stack_pointer") gc = true;
+      if (x.kind === "local.get" && depth < 8) for (const v of assigns.get(x.local) ?? []) if (gcStack(v, depth + 1)) gc = true;
+    });
+    return gc;
+  };
   forEachNode(a.fn.body as Expr, (n) => {
+    // a pointer with a shadow stored in memory without one (a C global, module data): its shadow
+    // word has nowhere to go, and loaded back it would read as constant memory
+    if (n.kind === "store" && n.op === "i32.store" && hasShadow(a.ptr.of(n.value)) && !hasShadow(a.ptr.of(n.addr)) && a.ptr.of(n.addr).kind !== "unknown" && !gcStack(n.addr))
+      throw new UnsupportedError(a.fn.name, printExpr(n, 0, a.fn.localNames).replace(/\s+/g, " ").slice(0, 120),
+        "a pointer to data with a shadow is stored in memory without one (a global variable, module data), where its shadow cannot follow it; pass the pointer as an argument, or keep it in a local or a struct on the stack");
     if (n.kind !== "global.set" || n.value.type !== "i32") return;
     const p = a.ptr.of(n.value);
     if (p.kind === "arg")
@@ -147,7 +162,7 @@ export class Differentiator {
     const first = analyses(this.normalizedFn(name));
     refuseBitReads(first);
     refusePointerGlobals(first);
-    refuseIntegerCopies(first, this.isEntryKernel(name), (f) => !this.isImport(f), mode, (f) => this.integerWordsOf(f));
+    refuseIntegerCopies(first, this.takesUserArguments(name), (f) => !this.isImport(f), mode, (f) => this.parameterWordsOf(f));
     refuseViewFieldStores(first, (f) => this.mayStore(f));
     if (mode === "forward") return first;
     // reverse mode reads values of loads from memory that may change only through locals
@@ -160,16 +175,17 @@ export class Differentiator {
 
   hasShadows(sig: ActivitySignature): boolean { return sig.params.includes("dup"); }
 
-  private readonly integerWords = new Map<string, Map<number, Set<number>>>();
-  /** The words function `name` shows to be integers through its pointer parameters (memory-pointers.ts). */
-  integerWordsOf(name: string): Map<number, Set<number>> {
-    let w = this.integerWords.get(name);
+  private readonly paramWords = new Map<string, ParameterWords>();
+  /** What function `name` shows about the words and values its parameters carry (memory-pointers.ts). */
+  parameterWordsOf(name: string): ParameterWords {
+    let w = this.paramWords.get(name);
+    const none = (): ParameterWords => ({ ints: new Map(), floats: new Map(), typed: new Set() });
     if (!w) {
-      this.integerWords.set(name, new Map()); // recursion: nothing known yet
+      this.paramWords.set(name, none()); // recursion: nothing known yet
       const f = this.module.functions.find((x) => x.name === name);
       // the derivative code's own helpers (__ad_pointer_delta reads shadow words as integers) tell nothing of the kernel's words
-      w = f && f.body && !f.import && !f.inactive ? parameterIntegerWords(this.plainNormalized(name)) : new Map<number, Set<number>>();
-      this.integerWords.set(name, w);
+      w = f && f.body && !f.import && !f.inactive ? parameterWords(this.plainNormalized(name)) : none();
+      this.paramWords.set(name, w);
     }
     return w;
   }
@@ -183,6 +199,26 @@ export class Differentiator {
   }
   /** Whether `name` is the kernel the runtime calls, and nothing calls it back. */
   isEntryKernel(name: string): boolean { return name === this.entry && !this.isCalled(name); }
+  /**
+   * Whether `name`'s parameters are the caller's values as passed to the kernel: the entry
+   * itself, or a function only the entry calls, with the entry's parameters as they are
+   * (wasi-libc's `*.command_export` wrappers call the C function so).
+   */
+  takesUserArguments(name: string): boolean {
+    if (this.isEntryKernel(name)) return true;
+    if (!this.entry || !this.isEntryKernel(this.entry)) return false;
+    const entry = this.module.functions.find((f) => f.name === this.entry);
+    let only = true, calledByEntry = false;
+    for (const f of this.module.functions) {
+      if (!f.body) continue;
+      forEachNode(f.body as Expr, (n) => {
+        if (n.kind !== "call" || n.func !== name) return;
+        if (f !== entry || !n.args.every((x) => x.kind === "local.get" && x.local < f.params.length)) only = false;
+        else calledByEntry = true;
+      });
+    }
+    return only && calledByEntry && !this.module.tables.some((t) => t.segments.some((sg) => sg.funcs.includes(name)));
+  }
   /** Globals the generated code needs beyond the tape's (the reverse entry's buffer lengths). */
   readonly extraGlobals: IRGlobal[] = [];
 

@@ -12,10 +12,10 @@ import { printExpr } from "../ir/print.js";
 import type { Expr } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { assignmentsOf, children, constantOf, forEachNode } from "../ir/walk.js";
-import { integerEvidence, slotKey } from "./memory-pointers.js";
+import { computedInteger, integerEvidence, type ParameterWords, slotKey } from "./memory-pointers.js";
 
 export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunction: (name: string) => boolean, mode: "forward" | "reverse",
-  calleeIntegerWords: (name: string) => Map<number, Set<number>> = () => new Map()): void {
+  calleeWords: (name: string) => ParameterWords = () => ({ ints: new Map(), floats: new Map(), typed: new Set() })): void {
   const fn = a.fn;
   // across calls: a double fits an i64, so an i64 parameter (of a function the kernel calls) and
   // an i64 returned by a function of the module may hold a double's bytes; narrower integers
@@ -44,18 +44,33 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
   const ints = () => {
     if (evidence) return evidence;
     evidence = integerEvidence(fn);
-    // (not a constant: a float's bits can be one, as in `u.i = 0x3f800000`)
-    forEachNode(fn.body as Expr, (n) => { if (n.kind === "store" && n.op === "i32.store" && !carries(n.value) && !isConstant(n.value)) evidence!.slots.add(slotKey(n.addr, n.offset, assigns)); });
+    // (computed: not a constant, whose bits a float can have, as in `u.i = 0x3f800000`, nor a parameter passed along)
+    // or a pointer the analyses trace to a buffer (an argument's, a block's): no float either
+    // (the kernel's own integer parameters come from the caller's numbers: integers)
+    const pointer = (v: Expr) => {
+      const p = a.ptr.of(v);
+      return p.kind === "arg" || (p.kind === "alloc" && !a.ptr.isDynamicDelta(p.delta)) || (isEntry && v.kind === "local.get" && v.local < fn.params.length);
+    };
+    forEachNode(fn.body as Expr, (n) => {
+      if (n.kind === "store" && n.op === "i32.store" && !carries(n.value) && (computedInteger(n.value, assigns, fn.params.length) || pointer(n.value)))
+        evidence!.slots.add(slotKey(n.addr, n.offset, assigns));
+    });
     // words a callee shows to be integers, through the pointer it gets (`&frame[k]`)
+    for (const k of calleeSlots((w) => w.ints)) evidence.slots.add(k);
+    return evidence;
+  };
+  /** The words (by slotKey) callees show something of, through pointers to them passed as arguments. */
+  const calleeSlots = (which: (w: ParameterWords) => Map<number, Set<number>>): string[] => {
+    const out: string[] = [];
     forEachNode(fn.body as Expr, (n) => {
       if (n.kind !== "call" || !isModuleFunction(n.func)) return;
-      const known = calleeIntegerWords(n.func);
+      const known = which(calleeWords(n.func));
       n.args.forEach((arg, j) => {
         const m = arg.type === "i32" && known.has(j) ? /^(-?\d+)@(\d+)$/.exec(slotKey(arg, 0, assigns)) : null;
-        if (m) for (const o of known.get(j)!) evidence!.slots.add(`${Number(m[1]) + o}@${m[2]}`);
+        if (m) for (const o of known.get(j)!) out.push(`${Number(m[1]) + o}@${m[2]}`);
       });
     });
-    return evidence;
+    return out;
   };
   /** Words the function also reads or writes as floats (a union, a float's sign tested as an integer). */
   let floats: Set<string> | null = null;
@@ -66,12 +81,11 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
       if (n.kind === "load" && isFloat(n.type)) floats!.add(slotKey(n.addr, n.offset, assigns));
       if (n.kind === "store" && isFloat(n.value.type)) floats!.add(slotKey(n.addr, n.offset, assigns));
     });
+    // and words callees read or write as floats, through pointers to them
+    for (const k of calleeSlots((w) => w.floats)) floats.add(k);
     return floats;
   };
   const mixed = (st: Expr & { kind: "store" }) => floatSlots().has(slotKey(st.addr, st.offset, assigns)) || loadsOf(st.value).some((k) => floatSlots().has(k));
-  /** A constant, directly or in a local assigned only constants (0 included). */
-  const isConstant = (v: Expr): boolean => v.kind === "const" || constantOf(v, assigns) !== null
-    || (v.kind === "local.get" && (assigns.get(v.local) ?? []).length > 0 && assigns.get(v.local)!.every((x) => x.kind === "const"));
   /** The words of the i32 loads a value is made of (through locals); "?" for anything else loaded. */
   const loadsOf = (e: Expr, seen = new Set<number>()): string[] => {
     const out: string[] = [];
@@ -85,6 +99,15 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
   /** Whether a stored word is shown to be an integer: the value (its local) or every word it is loaded from. */
   const isInteger = (v: Expr) => (v.kind === "local.get" && ints().locals.has(v.local)) || loadsOf(v).every((k) => ints().slots.has(k));
   forEachNode(fn.body as Expr, (n) => {
+    // an integer loaded from shadowed memory passed to a function that may store it (a float's
+    // bits handed to a helper as an int): in reverse mode only if either side shows it to be an
+    // integer or a pointer
+    if (mode === "reverse" && n.kind === "call" && isModuleFunction(n.func))
+      n.args.forEach((arg, j) => {
+        if (arg.type !== "i32" || !carries(arg) || isInteger(arg) || calleeWords(n.func).typed.has(j)) return;
+        throw new UnsupportedError(fn.name, `call ${n.func}`,
+          `argument ${j} is an integer loaded from memory that has a shadow, and neither this function nor ${n.func} uses it as an integer or a pointer: the bytes may be a float's, whose derivative would not follow the call; pass floats as f32/f64`);
+      });
     // a float made of bytes loaded as an integer: its derivative went with the integer path
     if (n.kind === "unary" && /^f(32|64)\.reinterpret_i/.test(n.op) && carries(n.value))
       throw new UnsupportedError(fn.name, printExpr(n, 0, fn.localNames).replace(/\s+/g, " ").slice(0, 120),

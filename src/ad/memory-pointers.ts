@@ -303,42 +303,68 @@ export function integerEvidence(fn: IRFunction): { slots: Set<string>; locals: S
   return { slots, locals };
 }
 
+/** What a function shows about the words and values its parameters carry (see parameterWords). */
+export interface ParameterWords {
+  /** Per pointer parameter, offsets of words it uses as integers or stores computed integers into. */
+  ints: Map<number, Set<number>>;
+  /** Per pointer parameter, offsets of words it reads or writes as floats. */
+  floats: Map<number, Set<number>>;
+  /** i32 parameters it uses as integers or pointers (directly, or through the word it keeps them in). */
+  typed: Set<number>;
+}
+
 /**
- * The words a function shows to be integers through its pointer parameters: per parameter,
- * the offsets (from slotKey names rooted at the parameter) of words it uses as integers or
- * into which it stores an integer made of no loaded bytes and no constant (a parameter, a
- * count). A caller passing `&frame[k]` learns its words k + offset are integers (a Rust range
- * built by `into_iter`, advanced by `next`). Words it also accesses as floats are left out.
+ * A value computed by integer arithmetic: not a constant (a float's bits can be one), not a
+ * loaded word, not a parameter passed along (a caller may pass a float's bits as an integer).
  */
-export function parameterIntegerWords(fn: IRFunction): Map<number, Set<number>> {
+export function computedInteger(v: Expr, assigns: Map<number, Expr[]>, params: number, depth = 0): boolean {
+  if (depth > 16) return false;
+  if (v.kind === "local.get") {
+    const vs = assigns.get(v.local) ?? [];
+    return v.local >= params && vs.length > 0 && vs.every((x) => computedInteger(x, assigns, params, depth + 1));
+  }
+  if (v.kind === "const" || v.kind === "load" || v.kind === "call" || v.kind === "call_indirect") return false;
+  let loads = false;
+  forEachNode(v, (x) => { if (x.kind === "load") loads = true; });
+  return !loads && (v.kind === "binary" || v.kind === "unary" || v.kind === "select");
+}
+
+/**
+ * The words a function shows to be integers or floats through its pointer parameters, by the
+ * offsets of slotKey names rooted at the parameter: a caller passing `&frame[k]` learns what
+ * words k + offset hold (a range built and advanced by callees; a float a helper writes).
+ */
+export function parameterWords(fn: IRFunction): ParameterWords {
   const body = fn.body as Expr;
   const assigns = assignmentsOf(body);
-  const words = new Set(integerEvidence(fn).slots);
-  const loads = (e: Expr, seen = new Set<number>()): boolean => {
-    let found = false;
-    forEachNode(e, (x) => {
-      if (x.kind === "load") found = true;
-      if (x.kind === "local.get" && !seen.has(x.local)) { seen.add(x.local); for (const v of assigns.get(x.local) ?? []) if (loads(v, seen)) found = true; }
-    });
-    return found;
-  };
-  const constant = (v: Expr) => v.kind === "const" || constantOf(v, assigns) !== null
-    || (v.kind === "local.get" && (assigns.get(v.local) ?? []).length > 0 && assigns.get(v.local)!.every((x) => x.kind === "const"));
+  const ev = integerEvidence(fn);
+  const words = new Set(ev.slots);
   const floats = new Set<string>();
+  const storedParams: { param: number; key: string }[] = [];
   forEachNode(body, (n) => {
-    if (n.kind === "store" && n.op === "i32.store" && !constant(n.value) && !loads(n.value)) words.add(slotKey(n.addr, n.offset, assigns));
+    if (n.kind === "store" && n.op === "i32.store") {
+      const key = slotKey(n.addr, n.offset, assigns);
+      if (computedInteger(n.value, assigns, fn.params.length)) words.add(key);
+      if (n.value.kind === "local.get" && n.value.local < fn.params.length) storedParams.push({ param: n.value.local, key });
+    }
     if ((n.kind === "load" && (n.type === "f32" || n.type === "f64")) || (n.kind === "store" && (n.value.type === "f32" || n.value.type === "f64")))
       floats.add(slotKey(n.addr, n.offset, assigns));
   });
-  const out = new Map<number, Set<number>>();
-  for (const w of words) {
-    const m = /^(-?\d+)@(\d+)$/.exec(w);
-    if (!m || Number(m[2]) >= fn.params.length || floats.has(w)) continue;
-    const p = Number(m[2]);
-    if (!out.has(p)) out.set(p, new Set());
-    out.get(p)!.add(Number(m[1]));
-  }
-  return out;
+  const byParam = (keys: Set<string>, skip: Set<string>) => {
+    const out = new Map<number, Set<number>>();
+    for (const w of keys) {
+      const m = /^(-?\d+)@(\d+)$/.exec(w);
+      if (!m || Number(m[2]) >= fn.params.length || skip.has(w)) continue;
+      const p = Number(m[2]);
+      if (!out.has(p)) out.set(p, new Set());
+      out.get(p)!.add(Number(m[1]));
+    }
+    return out;
+  };
+  const typed = new Set<number>();
+  fn.params.forEach((t, p) => { if (t === "i32" && ev.locals.has(p)) typed.add(p); });
+  for (const sp of storedParams) if (ev.slots.has(sp.key) && !floats.has(sp.key)) typed.add(sp.param);
+  return { ints: byParam(words, floats), floats: byParam(floats, new Set()), typed };
 }
 
 /**
@@ -348,7 +374,9 @@ export function parameterIntegerWords(fn: IRFunction): Map<number, Set<number>> 
  * linked list (address, old word, previous entry); after the recording sweep the entry calls
  * `__ad_restore_words`, which puts the old words back newest first, so the reverse sweep sees
  * the seeds (deltas were recorded on the tape; nothing reads shadow words after that). The
- * reverse sweep drops an entry where it reverses the store (`__ad_unlog_word`).
+ * reverse sweep drops an entry where it reverses the store (`__ad_unlog_word`). Shadow words
+ * written into frames and blocks on the tape (a caller's frame, reached through a parameter)
+ * are not restored: nothing was seeded there, and a later store may have cleared them.
  */
 export const WORD_LOG = "__ad_word_log";
 export const LOG_WORD = "__ad_log_word", UNLOG_WORD = "__ad_unlog_word", RESTORE_WORDS = "__ad_restore_words";
@@ -362,7 +390,10 @@ export function wordLogFunctions(tp: string, grow: string, limit: string): IRFun
     name: LOG_WORD, inactive: true, params: ["i32", "i32"], results: [], locals: ["i32", "i32"], localNames: ["addr", "word"],
     body: { kind: "block", type: "none", label: null, body: [
       { kind: "if", type: "none", cond: binary("i32.gt_u", binary("i32.add", g(tp), i32(12)), g(limit)), then: { kind: "call", type: "none", func: grow, args: [i32(12)] }, else: null },
-      st(g(tp), get(0, "i32"), 0), st(g(tp), load("i32.load", get(0, "i32")), 4), st(g(tp), g(WORD_LOG), 8),
+      // only the caller's buffers hold seeds: they lie below the tape, and the shadow blocks of
+      // frames and allocations (any function's) on it; an entry for those restores nothing (address 0)
+      st(g(tp), { kind: "select", type: "i32", ifTrue: get(0, "i32"), ifFalse: i32(0), cond: binary("i32.lt_u", get(0, "i32"), g(ZERO_WORD)) }, 0),
+      st(g(tp), load("i32.load", get(0, "i32")), 4), st(g(tp), g(WORD_LOG), 8),
       gs(WORD_LOG, g(tp)), gs(tp, binary("i32.add", g(tp), i32(12))),
       st(get(0, "i32"), get(1, "i32"), 0),
     ] },
@@ -378,7 +409,7 @@ export function wordLogFunctions(tp: string, grow: string, limit: string): IRFun
       set(e, g(WORD_LOG)),
       { kind: "loop", type: "none", label: "next", body: { kind: "block", type: "none", label: null, body: [
         { kind: "br", type: "none", label: "done", cond: { kind: "unary", type: "i32", op: "i32.eqz", value: get(e, "i32") }, value: null },
-        st(load("i32.load", get(e, "i32")), load("i32.load", get(e, "i32"), 4), 0),
+        { kind: "if", type: "none", cond: load("i32.load", get(e, "i32")), then: st(load("i32.load", get(e, "i32")), load("i32.load", get(e, "i32"), 4), 0), else: null },
         set(e, load("i32.load", get(e, "i32"), 8)),
         { kind: "br", type: "unreachable", label: "next", cond: null, value: null },
       ] } },

@@ -187,6 +187,8 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     if (s.kind === "memory.copy" && wordTraffic && ownedBlock(s.dest) && hasShadow(a.ptr.of(s.dest)) && !ownedBlock(s.src) && hasShadow(a.ptr.of(s.src))) {
       // into an owned block from a caller's memory, whose shadow holds seeds, not shadow words:
       // the block's shadow words are cleared (a pointer copied so has no shadow: using it traps)
+      if (!copiedElementType(fn, a.ptr, [s.dest, s.src]))
+        throw new UnsupportedError(fn.name, "memory.copy (or memcpy/memmove)", "the copied buffers have a shadow, but this function reads or writes them as neither only f64 nor only f32, so the adjoints cannot be added back; access the data in this function, or copy element by element");
       const dest = cx.add("i32", "a");
       return { stmts: [set(dest, cx.remap(s.dest)), { ...cx.remap(s), dest: get(dest, "i32") } as Expr,
         { kind: "memory.fill", type: "none", dest: cx.shadowAddress(s.dest, get(dest, "i32"), () => "memory.copy")!, value: i32(0), size: cx.remap(s.size) }], after: [] };

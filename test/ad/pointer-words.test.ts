@@ -41,6 +41,13 @@ const KERNELS: [string, () => Arg[], { O0: boolean; O2: boolean }][] = [
   // module data's address has no shadow word: reading through it traps
   ["module_data_over_pointer", () => [f64(3), 3], { O0: false, O2: false }],
   ["select_over_pointer", () => [f64(3), f64(3, 2), 3], { O0: false, O2: true }],
+  ["coloring_const", () => [f64(3), { c: f64(2, 3) }, f64(2, 2), 3], { O0: true, O2: true }],
+  // float bits copied as words where only callees show the word's types, or handed to a helper as an int: refused in reverse mode
+  ["evidence_in_callees", () => [f32(3), 3], { O0: false, O2: false }],
+  ["bits_through_call", () => [f32(2), f32(2)], { O0: false, O2: false }],
+  // a pointer with a shadow stored in a C global: refused
+  ["global_pointer", () => [f64(3), 3], { O0: false, O2: false }],
+  ["memcpy_pointers_in", () => [f64(4), f64(4, 2), new Float64Array(4), 4], { O0: false, O2: false }],
 ];
 
 const isBuffer = (a: Arg): a is Float64Array | Float32Array => a instanceof Float64Array || a instanceof Float32Array;
