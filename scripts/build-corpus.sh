@@ -11,19 +11,26 @@ if ! command -v clang >/dev/null || [ ! -f /usr/lib/wasm32-wasi/libc.a ] || ! ls
   echo "installing clang, lld, wasi-libc and compiler-rt for wasm32 (apt)" >&2
   apt-get install -y --no-install-recommends clang lld wasi-libc libclang-rt-14-dev-wasm32
 fi
-mkdir -p corpus/c/wasm
-for src in corpus/c/*.c; do
-  name=$(basename "$src" .c)
-  exports=$(grep -vE '^static' "$src" | grep -oE '^[a-z][a-z0-9_ ]*[ *]([a-z_][a-z0-9_]*)\(' | sed -E 's/.*[ *]([a-z_][a-z0-9_]*)\($/\1/' | sort -u)
-  flags=()
-  for e in $exports; do flags+=("-Wl,--export=$e"); done
-  for opt in 0 2; do
-    # -nostartfiles --no-entry: a library of kernels, no main; the name section (kept by default) names libm's functions
-    clang --target=wasm32-wasi -isystem /usr/include/wasm32-wasi -L/usr/lib/wasm32-wasi "-O$opt" \
-      -nostartfiles -Wl,--no-entry "${flags[@]}" -o "corpus/c/wasm/$name.O$opt.wasm" "$src" -lm
-    echo "corpus/c/wasm/$name.O$opt.wasm ($exports)" >&2
+# builds each C file of a folder at -O0 and -O2 into <dir>/<out>/<name>.O<n>.wasm, every non-static function exported
+build_c() {
+  local dir=$1 out=$2
+  mkdir -p "$dir/$out"
+  for src in "$dir"/*.c; do
+    name=$(basename "$src" .c)
+    exports=$(grep -vE '^static' "$src" | grep -oE '^[a-z][a-z0-9_ ]*[ *]([a-z_][a-z0-9_]*)\(' | sed -E 's/.*[ *]([a-z_][a-z0-9_]*)\($/\1/' | sort -u)
+    flags=()
+    for e in $exports; do flags+=("-Wl,--export=$e"); done
+    for opt in 0 2; do
+      # -nostartfiles --no-entry: a library of kernels, no main; the name section (kept by default) names libm's functions
+      clang --target=wasm32-wasi -isystem /usr/include/wasm32-wasi -L/usr/lib/wasm32-wasi "-O$opt" \
+        -nostartfiles -Wl,--no-entry "${flags[@]}" -o "$dir/$out/$name.O$opt.wasm" "$src" -lm
+      echo "$dir/$out/$name.O$opt.wasm ($exports)" >&2
+    done
   done
-done
+}
+build_c corpus/c wasm
+# test fixtures in C (kernels from adversarial reviews)
+build_c test/fixtures/pointer-words .
 
 # Rust: /usr/bin/rustc explicitly, since a rustup rustc earlier on PATH may lack the wasm32 target
 if [ ! -x /usr/bin/rustc ] || ! ls /usr/lib/rustlib/wasm32-unknown-unknown/lib/libstd-*.rlib >/dev/null 2>&1; then
@@ -43,15 +50,3 @@ for src in corpus/rust/*.rs; do
   done
 done
 
-# Test fixtures in C (test/fixtures/pointer-words/*.c): every non-static function exported
-for src in test/fixtures/pointer-words/*.c; do
-  name=$(basename "$src" .c)
-  exports=$(grep -vE '^static' "$src" | grep -oE '^[a-z][a-z0-9_ ]*[ *]([a-z_][a-z0-9_]*)\(' | sed -E 's/.*[ *]([a-z_][a-z0-9_]*)\($/\1/' | sort -u)
-  flags=()
-  for e in $exports; do flags+=("-Wl,--export=$e"); done
-  for opt in 0 2; do
-    clang --target=wasm32-wasi -isystem /usr/include/wasm32-wasi -L/usr/lib/wasm32-wasi "-O$opt" \
-      -nostartfiles -Wl,--no-entry "${flags[@]}" -o "test/fixtures/pointer-words/$name.O$opt.wasm" "$src" -lm
-    echo "test/fixtures/pointer-words/$name.O$opt.wasm" >&2
-  done
-done

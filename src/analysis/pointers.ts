@@ -38,6 +38,26 @@ function join(a: Provenance | undefined, b: Provenance): Provenance {
   return unknown("it may point into different buffers on different paths");
 }
 
+/** The assignments to locals of `locals` in fn. */
+function assignmentsTo(fn: IRFunction, locals: Set<number>): { local: number; value: Expr }[] {
+  const out: { local: number; value: Expr }[] = [];
+  forEachNode(fn.body as Expr, (n) => { if (n.kind === "local.set" && locals.has(n.local)) out.push({ local: n.local, value: n.value }); });
+  return out;
+}
+
+/** Adds to `marked` every local assigned a value that reads a marked local, until nothing changes. */
+function spreadThrough(sets: { local: number; value: Expr }[], marked: Set<number>): void {
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const d of sets) {
+      if (marked.has(d.local)) continue;
+      let reads = false;
+      forEachNode(d.value, (n) => { if (n.kind === "local.get" && marked.has(n.local)) reads = true; });
+      if (reads) { marked.add(d.local); changed = true; }
+    }
+  }
+}
+
 export class PointerAnalysis {
   private readonly locals: (Provenance | undefined)[];
   /** Whether the function allocates memory that has a shadow. */
@@ -103,21 +123,9 @@ export class PointerAnalysis {
     // deltas read from memory, or set to a marker (an integer put in a pointer local), and their copies
     const deltaLocals = new Set(blocks.values());
     const dynamic = new Set(sites.map((x) => x.delta));
-    const deltaSets: { local: number; value: Expr }[] = [];
-    forEachNode(fn.body as Expr, (n) => {
-      if (n.kind !== "local.set" || !deltaLocals.has(n.local)) return;
-      deltaSets.push({ local: n.local, value: n.value });
-      if (n.value.kind === "const" && !isNull(n.value)) dynamic.add(n.local);
-    });
-    for (let changed = true; changed;) {
-      changed = false;
-      for (const d of deltaSets) {
-        if (dynamic.has(d.local)) continue;
-        let reads = false;
-        forEachNode(d.value, (n) => { if (n.kind === "local.get" && dynamic.has(n.local)) reads = true; });
-        if (reads) { dynamic.add(d.local); changed = true; }
-      }
-    }
+    const deltaSets = assignmentsTo(fn, deltaLocals);
+    for (const d of deltaSets) if (d.value.kind === "const" && !isNull(d.value)) dynamic.add(d.local);
+    spreadThrough(deltaSets, dynamic);
     this.dynamicDeltas = dynamic;
   }
 
@@ -131,22 +139,12 @@ export class PointerAnalysis {
    * its delta, is untraced (an active access through it is refused), not given a made-up delta.
    */
   private poisonUnshadowedLoads(fn: IRFunction, blocks: Map<number, number>, sites: { delta: number; addr: Expr }[], fixpoint: () => void): void {
-    const deltaLocals = new Set(blocks.values());
-    const deltaSets: { local: number; value: Expr }[] = [];
-    forEachNode(fn.body as Expr, (n) => { if (n.kind === "local.set" && deltaLocals.has(n.local)) deltaSets.push({ local: n.local, value: n.value }); });
+    const deltaSets = assignmentsTo(fn, new Set(blocks.values()));
     const poisoned = new Set<number>();
     for (;;) {
       const before = poisoned.size;
       for (const x of sites) if (!hasShadow(this.of(x.addr))) poisoned.add(x.delta);
-      for (let changed = true; changed;) {
-        changed = false;
-        for (const d of deltaSets) {
-          if (poisoned.has(d.local)) continue;
-          let reads = false;
-          forEachNode(d.value, (n) => { if (n.kind === "local.get" && poisoned.has(n.local)) reads = true; });
-          if (reads) { poisoned.add(d.local); changed = true; }
-        }
-      }
+      spreadThrough(deltaSets, poisoned);
       if (poisoned.size === before) return;
       for (const [p, d] of blocks) if (poisoned.has(d)) this.locals[p] = unknown("it is loaded from memory that has no shadow (a Const buffer, or memory reached through an untraced pointer)");
       fixpoint();
