@@ -19,7 +19,8 @@ import { POINTER_DELTA, REALLOCATORS, SHADOW_ALLOC } from "./allocators.js";
 export type Provenance = { kind: "int" } | { kind: "arg"; param: number; shadowed: boolean; view?: number }
   /** Into a block the function allocated; its shadow is at address + local `delta`. */
   | { kind: "alloc"; delta: number }
-  | { kind: "unknown"; why: string };
+  /** `crossing`: the distance between two buffers' pointers, which added to one reaches the other. */
+  | { kind: "unknown"; why: string; crossing?: true };
 
 /** Whether memory at this provenance has a shadow. */
 export const hasShadow = (p: Provenance): p is { kind: "arg"; param: number; shadowed: true } | { kind: "alloc"; delta: number } =>
@@ -178,8 +179,9 @@ export class PointerAnalysis {
         if (/^(eq|ne|lt|gt|le|ge)/.test(op)) return INT;
         // products, quotients and shifts of untraced values are integers (sizes, scaled indexes): no
         // compiler moves a pointer within its buffer that way (and a buffer's pointer itself is refused below)
-        if (/^(mul|shl|shr|div|rem|rot)/.test(op) && this.of(e.left).kind !== "arg" && this.of(e.left).kind !== "alloc" && this.of(e.right).kind !== "arg" && this.of(e.right).kind !== "alloc") return INT;
         const a = this.of(e.left), b = this.of(e.right);
+        const crossing = (x: Provenance) => x.kind === "unknown" && !!x.crossing;
+        if (/^(mul|shl|shr|div|rem|rot)/.test(op) && !crossing(a) && !crossing(b) && a.kind !== "arg" && a.kind !== "alloc" && b.kind !== "arg" && b.kind !== "alloc") return INT;
         if (a.kind === "int" && b.kind === "int") return INT;
         // a buffer plus an untraced value: only an integer offset makes the sum meaningful
         // (a loaded index, x + idx[i] * 8), so the sum still points into the buffer
@@ -187,8 +189,9 @@ export class PointerAnalysis {
         // a block's pointer minus a variable may leave the block (clang carves a variable-length
         // array out of the stack below the frame as `frame - n·8`): not that block any more
         if (op === "sub" && a.kind === "alloc" && e.right.kind !== "const") return unknown("a variable is subtracted from a pointer into a block the function allocated, which may leave the block");
-        if ((op === "add" || op === "sub") && buf(a) && b.kind === "unknown") return a;
-        if (op === "add" && buf(b) && a.kind === "unknown") return b;
+        // (not the distance between two buffers: p + (w − x) reaches w's buffer, not p's)
+        if ((op === "add" || op === "sub") && buf(a) && b.kind === "unknown" && !crossing(b)) return a;
+        if (op === "add" && buf(b) && a.kind === "unknown" && !crossing(a)) return b;
         if (a.kind === "unknown") return a;
         if (b.kind === "unknown") return b;
         // pointer ± integer, and pointer & | ^ small constants (aligned bases; shadows keep the alignment)
@@ -196,6 +199,7 @@ export class PointerAnalysis {
         if (op === "sub") {
           if (buf(a) && b.kind === "int") return a;
           if (buf(a) && same(a, b)) return INT;
+          if (buf(a) && buf(b)) return { kind: "unknown", why: "it adds the distance between two buffers' pointers (undefined behaviour in C)", crossing: true };
         }
         return unknown(`${e.op} on a pointer`);
       }

@@ -48,6 +48,8 @@ const KERNELS: [string, () => Arg[], { O0: boolean; O2: boolean }][] = [
   // a pointer with a shadow stored in a C global: refused
   ["global_pointer", () => [f64(3), 3], { O0: false, O2: false }],
   ["memcpy_pointers_in", () => [f64(4), f64(4, 2), new Float64Array(4), 4], { O0: false, O2: false }],
+  // p + (w − x): refused (it reaches w's buffer, not p's)
+  ["buffer_distance", () => [{ c: f64(4, 3) }, f64(4), 4], { O0: false, O2: false }],
 ];
 
 const isBuffer = (a: Arg): a is Float64Array | Float32Array => a instanceof Float64Array || a instanceof Float32Array;
