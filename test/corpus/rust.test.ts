@@ -11,7 +11,7 @@ import { relErr, richardsonFD } from "../helpers/check.js";
 const load = (name: string, opt: 0 | 2) =>
   Program.fromWasm(readFileSync(new URL(`../../corpus/rust/wasm/${name}.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
 
-const O0_FRAMES = "at opt-level 0 every Rust local is a stack-frame slot and the frame's address is passed to core's functions (`into_iter`/`next` of a `for` range, `split_at`, ...), so its integer slots stay in memory and copies between them are refused as integer copies of shadowed memory, e.g. `cannot differentiate (i32.store offset=104 ...) in function simulate: an integer loaded from memory that has a shadow is stored into memory that has one`";
+const O0_FRAMES = "at opt-level 0 every Rust local is a stack-frame slot: integers loaded from slots are passed to core's functions that only store them (`into_iter` of a `for` range, `split_at_mut`), so reverse mode cannot tell them from a float's bits (`cannot differentiate call …into_iter… in function simulate: argument 1 is an integer loaded from memory that has a shadow, and neither this function nor … uses it as an integer or a pointer`), and core's functions return references (`index_mut`, `from_raw_parts`) whose shadows a caller cannot follow yet";
 /** Kernels refused today (UnsupportedError), by name and opt-level, with why; a test runs as soon as its entry is removed. */
 const REFUSED: Record<string, Partial<Record<0 | 2, string>>> = {
   simulate: {
