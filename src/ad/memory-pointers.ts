@@ -1,21 +1,24 @@
 // Pointers kept in memory (Enzyme's shadow pointers in shadow memory). Code at -O0 keeps
 // every pointer in a stack slot (`double *p = x` is a store, each `p[i]` loads p again); a
 // struct holds pointers (`l->w`); a callee gets `&acc`. Where such memory has a shadow, the
-// shadow word beside a pointer holds the pointer's shadow:
-//   - every full i32 store into shadowed memory also stores, at the shadow address, the
-//     value's shadow word: value + its delta for a pointer with a shadow, and value + POISON
-//     for anything else (an integer, a pointer without a shadow);
+// shadow word beside a pointer holds the pointer's shadow (context.ts, storeWithShadowWord):
+//   - every full i32 store into shadowed memory also stores a shadow word at the shadow
+//     address: the pointer's shadow for a pointer with one, the value + CONST_DELTA for a
+//     Const buffer's pointer, and 0 for anything else (an integer, an untraced pointer), which
+//     also reads as a zero derivative should the bytes become a float;
 //   - a pointer loaded from shadowed memory gets a delta local, set before the load to
-//     `__ad_pointer_delta(address, shadow address)` = shadow word − loaded word, or POISON
-//     when the shadow word is 0 (never written: memory the derivative code did not see filled).
-// POISON (2^31) moves a shadow address outside any memory of less than 2 GiB, so an access
-// through the shadow of an integer or of an untracked pointer traps instead of reading or
-// writing a plausible wrong place. A delta travels from a loaded pointer to the locals
-// derived from it as for allocations (allocations.ts), and through memory with the word.
+//     `__ad_pointer_delta(address, shadow address)` = shadow word − loaded word, or POISON when
+//     the shadow word is 0 (no shadow known).
+// POISON (2^31) moves a shadow address outside any memory under 2 GiB, so an access to active
+// data through such a pointer traps instead of reading or writing a plausible wrong place;
+// CONST_DELTA marks Const data, read as constant at run time. A delta travels from a loaded
+// pointer to the locals derived from it as for allocations (allocations.ts), and through
+// memory with the word. Reverse mode's recording sweep logs the words it writes over a
+// caller's seeds and the entry puts them back (the word log, below).
 //
 // Which loads are pointers is read from their uses: a loaded word whose value reaches the base
-// of an address, a call argument or a stored word gets a delta; one used only as an integer
-// (a counter, a length) does not. Integers stored and reloaded carry POISON along.
+// of an address, a call argument a callee uses as a pointer, or a stored word gets a delta;
+// one used only as an integer (a counter, a length) does not.
 import { binary, get, i32, load } from "../ir/builder.js";
 import type { Expr, IRFunction, ValType } from "../ir/types.js";
 import { assignmentsOf, constantOf, forEachNode } from "../ir/walk.js";
