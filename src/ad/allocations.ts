@@ -8,12 +8,12 @@
 // at address + delta, and calls pass b + delta as the shadow pointer, as for arguments.
 // The shadow block lives on the tape: the reverse sweep pops it where it reverses the
 // allocation, after every use (LIFO); the runtime drops the whole tape after the call.
-import { allocationSize, allocatorOf, reallocatorOf, SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "../analysis/allocators.js";
+import { allocationSize, allocatorOf, POINTER_DELTA, reallocatorOf, SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "../analysis/allocators.js";
 import { binary, get, i32, load, set, store } from "../ir/builder.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import type { Expr, IRFunction, IRModule } from "../ir/types.js";
-import { forEachNode, isNull } from "../ir/walk.js";
-import { CONST_DELTA, hoistAddressLoads, loadAddress, POINTER_DELTA, pointerLoads, pointerParamsOf, readsPointer } from "./memory-pointers.js";
+import { assignmentsOf, isNull } from "../ir/walk.js";
+import { CONST_DELTA, hoistAddressLoads, loadAddress, pointerClosure, pointerLoads, pointerParamsOf, readsPointer } from "./memory-pointers.js";
 import { TAPE, TAPE_GLOBALS } from "./tape.js";
 import { forwardObjectFields } from "./object-fields.js";
 import { STACK_POINTER, stackFrames } from "./stack-frames.js";
@@ -81,13 +81,7 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
   const loaded = pointerLoads(body, { params: fn.params, locals, blocks, views: fn.viewParams, pointerParam: pointerParamsFor(mod) });
   if (deltas.size === 0 && loaded.size === 0) return fn;
   // locals assigned (through pointer arithmetic) from a block or from such a local
-  const pointers = new Set([...blocks, ...loaded]);
-  const sets: { local: number; value: Expr }[] = [];
-  forEachNode(body, (n) => { if (n.kind === "local.set" && locals[n.local] === "i32" && n.local >= fn.params.length && !blocks.has(n.local)) sets.push({ local: n.local, value: n.value }); });
-  for (let changed = true; changed;) {
-    changed = false;
-    for (const st of sets) if (!pointers.has(st.local) && readsPointer(st.value, pointers)) { pointers.add(st.local); changed = true; }
-  }
+  const pointers = pointerClosure(assignmentsOf(body), new Set([...blocks, ...loaded]), (l) => locals[l] === "i32" && l >= fn.params.length);
   for (const l of pointers) if (!blocks.has(l)) deltas.set(l, fresh(`${localNames[l] ?? "l" + l}_delta`));
   body = rewriteStatements(body, (s, out) => {
     if (s.kind === "local.set" && s.value.kind === "call" && s.value.func === SHADOW_REALLOC) {

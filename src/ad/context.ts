@@ -120,8 +120,9 @@ export class DiffContext {
   }
 
   /**
-   * An i32 store into shadowed memory, and the store of its shadow word beside it: the value's
-   * shadow for a pointer with one, the value + POISON for anything else (memory-pointers.ts).
+   * An i32 store into shadowed memory, and the store of its shadow word beside it (shadowWordOf;
+   * memory-pointers.ts). `recording`: reverse mode's recording sweep, which logs the words it
+   * writes over a caller's memory.
    */
   storeWithShadowWord(s: Store, val: (e: Expr) => Expr = (e) => this.remap(e), recording = false): Expr[] {
     const a = this.add("i32", "a"), v = this.add("i32", "word");

@@ -205,6 +205,12 @@ export class Differentiator {
    * (wasi-libc's `*.command_export` wrappers call the C function so).
    */
   takesUserArguments(name: string): boolean {
+    let r = this.userArguments.get(name);
+    if (r === undefined) { r = this.computeTakesUserArguments(name); this.userArguments.set(name, r); }
+    return r;
+  }
+  private readonly userArguments = new Map<string, boolean>();
+  private computeTakesUserArguments(name: string): boolean {
     if (this.isEntryKernel(name)) return true;
     if (!this.entry || !this.isEntryKernel(this.entry)) return false;
     const entry = this.module.functions.find((f) => f.name === this.entry);

@@ -11,7 +11,7 @@ import { ruleForCall, takesPart } from "./custom-rules.js";
 import type { Differentiator } from "./differentiator.js";
 import { hasShadow } from "../analysis/pointers.js";
 import { POINTER_DELTA } from "../analysis/allocators.js";
-import { ifElse, trapOutOfBounds } from "./memory-pointers.js";
+import { copyWithConstEnds, ifElse } from "./memory-pointers.js";
 import { nodeRule } from "./rules/index.js";
 
 interface Dual { val: Expr; tan: Expr | null }
@@ -235,10 +235,8 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
     const srcConst = srcShadowed ? ctx.constPointer(s.src) : null;
     const dsh = ctx.shadowAddress(s.dest, ctx.remap(s.dest), () => "memory.copy")!;
     const zero: Expr = { kind: "memory.fill", type: "none", dest: dsh, value: konst("i32", 0), size: ctx.remap(s.size) };
-    const copy: Expr[] = !srcShadowed ? [zero] : [{ ...s, dest: dsh, src: ctx.shadowAddress(s.src, ctx.remap(s.src), () => "memory.copy")!, size: ctx.remap(s.size) }];
-    const fromSrc = srcConst ? [ifElse(srcConst, [zero], copy)] : copy;
-    // into a Const buffer: only from one (data with derivatives would lose them)
-    out.push(...(destConst ? [ifElse(destConst, srcShadowed ? (srcConst ? [ifElse(srcConst, [], [trapOutOfBounds()])] : [trapOutOfBounds()]) : [], fromSrc)] : fromSrc));
+    const copy: Expr | null = srcShadowed ? { ...s, dest: dsh, src: ctx.shadowAddress(s.src, ctx.remap(s.src), () => "memory.copy")!, size: ctx.remap(s.size) } : null;
+    out.push(...copyWithConstEnds(destConst, srcConst, zero, copy));
   };
 
   const body: Expr[] = [];

@@ -40,7 +40,7 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
   let evidence: { slots: Set<string>; locals: Set<number> } | null = null;
   const assigns = assignmentsOf(fn.body as Expr);
   // a word is an integer's when the function uses it (or a load of the same word) as one, or
-  // stores into that word an i32 made of no loaded bytes (a parameter, arithmetic on such values)
+  // stores into that word an i32 made of no loaded bytes (computed by integer arithmetic)
   const ints = () => {
     if (evidence) return evidence;
     evidence = integerEvidence(fn);
@@ -115,7 +115,7 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
     if (n.kind !== "store" || isFloat(n.value.type) || !hasShadow(a.ptr.of(n.addr)) || !carries(n.value)) return;
     // a word whose shadow word goes with it (memory-pointers.ts): exact in forward mode for any
     // bytes; in reverse mode only for integers and pointers, whose shadows are no adjoints. An
-    // integer shown to be one gets its marker as shadow word, in both modes
+    // integer shown to be one gets shadow word 0, in both modes
     if (n.op === "i32.store" && ((mode === "forward" && hasShadow(a.ptr.of(n.value))) || (isInteger(n.value) && !mixed(n)))) return;
     const p = a.ptr.of(n.addr);
     const frame = p.kind === "alloc" && fn.localNames?.[p.delta]?.startsWith("frame_delta");

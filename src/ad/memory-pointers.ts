@@ -26,7 +26,6 @@ import { rewriteStatements } from "../ir/normalize.js";
 import { printExpr } from "../ir/print.js";
 
 import { POINTER_DELTA } from "../analysis/allocators.js";
-export { POINTER_DELTA };
 /** The delta of a word that holds no pointer that can be followed (2^31 as an i32). */
 export const POISON = -0x80000000;
 /**
@@ -60,6 +59,21 @@ export const trapOutOfBounds = (): Expr => ({ kind: "drop", type: "none", value:
 export const ifElse = (cond: Expr, then: Expr[], otherwise: Expr[]): Expr =>
   ({ kind: "if", type: "none", cond, then: { kind: "block", type: "none", label: null, body: then }, else: otherwise.length ? { kind: "block", type: "none", label: null, body: otherwise } : null });
 
+/**
+ * The shadow side of a copy whose ends may be Const buffers reached through pointers kept in
+ * memory (`destConst`/`srcConst`: the run-time tests, or null where an end cannot be one):
+ * `copy` carries the shadow along (forward mode's copy, reverse mode's adjoint transfer; null
+ * when the source has no shadow), `zeroDest` clears the destination's. From a Const source the
+ * destination's shadow is cleared; into a Const destination only a Const source may copy (data
+ * with derivatives would lose them there): otherwise the call stops.
+ */
+export function copyWithConstEnds(destConst: Expr | null, srcConst: Expr | null, zeroDest: Expr, copy: Expr | null): Expr[] {
+  const body = !copy ? [zeroDest] : srcConst ? [ifElse(srcConst, [zeroDest], [copy])] : [copy];
+  if (!destConst) return body;
+  const intoConst = !copy ? [] : srcConst ? [ifElse(srcConst, [], [trapOutOfBounds()])] : [trapOutOfBounds()];
+  return [ifElse(destConst, intoConst, body)];
+}
+
 /** Whether e's value points where a local of `ptrs` points (pointer ± integer, masks, select). */
 export function readsPointer(e: Expr, ptrs: Set<number>): boolean {
   switch (e.kind) {
@@ -71,6 +85,16 @@ export function readsPointer(e: Expr, ptrs: Set<number>): boolean {
     case "select": return readsPointer(e.ifTrue, ptrs) || readsPointer(e.ifFalse, ptrs);
     default: return false;
   }
+}
+
+/** `from` and the locals (`eligible` ones) some assignment of which reads a pointer of the set, through pointer arithmetic (readsPointer). */
+export function pointerClosure(assigns: Map<number, Expr[]>, from: Set<number>, eligible: (l: number) => boolean): Set<number> {
+  const out = new Set(from);
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [l, vs] of assigns) if (!out.has(l) && eligible(l) && vs.some((v) => readsPointer(v, out))) { out.add(l); changed = true; }
+  }
+  return out;
 }
 
 /** What withShadowAllocations needs to know of the function. */
@@ -223,11 +247,7 @@ export function pointerLoads(body: Expr, scope: PointerLoadScope): Set<number> {
   let loaded = new Set<number>();
   for (;;) {
     // pointers: parameters, blocks, loaded pointers and locals derived from them
-    const known = new Set([...i32Params, ...scope.blocks, ...loaded]);
-    for (let changed = true; changed;) {
-      changed = false;
-      for (const [l, vs] of assigns) if (!known.has(l) && scope.locals[l] === "i32" && vs.some((v) => readsPointer(v, known))) { known.add(l); changed = true; }
-    }
+    const known = pointerClosure(assigns, new Set([...i32Params, ...scope.blocks, ...loaded]), (l) => scope.locals[l] === "i32");
     const used = pointerUses(body, assigns, known, scope.pointerParam);
     const next = new Set(loadSets.filter((s) => used.has(s.local) && readsPointer(s.addr, known)).map((s) => s.local));
     if (next.size === loaded.size) return next;

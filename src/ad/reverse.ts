@@ -7,7 +7,7 @@ import type { ActivitySignature } from "../analysis/signature.js";
 import { hasShadow } from "../analysis/pointers.js";
 import { POINTER_DELTA, SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "../analysis/allocators.js";
 import { copiedElementType, copyAdjointName } from "./bulk-memory.js";
-import { ifElse, trapOutOfBounds, UNLOG_WORD } from "./memory-pointers.js";
+import { copyWithConstEnds, ifElse, UNLOG_WORD } from "./memory-pointers.js";
 import { UnsupportedError } from "../errors.js";
 import { binary, get, i32, set, unary, zero } from "../ir/builder.js";
 import type { Call, CallIndirect, CfgBlock, CustomRule, Edge, Expr, IRFunction, Store, ValType } from "../ir/types.js";
@@ -167,8 +167,6 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     else augBlocks.push({ id, body: [...bases, ...augCheck(id), ...built.get(id)!.body], exit });
   }
 
-  /** Whether an address reaches a block this function allocated (a frame, malloc), not memory a caller passed. */
-  function ownedBlock(addr: Expr): boolean { return ax.owned(addr); }
   /** The shadow pointers (new numbering) a call passes to the callee's augmented sweep, one per dup parameter. */
   function augShadowArgs(c: Call | CallIndirect, csig: ActivitySignature, cx: DiffContext): Expr[] {
     const what = c.kind === "call" ? `call ${c.func}` : "call_indirect";
@@ -184,16 +182,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     const c = s.kind === "local.set" || s.kind === "tuple.set" ? s.value : s;
     if (s.kind === "local.set" && c.kind === "call" && c.func === POINTER_DELTA) return { stmts: cx.pointerDelta(s), after: [] };
     if (s.kind === "store" && s.op === "i32.store" && hasShadow(a.ptr.of(s.addr))) return { stmts: cx.storeWithShadowWord(s, undefined, true), after: [] };
-    if (s.kind === "memory.copy" && wordTraffic && ownedBlock(s.dest) && hasShadow(a.ptr.of(s.dest)) && !ownedBlock(s.src) && hasShadow(a.ptr.of(s.src))) {
-      // into an owned block from a caller's memory, whose shadow holds seeds, not shadow words:
-      // the block's shadow words are cleared (a pointer copied so has no shadow: using it traps)
-      if (!copiedElementType(fn, a.ptr, [s.dest, s.src]))
-        throw new UnsupportedError(fn.name, "memory.copy (or memcpy/memmove)", "the copied buffers have a shadow, but this function reads or writes them as neither only f64 nor only f32, so the adjoints cannot be added back; access the data in this function, or copy element by element");
-      const dest = cx.add("i32", "a");
-      return { stmts: [set(dest, cx.remap(s.dest)), { ...cx.remap(s), dest: get(dest, "i32") } as Expr,
-        { kind: "memory.fill", type: "none", dest: cx.shadowAddress(s.dest, get(dest, "i32"), () => "memory.copy")!, value: i32(0), size: cx.remap(s.size) }], after: [] };
-    }
-    if (s.kind === "store" && hasShadow(a.ptr.of(s.addr)) && ownedBlock(s.addr) && (!isFloat(s.value.type) || wordTraffic)) {
+    if (s.kind === "store" && hasShadow(a.ptr.of(s.addr)) && cx.owned(s.addr) && (!isFloat(s.value.type) || wordTraffic)) {
       // memory the function allocated holds no seeds: a store there clears the shadow of what
       // it overwrites (a pointer's shadow word, an integer's), so adjoints later added there start at 0
       const addr = cx.add("i32", "a");
@@ -249,8 +238,15 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
         if (hasShadow(p) && hasShadow(q) && !copiedElementType(fn, a.ptr, [s.dest, s.src]))
           throw new UnsupportedError(fn.name, "memory.copy (or memcpy/memmove)", "the copied buffers have a shadow, but this function reads or writes them as neither only f64 nor only f32, so the adjoints cannot be added back; access the data in this function, or copy element by element");
         // between blocks the function allocated (no seeds there) the shadow goes along: pointers' shadow words
-        if (hasShadow(p) && hasShadow(q) && ownedBlock(s.dest) && ownedBlock(s.src) && wordTraffic)
+        if (hasShadow(p) && hasShadow(q) && cx.owned(s.dest) && cx.owned(s.src) && wordTraffic)
           return { stmts: [cx.remap(s), { ...s, dest: cx.shadowAddress(s.dest, cx.remap(s.dest), () => "memory.copy")!, src: cx.shadowAddress(s.src, cx.remap(s.src), () => "memory.copy")!, size: cx.remap(s.size) }], after: [] };
+        // into an owned block from a caller's memory, whose shadow holds seeds, not shadow words:
+        // the block's shadow words are cleared (a pointer copied so has no shadow: using it traps)
+        if (hasShadow(p) && hasShadow(q) && cx.owned(s.dest) && !cx.owned(s.src) && wordTraffic) {
+          const dest = cx.add("i32", "a");
+          return { stmts: [set(dest, cx.remap(s.dest)), { ...cx.remap(s), dest: get(dest, "i32") } as Expr,
+            { kind: "memory.fill", type: "none", dest: cx.shadowAddress(s.dest, get(dest, "i32"), () => "memory.copy")!, value: i32(0), size: cx.remap(s.size) }], after: [] };
+        }
         if (hasShadow(p) && (hasShadow(q) || q.kind === "int")) return { stmts: [cx.remap(s)], after: [] };
         if (p.kind === "int" && hasShadow(q)) cx.activityError("memory.copy", s.dest);
       }
@@ -443,18 +439,11 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
         if (!hasShadow(a.ptr.of(s.dest))) return;
         const dest = temp(val(s.dest), out, "a");
         const dsh = temp(rx.shadowAddress(s.dest, dest, () => "memory.copy", val)!, out, "sa");
-        // either end reached through a pointer kept in memory may be a Const buffer (as in forward mode)
-        const destConst = rx.constPointer(s.dest, val);
         const zero: Expr = { kind: "memory.fill", type: "none", dest: dsh, value: i32(0), size: val(s.size) };
-        let back: Expr[] = [zero];
-        if (hasShadow(a.ptr.of(s.src))) {
-          const ssh = rx.shadowAddress(s.src, val(s.src), () => "memory.copy", val)!;
-          const add: Expr = { kind: "call", type: "none", func: copyAdjointName(copiedElementType(fn, a.ptr, [s.dest, s.src])!), args: [dsh, ssh, val(s.size)] };
-          const srcConst = rx.constPointer(s.src, val);
-          back = srcConst ? [ifElse(srcConst, [zero], [add])] : [add];
-          if (destConst) back = [ifElse(destConst, srcConst ? [ifElse(srcConst, [], [trapOutOfBounds()])] : [trapOutOfBounds()], back)];
-        } else if (destConst) back = [ifElse(destConst, [], back)];
-        out.push(...back);
+        const srcShadowed = hasShadow(a.ptr.of(s.src));
+        const add: Expr | null = srcShadowed ? { kind: "call", type: "none", func: copyAdjointName(copiedElementType(fn, a.ptr, [s.dest, s.src])!),
+          args: [dsh, rx.shadowAddress(s.src, val(s.src), () => "memory.copy", val)!, val(s.size)] } : null;
+        out.push(...copyWithConstEnds(rx.constPointer(s.dest, val), srcShadowed ? rx.constPointer(s.src, val) : null, zero, add));
         return;
       }
       case "memory.fill": {
