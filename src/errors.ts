@@ -3,8 +3,8 @@
 
 export class AutodiffError extends Error {
   readonly code: string = "AUTODIFF";
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
   }
 }

@@ -13,7 +13,7 @@ import { binary, get, i32, load, set, store } from "../ir/builder.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import type { Expr, IRFunction, IRModule } from "../ir/types.js";
 import { assignmentsOf, isNull } from "../ir/walk.js";
-import { CONST_DELTA, hoistAddressLoads, loadAddress, pointerClosure, pointerLoads, pointerParamsOf, readsPointer } from "./memory-pointers.js";
+import { CONST_DELTA, hoistAddressLoads, loadAddress, pointerClosure, pointerLoads, pointerParamsOf, pointerResultsOf, POISON, readsPointer, RETURN_DELTA } from "./memory-pointers.js";
 import { TAPE, TAPE_GLOBALS } from "./tape.js";
 import { forwardObjectFields } from "./object-fields.js";
 import { STACK_POINTER, stackFrames } from "./stack-frames.js";
@@ -78,7 +78,9 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
   if (deltas.size > 0) body = forwardObjectFields(body, newObjects, fresh);
   const blocks = new Set(deltas.keys());
   // pointers loaded from memory (memory-pointers.ts): their deltas come from the shadow word
-  const loaded = pointerLoads(body, { params: fn.params, locals, blocks, views: fn.viewParams, pointerParam: pointerParamsFor(mod) });
+  const { pointerParam, pointerResults } = pointerFlowFor(mod);
+  const pointerResult = (f: string) => pointerResults.has(f) && !sizes.has(f) && !reallocs.has(f);
+  const loaded = pointerLoads(body, { params: fn.params, locals, blocks, views: fn.viewParams, pointerParam, returnsPointer: pointerResults.has(fn.name), pointerResult });
   if (deltas.size === 0 && loaded.size === 0) return fn;
   // locals assigned (through pointer arithmetic) from a block or from such a local
   const pointers = pointerClosure(assignmentsOf(body), new Set([...blocks, ...loaded]), (l) => locals[l] === "i32" && l >= fn.params.length);
@@ -101,6 +103,12 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
       }
       return;
     }
+    if (s.kind === "local.set" && loaded.has(s.local) && s.value.kind === "call") {
+      // a returned pointer: its delta comes back in RETURN_DELTA (POISON unless a derivative function sets it)
+      const g = (value: Expr | null): Expr => (value ? { kind: "global.set", type: "none", global: RETURN_DELTA, value } : { kind: "global.get", type: "i32", global: RETURN_DELTA });
+      out.push(g(i32(POISON)), s, set(deltas.get(s.local)!, g(null)));
+      return;
+    }
     if (s.kind === "local.set" && loaded.has(s.local) && s.value.kind === "load" && s.value.op === "i32.load") {
       const at = loadAddress(s.value.addr, s.value.offset);
       out.push(set(deltas.get(s.local)!, { kind: "call", type: "i32", func: POINTER_DELTA, args: [at, at] }), s);
@@ -116,10 +124,16 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
   return { ...fn, locals, localNames, body, allocDeltas: deltas };
 }
 
-const pointerParamCache = new WeakMap<IRModule, (f: string, i: number) => boolean>();
-function pointerParamsFor(mod: IRModule) {
-  let f = pointerParamCache.get(mod);
-  if (!f) { f = pointerParamsOf(mod.functions); pointerParamCache.set(mod, f); }
+type PointerFlow = { pointerParam: (f: string, i: number) => boolean; pointerResults: Set<string> };
+const pointerFlowCache = new WeakMap<IRModule, PointerFlow>();
+/** Per module: which parameters functions use as pointers, and which results callers use so. */
+function pointerFlowFor(mod: IRModule): PointerFlow {
+  let f = pointerFlowCache.get(mod);
+  if (!f) {
+    const pointerResults = pointerResultsOf(mod.functions, pointerParamsOf(mod.functions));
+    f = { pointerParam: pointerParamsOf(mod.functions, (g) => pointerResults.has(g)), pointerResults };
+    pointerFlowCache.set(mod, f);
+  }
   return f;
 }
 

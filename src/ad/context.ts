@@ -5,7 +5,7 @@
 // can refer to operand values without duplicating work.
 import type { ActivityAnalysis } from "../analysis/activity.js";
 import { hasShadow, type PointerAnalysis, type Provenance } from "../analysis/pointers.js";
-import { POINTER_DELTA } from "../analysis/allocators.js";
+import { POINTER_DELTA, RETURN_DELTA } from "../analysis/allocators.js";
 import { CONST_DELTA, LOG_WORD, POISON, SINK_WORD, ZERO_WORD } from "./memory-pointers.js";
 import type { ActivitySignature } from "../analysis/signature.js";
 import { ActivityError, UnsupportedError } from "../errors.js";
@@ -154,6 +154,21 @@ export class DiffContext {
     if (orig.kind === "select" && this.ptr.of(orig.ifTrue).kind !== "unknown" && this.ptr.of(orig.ifFalse).kind !== "unknown")
       return { kind: "select", type: "i32", ifTrue: this.shadowWordOf(orig.ifTrue, val(orig.ifTrue), val), ifFalse: this.shadowWordOf(orig.ifFalse, val(orig.ifFalse), val), cond: val(orig.cond) };
     return i32(0);
+  }
+
+  /**
+   * `global.set RETURN_DELTA …` for a returned i32 (original tree): the delta of the pointer it
+   * is (a select of two for a choice), CONST_DELTA for a Const buffer's, POISON for anything else.
+   */
+  returnDelta(orig: Expr, val: (e: Expr) => Expr = (e) => this.remap(e)): Expr {
+    const delta = (e: Expr): Expr => {
+      const p = this.ptr.of(e);
+      if (p.kind === "arg") return p.shadowed ? get(this.deltaOf(p.param, p.view), "i32") : i32(CONST_DELTA);
+      if (p.kind === "alloc") return val(get(p.delta, "i32"));
+      if (e.kind === "select") return { kind: "select", type: "i32", ifTrue: delta(e.ifTrue), ifFalse: delta(e.ifFalse), cond: val(e.cond) };
+      return i32(POISON);
+    };
+    return { kind: "global.set", type: "none", global: RETURN_DELTA, value: delta(orig) };
   }
 
   /** Whether an address reaches a block this function allocated (a frame, malloc): no caller's seeds there. */

@@ -28,6 +28,7 @@ import { copyAdjointFunctions, lowerMemFunctions } from "./bulk-memory.js";
 import { refuseIntegerCopies } from "./integer-copies.js";
 import { type ParameterWords, parameterWords, pointerDeltaFunction, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
 import { STACK_POINTER } from "./stack-frames.js";
+import { RETURN_DELTA } from "../analysis/allocators.js";
 
 /**
  * A pointer into an argument buffer kept in a global would come back as a plain address
@@ -107,7 +108,9 @@ export class Differentiator {
 
   constructor(mod: IRModule) {
     this.allocates = moduleAllocates(mod);
-    this.module = { ...mod, functions: [...mod.functions, ...(this.allocates ? [shadowAllocFunction(), ...shadowReallocFunctions()] : []), ...copyAdjointFunctions(), pointerDeltaFunction()] };
+    // (the global through which derivative functions return the deltas of returned pointers)
+    const returnDelta: IRGlobal = { name: RETURN_DELTA, type: "i32", mutable: true, init: { kind: "const", type: "i32", value: 0 } };
+    this.module = { ...mod, globals: [...mod.globals, returnDelta], functions: [...mod.functions, ...(this.allocates ? [shadowAllocFunction(), ...shadowReallocFunctions()] : []), ...copyAdjointFunctions(), pointerDeltaFunction()] };
     for (const f of this.module.functions) this.names.add(f.name);
     this.stores = new StoreSummary(this.module);
   }

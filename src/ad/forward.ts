@@ -205,6 +205,8 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
         if (ctx.act.isActive(s.value)) throw new UnsupportedError(src.name, `global.set ${s.global}`, "storing an active value in a global is not supported; keep it in a Duplicated buffer");
         return void out.push(ctx.remap(s));
       case "return": {
+        // a returned i32 may be a pointer its caller follows (a returned reference): its delta goes back beside it
+        if (s.value?.type === "i32" && src.results.length === 1) out.push(ctx.returnDelta(s.value));
         if (!ctx.sig.resultActive || !s.value) return void out.push(ctx.remap(s));
         const v = dual(s.value, out);
         out.push({ kind: "return", type: "unreachable", value: { kind: "tuple.make", type: "tuple", values: [v.val, orZero(v.tan, resultType)] } });

@@ -25,7 +25,8 @@ import { assignmentsOf, constantOf, forEachNode } from "../ir/walk.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import { printExpr } from "../ir/print.js";
 
-import { POINTER_DELTA } from "../analysis/allocators.js";
+import { POINTER_DELTA, RETURN_DELTA } from "../analysis/allocators.js";
+export { RETURN_DELTA };
 /** The delta of a word that holds no pointer that can be followed (2^31 as an i32). */
 export const POISON = -0x80000000;
 /**
@@ -106,6 +107,10 @@ export interface PointerLoadScope {
   views?: Map<number, number[]>;
   /** Whether parameter i of module function f is used as a pointer there. */
   pointerParam: (f: string, i: number) => boolean;
+  /** Whether callers use this function's result as a pointer (pointerResultsOf). */
+  returnsPointer: boolean;
+  /** Whether module function f's derivative hands back the delta of the pointer it returns. */
+  pointerResult: (f: string) => boolean;
 }
 
 /** Whether an i32 tree is a plain integer: a constant, arithmetic other than pointer arithmetic, a loaded or converted value. */
@@ -122,9 +127,12 @@ function intish(e: Expr, assigns: Map<number, Expr[]>, depth = 0): boolean {
  * arguments a callee uses as pointers, and back through the copies and pointer arithmetic that
  * made them. `known`: locals known to be pointers, which decide which side of a sum is the base.
  */
-export function pointerUses(body: Expr, assigns: Map<number, Expr[]>, known: Set<number>, pointerParam: (f: string, i: number) => boolean): Set<number> {
+export function pointerUses(body: Expr, assigns: Map<number, Expr[]>, known: Set<number>, pointerParam: (f: string, i: number) => boolean, returnsPointer = false,
+  /** Collects the functions whose calls, nested in a tree, are used as pointers. */
+  callBases?: Set<string>): Set<number> {
   const bases = (e: Expr, into: Set<number>): void => {
     if (e.kind === "local.get") { into.add(e.local); return; }
+    if (e.kind === "call") { callBases?.add(e.func); return; }
     if (e.kind === "select") { bases(e.ifTrue, into); bases(e.ifFalse, into); return; }
     if (e.kind !== "binary" || e.type !== "i32") return;
     if (e.op === "i32.sub") { bases(e.left, into); return; }
@@ -144,6 +152,8 @@ export function pointerUses(body: Expr, assigns: Map<number, Expr[]>, known: Set
     if (n.kind === "memory.fill") bases(n.dest, used);
     if (n.kind === "call") n.args.forEach((a, i) => { if (a.type === "i32" && pointerParam(n.func, i)) bases(a, used); });
     if (n.kind === "call_indirect") n.args.forEach((a) => { if (a.type === "i32") bases(a, used); });
+    // a function whose callers use its result as a pointer (a returned reference)
+    if (n.kind === "return" && returnsPointer && n.value?.type === "i32") bases(n.value, used);
   });
   for (let changed = true; changed;) {
     changed = false;
@@ -158,10 +168,11 @@ export function pointerUses(body: Expr, assigns: Map<number, Expr[]>, known: Set
 }
 
 /**
- * Per module: whether a function uses its i32 parameter i as a pointer (directly or by passing
- * it to a callee that does). Unknown callees (imports) and recursion count as no.
+ * Per module: whether a function uses its i32 parameter i as a pointer (directly, by passing
+ * it to a callee that does, or by returning it where `returnsPointer`). Unknown callees
+ * (imports) and recursion count as no.
  */
-export function pointerParamsOf(functions: IRFunction[]): (f: string, i: number) => boolean {
+export function pointerParamsOf(functions: IRFunction[], returnsPointer: (f: string) => boolean = () => false): (f: string, i: number) => boolean {
   const memo = new Map<string, Set<number>>();
   const visiting = new Set<string>();
   const of = (name: string): Set<number> => {
@@ -171,13 +182,73 @@ export function pointerParamsOf(functions: IRFunction[]): (f: string, i: number)
     if (!fn || !fn.body || fn.import || fn.inactive || visiting.has(name)) return new Set();
     visiting.add(name);
     const params = new Set(fn.params.flatMap((t, i) => (t === "i32" ? [i] : [])));
-    const used = pointerUses(fn.body as Expr, assignmentsOf(fn.body as Expr), params, (g, j) => of(g).has(j));
+    const used = pointerUses(fn.body as Expr, assignmentsOf(fn.body as Expr), params, (g, j) => of(g).has(j), returnsPointer(name));
     visiting.delete(name);
     const r = new Set([...params].filter((p) => used.has(p)));
     memo.set(name, r);
     return r;
   };
   return (f, i) => of(f).has(i);
+}
+
+/**
+ * Per module: the functions (with a body, returning one i32) some caller uses the result of as
+ * a pointer (`index_mut`, `as_mut_ptr`, a getter returning `&s->data[i]`), through functions
+ * that return such results in turn. Their derivative functions hand the returned pointer's
+ * delta back in the global RETURN_DELTA.
+ */
+export function pointerResultsOf(functions: IRFunction[], pointerParam: (f: string, i: number) => boolean): Set<string> {
+  const returning = new Set(functions.filter((f) => f.body && !f.import && !f.inactive && f.results.length === 1 && f.results[0] === "i32" && mayReturnPointer(f)).map((f) => f.name));
+  const out = new Set<string>();
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const fn of functions) {
+      if (!fn.body || fn.import || fn.inactive) continue;
+      const body = fn.body as Expr;
+      const calls: { local: number; func: string }[] = [];
+      let any = false;
+      forEachNode(body, (n) => {
+        if (n.kind === "call" && returning.has(n.func) && !out.has(n.func)) any = true;
+        if (n.kind === "local.set" && n.value.kind === "call" && returning.has(n.value.func) && !out.has(n.value.func)) calls.push({ local: n.local, func: n.value.func });
+      });
+      if (!any) continue;
+      const assigns = assignmentsOf(body);
+      const nested = new Set<string>();
+      const used = pointerUses(body, assigns, new Set(fn.params.flatMap((t, i) => (t === "i32" ? [i] : []))), pointerParam, out.has(fn.name), nested);
+      for (const c of [...calls.filter((c) => used.has(c.local)).map((c) => c.func), ...nested])
+        if (returning.has(c) && !out.has(c)) { out.add(c); changed = true; }
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether what fn returns may be a pointer with a shadow: through copies and pointer
+ * arithmetic it comes from a parameter, a loaded word or a call. An address made of globals
+ * and constants (a bump allocator nobody named, module data) has none to hand back.
+ */
+function mayReturnPointer(fn: IRFunction): boolean {
+  const body = fn.body as Expr;
+  const assigns = assignmentsOf(body);
+  const seen = new Set<number>();
+  const roots = (e: Expr): boolean => {
+    switch (e.kind) {
+      case "local.get":
+        if (e.local < fn.params.length) return true;
+        if (seen.has(e.local)) return false;
+        seen.add(e.local);
+        return (assigns.get(e.local) ?? []).some(roots);
+      case "load": case "call": case "call_indirect": return true;
+      case "select": return roots(e.ifTrue) || roots(e.ifFalse);
+      case "block": return e.body.length > 0 && roots(e.body[e.body.length - 1]);
+      case "binary": return ["i32.add", "i32.sub", "i32.and", "i32.or", "i32.xor"].includes(e.op) && (roots(e.left) || (e.op !== "i32.sub" && roots(e.right)));
+      default: return false;
+    }
+  };
+  let may = false;
+  forEachNode(body, (n) => { if (n.kind === "return" && n.value && roots(n.value)) may = true; });
+  // a body that ends in its value (not in statement form)
+  return may || (body.type === "i32" && roots(body));
 }
 
 /**
@@ -210,7 +281,8 @@ export function hoistAddressLoads(body: Expr, fresh: (hint: string) => number): 
         return;
       case "memory.copy": { const dest = hoist(st.dest), src = hoist(st.src); out.push({ ...st, dest, src }); return; }
       case "memory.fill": out.push({ ...st, dest: hoist(st.dest) }); return;
-      case "return": out.push({ ...st, value: st.value ? inAddr(st.value) : null }); return;
+      // (a returned reference: `return &p->data[i]`)
+      case "return": out.push({ ...st, value: st.value ? (st.value.type === "i32" ? hoist(st.value) : inAddr(st.value)) : null }); return;
       case "call": out.push({ ...st, args: st.args.map((a) => (a.type === "i32" ? hoist(a) : inAddr(a))) }); return;
       default: out.push(st);
     }
@@ -235,21 +307,24 @@ function mapChildren(e: Expr, f: (c: Expr) => Expr): Expr {
 export function pointerLoads(body: Expr, scope: PointerLoadScope): Set<number> {
   const assigns = assignmentsOf(body);
   const i32Params = new Set(scope.params.flatMap((t, i) => (t === "i32" ? [i] : [])));
-  const loadSets: { local: number; addr: Expr }[] = [];
+  // (addr null: a call's result, a pointer wherever it is used as one)
+  const loadSets: { local: number; addr: Expr | null }[] = [];
   forEachNode(body, (n) => {
     if (n.kind === "local.set" && n.value.kind === "load" && n.value.op === "i32.load" && n.local >= scope.params.length) {
       const a = n.value.addr;
       const view = a.kind === "local.get" && scope.views?.get(a.local)?.includes(n.value.offset);
       if (!view) loadSets.push({ local: n.local, addr: a });
     }
+    if (n.kind === "local.set" && n.value.kind === "call" && scope.pointerResult(n.value.func) && n.local >= scope.params.length && !scope.blocks.has(n.local))
+      loadSets.push({ local: n.local, addr: null });
   });
   if (loadSets.length === 0) return new Set();
   let loaded = new Set<number>();
   for (;;) {
     // pointers: parameters, blocks, loaded pointers and locals derived from them
     const known = pointerClosure(assigns, new Set([...i32Params, ...scope.blocks, ...loaded]), (l) => scope.locals[l] === "i32");
-    const used = pointerUses(body, assigns, known, scope.pointerParam);
-    const next = new Set(loadSets.filter((s) => used.has(s.local) && readsPointer(s.addr, known)).map((s) => s.local));
+    const used = pointerUses(body, assigns, known, scope.pointerParam, scope.returnsPointer);
+    const next = new Set(loadSets.filter((s) => used.has(s.local) && (!s.addr || readsPointer(s.addr, known))).map((s) => s.local));
     if (next.size === loaded.size) return next;
     loaded = next;
   }

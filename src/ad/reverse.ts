@@ -181,6 +181,8 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   function augStmt(s: Expr, cx: DiffContext): { stmts: Expr[]; after: Expr[] } {
     const c = s.kind === "local.set" || s.kind === "tuple.set" ? s.value : s;
     if (s.kind === "local.set" && c.kind === "call" && c.func === POINTER_DELTA) return { stmts: cx.pointerDelta(s), after: [] };
+    // a returned i32 may be a pointer its caller follows (a returned reference): its delta goes back beside it
+    if (s.kind === "local.set" && s.local === retLocal && resultType === "i32") return { stmts: [cx.remap(s), cx.returnDelta(s.value)], after: [] };
     if (s.kind === "store" && s.op === "i32.store" && hasShadow(a.ptr.of(s.addr))) return { stmts: cx.storeWithShadowWord(s, undefined, true), after: [] };
     if (s.kind === "store" && hasShadow(a.ptr.of(s.addr)) && cx.owned(s.addr) && (!isFloat(s.value.type) || wordTraffic)) {
       // memory the function allocated holds no seeds: a store there clears the shadow of what

@@ -9,6 +9,12 @@ import type { Expr, IRFunction } from "../ir/types.js";
 export const SHADOW_ALLOC = "__ad_shadow_alloc";
 /** Sets the delta of a pointer loaded from memory from its shadow word (src/ad/memory-pointers.ts). */
 export const POINTER_DELTA = "__ad_pointer_delta";
+/**
+ * The global through which a derivative function returning an i32 hands back the delta of the
+ * pointer it returns (POISON for an integer); a caller sets it to POISON before the call, so a
+ * callee run as primal code (inactive) leaves a pointer without a shadow, never a stale delta.
+ */
+export const RETURN_DELTA = "__ad_return_delta";
 
 /** Which arguments give the block's size: one argument, or the product of two (calloc). */
 export type SizeArgs = [number] | [number, number];

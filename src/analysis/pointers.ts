@@ -8,7 +8,7 @@
 import type { Expr, IRFunction } from "../ir/types.js";
 import { forEachNode, isNull } from "../ir/walk.js";
 import type { ActivitySignature } from "./signature.js";
-import { POINTER_DELTA, REALLOCATORS, SHADOW_ALLOC } from "./allocators.js";
+import { POINTER_DELTA, REALLOCATORS, RETURN_DELTA, SHADOW_ALLOC } from "./allocators.js";
 
 /** "int": an integer, or an address in the module's own memory (no shadow). */
 /**
@@ -125,7 +125,7 @@ export class PointerAnalysis {
     const deltaLocals = new Set(blocks.values());
     const dynamic = new Set(sites.map((x) => x.delta));
     const deltaSets = assignmentsTo(fn, deltaLocals);
-    for (const d of deltaSets) if (d.value.kind === "const" && !isNull(d.value)) dynamic.add(d.local);
+    for (const d of deltaSets) if ((d.value.kind === "const" && !isNull(d.value)) || (d.value.kind === "global.get" && d.value.global === RETURN_DELTA)) dynamic.add(d.local);
     spreadThrough(deltaSets, dynamic);
     this.dynamicDeltas = dynamic;
   }

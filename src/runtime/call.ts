@@ -191,7 +191,7 @@ export function runGuarded<T>(kernel: Kernel, f: () => T, derivative = false): T
     return f();
   } catch (e) {
     if (e instanceof WebAssembly.RuntimeError)
-      throw kernel.program.heapExhausted(kernel.name) ?? new TrapError(`kernel ${kernel.name} trapped: ${e.message}; the caller's arrays were left unchanged${derivative && /out of bounds/.test(e.message) ? UNTRACKED_POINTER : ""}`);
+      throw kernel.program.heapExhausted(kernel.name) ?? new TrapError(`kernel ${kernel.name} trapped: ${e.message}; the caller's arrays were left unchanged${derivative && /out of bounds/.test(e.message) ? UNTRACKED_POINTER : ""}`, { cause: e });
     throw e;
   }
 }

@@ -350,7 +350,8 @@ export class Program {
       // WASM_AUTODIFF_DEBUG=1: the generated functions as IR, before binaryen optimizes them
       for (const f of mod.functions) if (f.body && f.name.includes("__")) console.error(printFunction(f));
     }
-    const { bytes } = emitModule(mod, { optimize: this.options.optimize ?? 3 });
+    // (with debugging on, the module keeps its function names, so a trap's stack trace names the derivative function)
+    const { bytes } = emitModule(mod, { optimize: this.options.optimize ?? 3, names: debugEnabled() });
     const imports: Imports = { ...this.imports, [SHARED]: { memory: this.memory }, [RULE_IMPORTS]: this.jsRules };
     for (const g of this.ir.globals)
       if (g.mutable && !g.import) imports[SHARED][`g_${g.name}`] = this.instance.exports[`${SHARED}_g_${g.name}`];

@@ -50,6 +50,15 @@ const KERNELS: [string, () => Arg[], { O0: boolean; O2: boolean }][] = [
   ["memcpy_pointers_in", () => [f64(4), f64(4, 2), new Float64Array(4), 4], { O0: false, O2: false }],
   // p + (w − x): refused (it reaches w's buffer, not p's)
   ["buffer_distance", () => [{ c: f64(4, 3) }, f64(4), 4], { O0: false, O2: false }],
+  // returned references: the callee hands back the shadow of the pointer it returns
+  ["ret_slot", () => [f64(4), f64(4, 2), 4], { O0: true, O2: true }],
+  // -O0: the callee chooses between its two pointer parameters by branches into one local, which
+  // may point into either buffer: the shadow it returns is unknown, and using it traps
+  ["ret_pick", () => [f64(4), f64(4, 2), 4], { O0: false, O2: true }],
+  ["ret_pick_const", () => [f64(4), { c: f64(4, 2) }, 4], { O0: false, O2: true }],
+  ["ret_through_memory", () => [f64(4), 4], { O0: true, O2: true }],
+  // module data's address returned: no shadow, refused or trapping
+  ["ret_module_data", () => [f64(3), 3], { O0: false, O2: false }],
 ];
 
 const isBuffer = (a: Arg): a is Float64Array | Float32Array => a instanceof Float64Array || a instanceof Float32Array;
