@@ -26,6 +26,7 @@ import { moduleAllocates, shadowAllocFunction, shadowReallocFunctions, withShado
 import { inlineAllocatingCalls } from "./inline-allocating.js";
 import { copyAdjointFunctions, lowerMemFunctions } from "./bulk-memory.js";
 import { refuseIntegerCopies } from "./integer-copies.js";
+import { retypeCopies } from "./typed-copies.js";
 import { type ParameterWords, parameterWords, pointerDeltaFunction, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
 import { STACK_POINTER } from "./stack-frames.js";
 import { RETURN_DELTA } from "../analysis/allocators.js";
@@ -148,7 +149,7 @@ export class Differentiator {
     if (!f) {
       const orig = this.module.functions.find((x) => x.name === name);
       if (!orig) throw new Error(`unknown function ${name}`);
-      f = withShadowAllocations(inlineAllocatingCalls(lowerMemFunctions(normalizeFunction(orig), this.module), this.module, (n) => this.plainNormalized(n), this.wrappers), this.module);
+      f = withShadowAllocations(retypeCopies(inlineAllocatingCalls(lowerMemFunctions(normalizeFunction(orig), this.module), this.module, (n) => this.plainNormalized(n), this.wrappers)), this.module);
       verifyFunction(f, this.module);
       this.normalized.set(name, f);
     }

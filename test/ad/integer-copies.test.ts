@@ -18,6 +18,10 @@ const wat = `(module (memory (export "memory") 1)
     (local.set $w (i64.load (local.get $x)))
     (i64.store (local.get $y) (local.get $w))
     (f64.mul (f64.load (local.get $y)) (f64.const 3)))
+  ;; the same copy where nothing in the function reads the words as floats
+  (func (export "words_untyped") (param $x i32) (param $y i32) (local $w i64)
+    (local.set $w (i64.load (local.get $x)))
+    (i64.store (local.get $y) (local.get $w)))
   ;; -x[0] by flipping the sign bit
   (func (export "negate") (param $x i32) (param $y i32) (result f64)
     (i64.store (local.get $y) (i64.xor (i64.load (local.get $x)) (i64.const 0x8000000000000000)))
@@ -28,7 +32,7 @@ const wat = `(module (memory (export "memory") 1)
     (f64.mul (f64.load (local.get $x)) (f64.convert_i32_s (i32.load offset=8 (local.get $x))))))`;
 
 describe("integer copies of shadowed data", () => {
-  it.each([["bytes", 3], ["words", 2], ["negate", 2]] as const)("%s is refused in both modes, naming the function and the store", async (name, nargs) => {
+  it.each([["bytes", 3], ["negate", 2]] as const)("%s is refused in both modes, naming the function and the store", async (name, nargs) => {
     const p = await Program.fromWat(wat);
     const k = p.kernel(name);
     for (const mode of [Reverse, Forward]) {
@@ -38,6 +42,32 @@ describe("integer copies of shadowed data", () => {
       expect(err).toBeInstanceOf(UnsupportedError);
       expect(err.message).toMatch(new RegExp(`^cannot differentiate \\(i(32|64)\\.store8? .* in function \\S+: an integer loaded from memory that has a shadow`));
     }
+  });
+
+  it("an i64 copy of words the function reads as f64 is retyped as an f64 copy: exact in both modes (src/ad/typed-copies.ts)", async () => {
+    const p = await Program.fromWat(wat);
+    const k = p.kernel("words");
+    for (const x0 of [3, -0.25, 1e10]) {
+      const dx = new Float64Array(2), dy = Float64Array.of(0.5, 0);
+      // L = 3·y[0] + 0.5·y[0] with y[0] = x[0] after the call
+      await autodiff(Reverse, k, Duplicated(Float64Array.of(x0, 7), dx), Duplicated(new Float64Array(2), dy));
+      expect(Array.from(dx)).toEqual([3.5, 0]);
+      const ty = new Float64Array(2);
+      const fw = await autodiff(Forward, k, Duplicated(Float64Array.of(x0, 7), Float64Array.of(2, 5)), Duplicated(new Float64Array(2), ty));
+      expect(fw.tangent).toBe(6);
+      expect(Array.from(ty)).toEqual([2, 0]);
+    }
+  });
+
+  it("an i64 copy of words nothing shows the type of: forward mode moves the shadow bytes with it (exact), reverse mode refuses it", async () => {
+    const p = await Program.fromWat(wat);
+    const k = p.kernel("words_untyped");
+    const ty = new Float64Array(2);
+    await autodiff(Forward, k, Duplicated(Float64Array.of(1.5, 2), Float64Array.of(-4, 9)), Duplicated(new Float64Array(2), ty));
+    expect(Array.from(ty)).toEqual([-4, 0]);
+    const err = await autodiff(Reverse, k, Duplicated(Float64Array.of(1.5, 2), new Float64Array(2)), Duplicated(new Float64Array(2), Float64Array.of(1, 1))).catch((e) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(err.message).toMatch(/^cannot differentiate \(i32\.store .* in function \S+: an integer loaded from memory that has a shadow/);
   });
 
   it("integer data beside floats (an index read, an integer computed from no load written) still differentiates", async () => {
