@@ -27,7 +27,8 @@ import { inlineAllocatingCalls } from "./inline-allocating.js";
 import { copyAdjointFunctions, lowerMemFunctions } from "./bulk-memory.js";
 import { refuseIntegerCopies } from "./integer-copies.js";
 import { retypeCopies } from "./typed-copies.js";
-import { type ParameterWords, parameterWords, pointerDeltaFunction, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
+import { type CalleeWords, type CleanWords, cleanWords, wordAssignments } from "./clean-words.js";
+import { type ParameterWords, parameterWords, pointerDeltaFunction, slotKey, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
 import { STACK_POINTER } from "./stack-frames.js";
 import { RETURN_DELTA } from "../analysis/allocators.js";
 
@@ -166,7 +167,7 @@ export class Differentiator {
     const first = analyses(this.normalizedFn(name));
     refuseBitReads(first);
     refusePointerGlobals(first);
-    refuseIntegerCopies(first, this.takesUserArguments(name), (f) => !this.isImport(f), mode, (f) => this.parameterWordsOf(f));
+    refuseIntegerCopies(first, this.takesUserArguments(name), (f) => !this.isImport(f), mode, (f) => this.parameterWordsOf(f), this.cleanWordsIn(first.fn, name));
     refuseViewFieldStores(first, (f) => this.mayStore(f));
     if (mode === "forward") return first;
     // reverse mode reads values of loads from memory that may change only through locals
@@ -192,6 +193,65 @@ export class Differentiator {
       this.paramWords.set(name, w);
     }
     return w;
+  }
+
+  private readonly wordSummaries = new Map<string, CleanWords | null>();
+  /** clean-words.ts's account of module function `name` as written; null for an import or a helper of the derivative code. */
+  private wordSummaryOf(name: string): CleanWords | null {
+    if (this.wordSummaries.has(name)) return this.wordSummaries.get(name)!;
+    const f = this.module.functions.find((x) => x.name === name);
+    if (!f || f.import || !f.body || name.startsWith("__ad_")) return null;
+    // recursion: while the summary is computed, every pointer parameter escapes
+    const escaping: CleanWords = { isClean: () => false, paramWords: new Set(), writes: new Map(f.params.map((_, i) => [i, { words: new Map(), any: null, escapes: true }])) };
+    this.wordSummaries.set(name, escaping);
+    // (in the form the function is differentiated in: frame fields forwarded to locals name the same words)
+    let w = escaping;
+    try { w = cleanWords(this.normalizedFn(name), (g) => this.calleeWordsOf(g)); } catch { /* a function the transform refuses: its pointers escape */ }
+    this.wordSummaries.set(name, w);
+    return w;
+  }
+  /** What function `name` writes through its pointer parameters and reads from them; null for an import (anything). */
+  private calleeWordsOf(name: string): CalleeWords | null {
+    const f = this.module.functions.find((x) => x.name === name);
+    if (!f || f.import) return null;
+    // the derivative code's own helpers (shadow allocation, shadow words) touch none of the kernel's words
+    return this.wordSummaryOf(name) ?? { writes: new Map(), paramWords: new Set() };
+  }
+
+  /** Per function: the words of its parameters every call site analysed so far shows to hold no float bits. */
+  private readonly vouched = new Map<string, Set<string>>();
+  /** Per function: the words of its parameters its analyses took to hold no float bits, on its callers' word. */
+  private readonly relied = new Map<string, Set<string>>();
+  /**
+   * Whether a word (slotKey in fn) holds no float bits: a clean word of its own frames, or a
+   * word of its parameters every caller vouches for. Vouches for the words of fn's callees as
+   * it goes; a callee differentiated earlier on words this call cannot vouch for is refused.
+   */
+  private cleanWordsIn(fn: IRFunction, name: string): (key: string, size?: number) => boolean {
+    const words = cleanWords(fn, (f) => this.calleeWordsOf(f));
+    const inTable = this.module.tables.some((t) => t.segments.some((sg) => sg.funcs.includes(name)));
+    const allowed = this.takesUserArguments(name) || inTable ? new Set<string>() : this.vouched.get(name) ?? new Set<string>();
+    const relied = this.relied.get(name) ?? new Set<string>();
+    this.relied.set(name, relied);
+    const isClean = (key: string, size = 4) => words.isClean(key, (pk) => { if (!allowed.has(pk)) return false; relied.add(pk); return true; }, size);
+    const assigns = wordAssignments(fn.body as Expr);
+    forEachNode(fn.body as Expr, (n) => {
+      const callee = n.kind === "call" ? this.wordSummaryOf(n.func) : null;
+      if (n.kind !== "call" || !callee) return;
+      const shown = new Set<string>();
+      for (const pk of callee.paramWords) {
+        const [off, param] = pk.split("@").map(Number);
+        const arg = n.args[param];
+        const base = arg?.type === "i32" ? /^(-?\d+)@(\d+)$/.exec(slotKey(arg, 0, assigns)) : null;
+        if (base && isClean(`${Number(base[1]) + off}@${base[2]}`)) shown.add(pk);
+      }
+      const took = [...(this.relied.get(n.func) ?? [])].find((pk) => !shown.has(pk));
+      if (took) throw new UnsupportedError(name, `call ${n.func}`,
+        `${n.func} was differentiated taking the word at offset ${took.split("@")[0]} of what its parameter ${took.split("@")[1]} points to to hold an integer (its other callers showed it), which this call cannot show: the bytes may be a float's; keep floats and integers in separate memory, or build with -O1 or higher`);
+      const prev = this.vouched.get(n.func);
+      this.vouched.set(n.func, prev ? new Set([...prev].filter((pk) => shown.has(pk))) : shown);
+    });
+    return isClean;
   }
 
   /** Whether calling `name` can write memory (itself or through its callees). */

@@ -12,11 +12,15 @@ import { printExpr } from "../ir/print.js";
 import type { Expr } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { assignmentsOf, children, constantOf, forEachNode } from "../ir/walk.js";
+import { accessBytes, wordAssignments } from "./clean-words.js";
 import { computedInteger, integerEvidence, type ParameterWords, slotKey } from "./memory-pointers.js";
 
 export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunction: (name: string) => boolean, mode: "forward" | "reverse",
-  calleeWords: (name: string) => ParameterWords = () => ({ ints: new Map(), floats: new Map(), typed: new Set() })): void {
+  calleeWords: (name: string) => ParameterWords = () => ({ ints: new Map(), floats: new Map(), typed: new Set() }),
+  /** Whether the bytes at a word (slotKey) of the function's own frames can hold no float bits (clean-words.ts). */
+  cleanFrameWord: (key: string, size: number) => boolean = () => false): void {
   const fn = a.fn;
+  const keyAssigns = wordAssignments(fn.body as Expr);
   // across calls: a double fits an i64, so an i64 parameter (of a function the kernel calls) and
   // an i64 returned by a function of the module may hold a double's bytes; narrower integers
   // through calls are taken as integers (an i32 carrying an f32's bits through a call is not seen)
@@ -27,7 +31,8 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
     if (isFloat(e.type)) return false;
     if (e.kind === "call") return e.type === "i64" && isModuleFunction(e.func);
     if (e.kind === "call_indirect") return e.type === "i64";
-    if (e.kind === "load") return hasShadow(a.ptr.of(e.addr));
+    // (a word of the function's own frame that only integers are written to holds no float)
+    if (e.kind === "load") return hasShadow(a.ptr.of(e.addr)) && !cleanFrameWord(slotKey(e.addr, e.offset, keyAssigns), accessBytes(e.op, e.type));
     if (e.kind === "local.get") return tainted.has(e.local);
     return children(e).some(carries);
   };

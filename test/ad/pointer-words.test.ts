@@ -59,6 +59,11 @@ const KERNELS: [string, () => Arg[], { O0: boolean; O2: boolean }][] = [
   ["ret_through_memory", () => [f64(4), 4], { O0: true, O2: true }],
   // module data's address returned: no shadow, refused or trapping
   ["ret_module_data", () => [f64(3), 3], { O0: false, O2: false }],
+  // frame words shown to hold integers, vouched for by every caller of a helper (clean-words.ts)
+  ["vouch_int", () => [f32(4), 4], { O0: true, O2: true }],
+  // a float's bits through the same helper, written directly or by a callee into a frame word: refused
+  ["vouch_float_bits", () => [f32(2), f32(2), 2], { O0: false, O2: false }],
+  ["frame_float_by_callee", () => [f32(2), f32(2)], { O0: false, O2: false }],
 ];
 
 const isBuffer = (a: Arg): a is Float64Array | Float32Array => a instanceof Float64Array || a instanceof Float32Array;
