@@ -8,12 +8,12 @@
 // at address + delta, and calls pass b + delta as the shadow pointer, as for arguments.
 // The shadow block lives on the tape: the reverse sweep pops it where it reverses the
 // allocation, after every use (LIFO); the runtime drops the whole tape after the call.
-import { allocationSize, allocatorOf, POINTER_DELTA, reallocatorOf, SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "../analysis/allocators.js";
+import { allocationSize, allocatorOf, DELTA_OF, POINTER_DELTA, reallocatorOf, SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "../analysis/allocators.js";
 import { binary, get, i32, load, set, store } from "../ir/builder.js";
 import { rewriteStatements } from "../ir/normalize.js";
-import type { Expr, IRFunction, IRModule } from "../ir/types.js";
+import type { Expr, IRFunction, IRModule, ValType } from "../ir/types.js";
 import { assignmentsOf, isNull } from "../ir/walk.js";
-import { CONST_DELTA, hoistAddressLoads, loadAddress, pointerClosure, pointerLoads, pointerParamsOf, pointerResultsOf, POISON, readsPointer, RETURN_DELTA } from "./memory-pointers.js";
+import { CONST_DELTA, hoistAddressLoads, loadAddress, pointerClosure, pointerLoads, pointerParamsOf, pointerResultsOf, pointerUses, POISON, readsPointer, RETURN_DELTA } from "./memory-pointers.js";
 import { TAPE, TAPE_GLOBALS } from "./tape.js";
 import { forwardObjectFields } from "./object-fields.js";
 import { STACK_POINTER, stackFrames } from "./stack-frames.js";
@@ -41,8 +41,9 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
   const deltas = new Map<number, number>();
   /** Blocks that start as new objects (not a reallocation's, which holds the old block's bytes). */
   const newObjects = new Set<number>();
-  // pointer words read inside addresses and arguments get locals of their own (memory-pointers.ts)
-  const hoisted = hoistAddressLoads(fn.body as Expr, fresh);
+  // pointer words read inside addresses and arguments get locals of their own (memory-pointers.ts),
+  // and so do choices between pointers passed to a function (`f(i & 1 ? w : x)`: a merged pointer, below)
+  const hoisted = hoistSelectArguments(hoistAddressLoads(fn.body as Expr, fresh), fresh);
   const allocCall = (s: Expr) => (s.kind === "local.set" && s.value.kind === "call" ? sizes.get(s.value.func) : undefined);
   let body = rewriteStatements(hoisted, (s, out) => {
     if (s.kind === "local.set" && frames.has(s.local) && s.value.kind !== "const") {
@@ -81,9 +82,11 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
   const { pointerParam, pointerResults } = pointerFlowFor(mod);
   const pointerResult = (f: string) => pointerResults.has(f) && !sizes.has(f) && !reallocs.has(f);
   const loaded = pointerLoads(body, { params: fn.params, locals, blocks, views: fn.viewParams, pointerParam, returnsPointer: pointerResults.has(fn.name), pointerResult });
-  if (deltas.size === 0 && loaded.size === 0) return fn;
+  // locals used as pointers that hold a parameter's pointer on some paths and another buffer's on others
+  const merged = mergedPointers(body, fn.params, locals, blocks, loaded, pointerParam, pointerResults.has(fn.name));
+  if (deltas.size === 0 && loaded.size === 0 && merged.size === 0) return fn;
   // locals assigned (through pointer arithmetic) from a block or from such a local
-  const pointers = pointerClosure(assignmentsOf(body), new Set([...blocks, ...loaded]), (l) => locals[l] === "i32" && l >= fn.params.length);
+  const pointers = pointerClosure(assignmentsOf(body), new Set([...blocks, ...loaded, ...merged]), (l) => locals[l] === "i32" && l >= fn.params.length);
   for (const l of pointers) if (!blocks.has(l)) deltas.set(l, fresh(`${localNames[l] ?? "l" + l}_delta`));
   body = rewriteStatements(body, (s, out) => {
     if (s.kind === "local.set" && s.value.kind === "call" && s.value.func === SHADOW_REALLOC) {
@@ -114,6 +117,11 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
       out.push(set(deltas.get(s.local)!, { kind: "call", type: "i32", func: POINTER_DELTA, args: [at, at] }), s);
       return;
     }
+    if (s.kind === "local.set" && merged.has(s.local)) {
+      // the delta of whatever it is assigned, as the derivative code knows it there (context.ts, pointerDeltaOf)
+      out.push(set(deltas.get(s.local)!, { kind: "call", type: "i32", func: DELTA_OF, args: [s.value] }), s);
+      return;
+    }
     if (s.kind === "local.set" && pointers.has(s.local) && !blocks.has(s.local)) {
       // an integer (not null) assigned to a pointer local is an address without a shadow (module data): marked as a Const pointer
       const d = deltaOf(s.value, deltas, pointers) ?? i32(isNull(s.value) ? 0 : CONST_DELTA);
@@ -122,6 +130,60 @@ export function withShadowAllocations(fn: IRFunction, mod: IRModule): IRFunction
     out.push(s);
   });
   return { ...fn, locals, localNames, body, allocDeltas: deltas };
+}
+
+/** i32 call arguments that are selects, moved into locals of their own before the call. */
+function hoistSelectArguments(body: Expr, fresh: (hint: string) => number): Expr {
+  return rewriteStatements(body, (st, out) => {
+    const call = st.kind === "call" ? st : st.kind === "local.set" && st.value.kind === "call" ? st.value : null;
+    if (!call || !call.args.some((a) => a.kind === "select" && a.type === "i32")) return void out.push(st);
+    const args = call.args.map((a) => {
+      if (a.kind !== "select" || a.type !== "i32") return a;
+      const l = fresh("choice");
+      out.push(set(l, a));
+      return get(l, "i32");
+    });
+    out.push(st.kind === "call" ? { ...st, args } : { ...st, value: { ...call, args } } as Expr);
+  });
+}
+
+/**
+ * Locals used as pointers whose assignments reach, through copies and pointer arithmetic, a
+ * parameter and some other buffer (another parameter, a block, a loaded pointer): -O0 code
+ * choosing between two pointer parameters by branches into one local. Each assignment gets
+ * the delta of what it assigns beside it (DELTA_OF), so the shadow follows whichever it holds.
+ */
+function mergedPointers(body: Expr, params: ValType[], locals: ValType[], blocks: Set<number>, loaded: Set<number>, pointerParam: (f: string, i: number) => boolean, returnsPointer: boolean): Set<number> {
+  const assigns = assignmentsOf(body, true);
+  const i32Params = params.flatMap((t, i) => (t === "i32" ? [i] : []));
+  if (i32Params.length === 0) return new Set();
+  const known = pointerClosure(assigns, new Set([...i32Params, ...blocks, ...loaded]), (l) => locals[l] === "i32");
+  const roots = (e: Expr, seen: Set<number>): Set<string> => {
+    switch (e.kind) {
+      case "local.get": {
+        if (e.local < params.length) return new Set(params[e.local] === "i32" ? [`p${e.local}`] : []);
+        if (blocks.has(e.local) || loaded.has(e.local)) return new Set([`b${e.local}`]);
+        if (seen.has(e.local)) return new Set();
+        seen.add(e.local);
+        return new Set((assigns.get(e.local) ?? []).flatMap((v) => [...roots(v, seen)]));
+      }
+      case "binary": {
+        if (!["i32.add", "i32.sub", "i32.and", "i32.or", "i32.xor"].includes(e.op)) return new Set();
+        const sides = [e.left, ...(e.op === "i32.sub" ? [] : [e.right])].filter((x) => readsPointer(x, known));
+        return new Set(sides.flatMap((x) => [...roots(x, seen)]));
+      }
+      case "select": return new Set([...roots(e.ifTrue, seen), ...roots(e.ifFalse, seen)]);
+      default: return new Set();
+    }
+  };
+  const used = pointerUses(body, assignmentsOf(body), known, pointerParam, returnsPointer);
+  const out = new Set<number>();
+  for (const l of used) {
+    if (l < params.length || locals[l] !== "i32" || blocks.has(l) || loaded.has(l)) continue;
+    const r = roots({ kind: "local.get", type: "i32", local: l }, new Set());
+    if (r.size >= 2 && [...r].some((x) => x.startsWith("p"))) out.add(l);
+  }
+  return out;
 }
 
 type PointerFlow = { pointerParam: (f: string, i: number) => boolean; pointerResults: Set<string> };

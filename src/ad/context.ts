@@ -161,14 +161,16 @@ export class DiffContext {
    * is (a select of two for a choice), CONST_DELTA for a Const buffer's, POISON for anything else.
    */
   returnDelta(orig: Expr, val: (e: Expr) => Expr = (e) => this.remap(e)): Expr {
-    const delta = (e: Expr): Expr => {
-      const p = this.ptr.of(e);
-      if (p.kind === "arg") return p.shadowed ? get(this.deltaOf(p.param, p.view), "i32") : i32(CONST_DELTA);
-      if (p.kind === "alloc") return val(get(p.delta, "i32"));
-      if (e.kind === "select") return { kind: "select", type: "i32", ifTrue: delta(e.ifTrue), ifFalse: delta(e.ifFalse), cond: val(e.cond) };
-      return i32(POISON);
-    };
-    return { kind: "global.set", type: "none", global: RETURN_DELTA, value: delta(orig) };
+    return { kind: "global.set", type: "none", global: RETURN_DELTA, value: this.pointerDeltaOf(orig, val) };
+  }
+
+  /** The delta of the pointer an i32 tree (original) is, here: see returnDelta. */
+  pointerDeltaOf(e: Expr, val: (e: Expr) => Expr = (x) => this.remap(x)): Expr {
+    const p = this.ptr.of(e);
+    if (p.kind === "arg") return p.shadowed ? get(this.deltaOf(p.param, p.view), "i32") : i32(CONST_DELTA);
+    if (p.kind === "alloc") return val(get(p.delta, "i32"));
+    if (e.kind === "select") return { kind: "select", type: "i32", ifTrue: this.pointerDeltaOf(e.ifTrue, val), ifFalse: this.pointerDeltaOf(e.ifFalse, val), cond: val(e.cond) };
+    return i32(POISON);
   }
 
   /** Whether an address reaches a block this function allocated (a frame, malloc): no caller's seeds there. */

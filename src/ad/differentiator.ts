@@ -28,7 +28,7 @@ import { copyAdjointFunctions, lowerMemFunctions } from "./bulk-memory.js";
 import { refuseIntegerCopies } from "./integer-copies.js";
 import { retypeCopies } from "./typed-copies.js";
 import { type CalleeWords, type CleanWords, cleanWords, wordAssignments } from "./clean-words.js";
-import { type ParameterWords, parameterWords, pointerDeltaFunction, slotKey, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
+import { deltaOfFunction, type ParameterWords, parameterWords, pointerDeltaFunction, slotKey, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
 import { STACK_POINTER } from "./stack-frames.js";
 import { RETURN_DELTA } from "../analysis/allocators.js";
 
@@ -112,7 +112,7 @@ export class Differentiator {
     this.allocates = moduleAllocates(mod);
     // (the global through which derivative functions return the deltas of returned pointers)
     const returnDelta: IRGlobal = { name: RETURN_DELTA, type: "i32", mutable: true, init: { kind: "const", type: "i32", value: 0 } };
-    this.module = { ...mod, globals: [...mod.globals, returnDelta], functions: [...mod.functions, ...(this.allocates ? [shadowAllocFunction(), ...shadowReallocFunctions()] : []), ...copyAdjointFunctions(), pointerDeltaFunction()] };
+    this.module = { ...mod, globals: [...mod.globals, returnDelta], functions: [...mod.functions, ...(this.allocates ? [shadowAllocFunction(), ...shadowReallocFunctions()] : []), ...copyAdjointFunctions(), pointerDeltaFunction(), deltaOfFunction()] };
     for (const f of this.module.functions) this.names.add(f.name);
     this.stores = new StoreSummary(this.module);
   }

@@ -10,7 +10,7 @@ import { DiffContext, fillPartial, partialUses, scale } from "./context.js";
 import { ruleForCall, takesPart } from "./custom-rules.js";
 import type { Differentiator } from "./differentiator.js";
 import { hasShadow } from "../analysis/pointers.js";
-import { POINTER_DELTA } from "../analysis/allocators.js";
+import { DELTA_OF, POINTER_DELTA } from "../analysis/allocators.js";
 import { copyWithConstEnds, ifElse } from "./memory-pointers.js";
 import { nodeRule } from "./rules/index.js";
 
@@ -187,6 +187,7 @@ export function generateForward(d: Differentiator, name: string, fnName: string,
       }
       case "local.set": {
         if (s.value.kind === "call" && s.value.func === POINTER_DELTA) return void out.push(...ctx.pointerDelta(s));
+        if (s.value.kind === "call" && s.value.func === DELTA_OF) return void out.push(set(ctx.map(s.local), ctx.pointerDeltaOf(s.value.args[0])));
         if (s.value.kind === "call" || s.value.kind === "call_indirect") return void callStmt([s.local], s.value, out);
         if (!ctx.act.activeLocals[s.local]) return void out.push(ctx.remap(s));
         const v = dual(s.value, out);

@@ -107,7 +107,8 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
     // an integer loaded from shadowed memory passed to a function that may store it (a float's
     // bits handed to a helper as an int): in reverse mode only if either side shows it to be an
     // integer or a pointer
-    if (mode === "reverse" && n.kind === "call" && isModuleFunction(n.func))
+    // (the derivative code's own helpers, `__ad_delta_of(p)`, store nothing)
+    if (mode === "reverse" && n.kind === "call" && isModuleFunction(n.func) && !n.func.startsWith("__ad_"))
       n.args.forEach((arg, j) => {
         if (arg.type !== "i32" || !carries(arg) || isInteger(arg) || calleeWords(n.func).typed.has(j)) return;
         throw new UnsupportedError(fn.name, `call ${n.func}`,

@@ -25,7 +25,7 @@ import { assignmentsOf, constantOf, forEachNode } from "../ir/walk.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import { printExpr } from "../ir/print.js";
 
-import { POINTER_DELTA, RETURN_DELTA } from "../analysis/allocators.js";
+import { DELTA_OF, POINTER_DELTA, RETURN_DELTA } from "../analysis/allocators.js";
 export { RETURN_DELTA };
 /** The delta of a word that holds no pointer that can be followed (2^31 as an i32). */
 export const POISON = -0x80000000;
@@ -51,6 +51,11 @@ export function pointerDeltaFunction(): IRFunction {
         cond: { kind: "unary", type: "i32", op: "i32.eqz", value: s } } },
     ] },
   };
+}
+
+/** `__ad_delta_of(p)` as a function: generated code replaces each call (context.ts, deltaOf); one left over gives POISON. */
+export function deltaOfFunction(): IRFunction {
+  return { name: DELTA_OF, inactive: true, params: ["i32"], results: ["i32"], locals: ["i32"], localNames: ["p"], body: i32(POISON) };
 }
 
 /** Stops the call the way an access through a Const pointer's shadow does: out of bounds (2 GiB). */

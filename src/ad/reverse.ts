@@ -5,7 +5,7 @@
 // augmented and reverse functions, so recursion works through the shared tape.
 import type { ActivitySignature } from "../analysis/signature.js";
 import { hasShadow } from "../analysis/pointers.js";
-import { POINTER_DELTA, SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "../analysis/allocators.js";
+import { DELTA_OF, POINTER_DELTA, SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "../analysis/allocators.js";
 import { copiedElementType, copyAdjointName } from "./bulk-memory.js";
 import { copyWithConstEnds, ifElse, UNLOG_WORD } from "./memory-pointers.js";
 import { UnsupportedError } from "../errors.js";
@@ -181,6 +181,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   function augStmt(s: Expr, cx: DiffContext): { stmts: Expr[]; after: Expr[] } {
     const c = s.kind === "local.set" || s.kind === "tuple.set" ? s.value : s;
     if (s.kind === "local.set" && c.kind === "call" && c.func === POINTER_DELTA) return { stmts: cx.pointerDelta(s), after: [] };
+    if (s.kind === "local.set" && c.kind === "call" && c.func === DELTA_OF) return { stmts: [set(cx.map(s.local), cx.pointerDeltaOf(c.args[0]))], after: [] };
     // a returned i32 may be a pointer its caller follows (a returned reference): its delta goes back beside it
     if (s.kind === "local.set" && s.local === retLocal && resultType === "i32") return { stmts: [cx.remap(s), cx.returnDelta(s.value)], after: [] };
     if (s.kind === "store" && s.op === "i32.store" && hasShadow(a.ptr.of(s.addr))) return { stmts: cx.storeWithShadowWord(s, undefined, true), after: [] };

@@ -15,6 +15,13 @@ export const POINTER_DELTA = "__ad_pointer_delta";
  * callee run as primal code (inactive) leaves a pointer without a shadow, never a stale delta.
  */
 export const RETURN_DELTA = "__ad_return_delta";
+/**
+ * `d = __ad_delta_of(p)`: the delta of the pointer p is, as the derivative code knows it where
+ * the assignment runs (a parameter's shadow offset, a block's delta, the Const marker, POISON
+ * for an integer). Set beside each assignment of a local that holds pointers into different
+ * buffers on different paths (`q = c ? x : y` by branches), so its shadow follows it.
+ */
+export const DELTA_OF = "__ad_delta_of";
 
 /** Which arguments give the block's size: one argument, or the product of two (calloc). */
 export type SizeArgs = [number] | [number, number];

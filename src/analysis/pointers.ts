@@ -8,7 +8,7 @@
 import type { Expr, IRFunction } from "../ir/types.js";
 import { forEachNode, isNull } from "../ir/walk.js";
 import type { ActivitySignature } from "./signature.js";
-import { POINTER_DELTA, REALLOCATORS, RETURN_DELTA, SHADOW_ALLOC } from "./allocators.js";
+import { DELTA_OF, POINTER_DELTA, REALLOCATORS, RETURN_DELTA, SHADOW_ALLOC } from "./allocators.js";
 
 /** "int": an integer, or an address in the module's own memory (no shadow). */
 /**
@@ -114,7 +114,11 @@ export class PointerAnalysis {
     const allocated = new Set<number>();
     forEachNode(fn.body as Expr, (n) => { if (n.kind === "call" && n.func === SHADOW_ALLOC && n.args[1]?.kind === "local.get") allocated.add(n.args[1].local); });
     let bad = false;
+    // locals whose delta is set beside each assignment (allocations.ts, merged pointers) may hold any pointer
+    const tracked = new Set<number>();
+    forEachNode(fn.body as Expr, (n) => { if (n.kind === "local.set" && n.value.kind === "call" && n.value.func === DELTA_OF) tracked.add(n.local); });
     for (const m of mixed) {
+      if (tracked.has(blocks.get(m.local)!)) continue;
       if (m.value.kind === "load" && m.value.op === "i32.load" && loadedDelta.has(blocks.get(m.local)!)) continue;
       if (allocated.has(m.local)) continue;
       if (m.value.kind !== "call" && !plain(m.value)) { this.locals[m.local] = unknown("it holds a block the function allocated on some paths and other pointers on others"); bad = true; }
@@ -125,7 +129,7 @@ export class PointerAnalysis {
     const deltaLocals = new Set(blocks.values());
     const dynamic = new Set(sites.map((x) => x.delta));
     const deltaSets = assignmentsTo(fn, deltaLocals);
-    for (const d of deltaSets) if ((d.value.kind === "const" && !isNull(d.value)) || (d.value.kind === "global.get" && d.value.global === RETURN_DELTA)) dynamic.add(d.local);
+    for (const d of deltaSets) if ((d.value.kind === "const" && !isNull(d.value)) || (d.value.kind === "global.get" && d.value.global === RETURN_DELTA) || (d.value.kind === "call" && d.value.func === DELTA_OF)) dynamic.add(d.local);
     spreadThrough(deltaSets, dynamic);
     this.dynamicDeltas = dynamic;
   }
