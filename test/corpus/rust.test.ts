@@ -11,7 +11,7 @@ import { relErr, richardsonFD } from "../helpers/check.js";
 const load = (name: string, opt: 0 | 2) =>
   Program.fromWasm(readFileSync(new URL(`../../corpus/rust/wasm/${name}.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
 
-const O0_FRAMES = "at opt-level 0 every Rust local is a stack-frame slot; the Vec kernels keep the Vec's length in the caller's frame and core's functions read and bump it through pointers (`Vec::deref` passes it to `from_raw_parts`, `SetLenOnDrop::increment_len` does `len += n` on the loaded word), and the frame words it passes through are not all shown to hold integers yet (an i64 copy of the Vec in `from_elem`, bytes read as `u8`), so both modes refuse rather than guess whether the bytes are a float's";
+const O0_FRAMES = "at opt-level 0 the Vec's pointer, capacity and length live in the callers' frames and core's functions pass pointers into the Vec around in structs of their own frames (`extend_with` keeps `&mut self.len` in a `SetLenOnDrop` and hands that frame to callees, which bump the length through it), so the analysis cannot show which frame words hold integers (src/ad/clean-words.ts) and both modes refuse rather than guess whether the bytes are a float's (`Vec::deref` passing the length to `from_raw_parts`, `SetLenOnDrop::increment_len`)";
 /** Kernels refused today (UnsupportedError), by name and opt-level, with why; a test runs as soon as its entry is removed. */
 const REFUSED: Record<string, Partial<Record<0 | 2, string>>> = {
   mlp: { 0: O0_FRAMES },
