@@ -53,9 +53,11 @@ export interface CleanWords {
   isClean: (key: string, paramClean?: (paramWord: string) => boolean, size?: number) => boolean;
   writes: WriteSummary;
   paramWords: Set<string>;
+  /** What its i32/i64 results are made of. */
+  returns: Dep;
 }
 
-export type CalleeWords = Pick<CleanWords, "writes" | "paramWords">;
+export type CalleeWords = Pick<CleanWords, "writes" | "paramWords" | "returns">;
 
 export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWords | null): CleanWords {
   const callee = (f: string) => calleeWords(f)?.writes ?? null;
@@ -122,6 +124,8 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
       if (!k || !frames.has(k.root) || framesPassed.has(k.root)) escape(n.value);
     }
     if (n.kind === "return" && n.value?.type === "i32") escape(n.value);
+    // bytes copied out may hold pointers into it
+    if (n.kind === "memory.copy") escape(n.src);
     if (n.kind === "call_indirect") n.args.forEach((a) => { if (a.type === "i32") escape(a); });
     if (n.kind === "call") {
       const s = callee(n.func);
@@ -138,7 +142,12 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   const wordDep = (key: string, size = 4): Dep => {
     const k = parse(key);
     if (!k) return DIRTY;
-    if (k.root < np) { paramWords.add(key); return { dirty: false, params: new Set([key]) }; }
+    if (k.root < np) {
+      // (by 4-byte words from the access's offset: an i64 load needs both of its words vouched for)
+      const keys = Array.from({ length: Math.ceil(size / 4) }, (_, i) => `${k.off + 4 * i}@${k.root}`);
+      for (const pk of keys) paramWords.add(pk);
+      return { dirty: false, params: new Set(keys) };
+    }
     if (!frames.has(k.root) || escaped.has(k.root)) return DIRTY;
     // (writes are kept by byte: a wider or shifted store over part of the word counts)
     let d = frameAny.get(k.root) ?? clean();
@@ -164,9 +173,22 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
       case "unary": return /reinterpret/.test(e.op) || isFloat(e.value.type) ? DIRTY : valueDep(e.value);
       case "binary": return join(valueDep(e.left), valueDep(e.right));
       case "select": return join(join(valueDep(e.ifTrue), valueDep(e.ifFalse)), valueDep(e.cond));
-      case "call": case "call_indirect": return e.type === "i32" ? clean() : DIRTY;
+      // what a module function returns, in this function's words; an import's i32 is an integer
+      case "call": { const c = calleeWords(e.func); return c ? mapCalleeDep(e, c.returns) : e.type === "i32" ? clean() : DIRTY; }
       default: return DIRTY;
     }
+  };
+
+  /** A callee's dependence in this function's words: its parameters' words through the arguments passed. */
+  const mapCalleeDep = (call: Expr & { kind: "call" }, d: Dep): Dep => {
+    let out: Dep = d.dirty ? DIRTY : clean();
+    for (const pk of d.params) {
+      const m = parse(pk)!;
+      const arg = call.args[m.root];
+      const base = arg && arg.type === "i32" ? parse(slotKey(arg, 0, assigns)) : null;
+      out = join(out, base ? wordDep(`${base.off + m.off}@${base.root}`) : DIRTY);
+    }
+    return out;
   };
 
   type Into = { words: Map<string, Dep>; frameAny: Map<number, Dep>; params: WriteSummary };
@@ -197,20 +219,9 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
       n.args.forEach((a, j) => {
         const w = a.type === "i32" ? summary.get(j) : undefined;
         if (!w) return;
-        // the callee's values in this function's words: its parameters' words through the arguments passed
-        const mapDep = (d: Dep): Dep => {
-          let out: Dep = d.dirty ? DIRTY : clean();
-          for (const pk of d.params) {
-            const m = parse(pk)!;
-            const arg = n.args[m.root];
-            const base = arg && arg.type === "i32" ? parse(slotKey(arg, 0, assigns)) : null;
-            out = join(out, base ? wordDep(`${base.off + m.off}@${base.root}`) : DIRTY);
-          }
-          return out;
-        };
         const b = parse(slotKey(a, 0, assigns));
-        for (const [o, d] of w.words) record(b ? `${b.off + o}@${b.root}` : "", a, mapDep(d), into);
-        if (w.any) record("", a, mapDep(w.any), into);
+        for (const [o, d] of w.words) record(b ? `${b.off + o}@${b.root}` : "", a, mapCalleeDep(n, d), into);
+        if (w.any) record("", a, mapCalleeDep(n, w.any), into);
       });
     });
     return into;
@@ -228,6 +239,11 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
     // (deps only grow, over finitely many words; a bound all the same)
     if (i === 64) { for (const f of frames) escaped.add(f); break; }
   }
+  // what the function returns (integers made of what)
+  localDeps = new Map();
+  let returns = clean();
+  forEachNode(body, (n) => { if (n.kind === "return" && n.value && !isFloat(n.value.type)) returns = join(returns, valueDep(n.value)); });
+  if (body.type === "i32" || body.type === "i64") returns = join(returns, valueDep(body));
   // the words of parameters callees' values come from, through pointers into the parameters passed on
   forEachNode(body, (n) => {
     const c = n.kind === "call" ? calleeWords(n.func) : null;
@@ -242,10 +258,10 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   const isClean = (key: string, paramClean: (paramWord: string) => boolean = () => false, size = 4) => {
     const k = parse(key);
     if (!k) return false;
-    if (k.root < np) return paramClean(key);
+    if (k.root < np) return Array.from({ length: Math.ceil(size / 4) }, (_, i) => `${k.off + 4 * i}@${k.root}`).every(paramClean);
     if (!frames.has(k.root)) return false;
     const d = wordDep(key, size);
     return !d.dirty && [...d.params].every(paramClean);
   };
-  return { isClean, writes, paramWords };
+  return { isClean, writes, paramWords, returns };
 }

@@ -27,7 +27,8 @@ import { inlineAllocatingCalls } from "./inline-allocating.js";
 import { copyAdjointFunctions, lowerMemFunctions } from "./bulk-memory.js";
 import { refuseIntegerCopies } from "./integer-copies.js";
 import { retypeCopies } from "./typed-copies.js";
-import { type CalleeWords, type CleanWords, cleanWords, wordAssignments } from "./clean-words.js";
+import { type CalleeWords, type CleanWords, cleanWords, type Dep, wordAssignments } from "./clean-words.js";
+import { allocatorOf, reallocatorOf } from "../analysis/allocators.js";
 import { deltaOfFunction, type ParameterWords, parameterWords, pointerDeltaFunction, slotKey, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
 import { STACK_POINTER } from "./stack-frames.js";
 import { RETURN_DELTA } from "../analysis/allocators.js";
@@ -167,7 +168,7 @@ export class Differentiator {
     const first = analyses(this.normalizedFn(name));
     refuseBitReads(first);
     refusePointerGlobals(first);
-    refuseIntegerCopies(first, this.takesUserArguments(name), (f) => !this.isImport(f), mode, (f) => this.parameterWordsOf(f), this.cleanWordsIn(first.fn, name));
+    refuseIntegerCopies(first, this.takesUserArguments(name), (f) => !this.isImport(f), mode, (f) => this.parameterWordsOf(f), this.cleanWordsIn(first.fn, name), (f) => this.resultOf(f));
     refuseViewFieldStores(first, (f) => this.mayStore(f));
     if (mode === "forward") return first;
     // reverse mode reads values of loads from memory that may change only through locals
@@ -202,7 +203,7 @@ export class Differentiator {
     const f = this.module.functions.find((x) => x.name === name);
     if (!f || f.import || !f.body || name.startsWith("__ad_")) return null;
     // recursion: while the summary is computed, every pointer parameter escapes
-    const escaping: CleanWords = { isClean: () => false, paramWords: new Set(), writes: new Map(f.params.map((_, i) => [i, { words: new Map(), any: null, escapes: true }])) };
+    const escaping: CleanWords = { isClean: () => false, paramWords: new Set(), returns: { dirty: true, params: new Set() }, writes: new Map(f.params.map((_, i) => [i, { words: new Map(), any: null, escapes: true }])) };
     this.wordSummaries.set(name, escaping);
     // (in the form the function is differentiated in: frame fields forwarded to locals name the same words)
     let w = escaping;
@@ -210,12 +211,19 @@ export class Differentiator {
     this.wordSummaries.set(name, w);
     return w;
   }
+  /** What the i32 result of module function `name` is made of; null for allocators (a fresh block's address) and imports. */
+  private resultOf(name: string): Dep | null {
+    const f = this.module.functions.find((x) => x.name === name);
+    if (!f || allocatorOf(f) || reallocatorOf(f)) return null;
+    return this.wordSummaryOf(name)?.returns ?? null;
+  }
+
   /** What function `name` writes through its pointer parameters and reads from them; null for an import (anything). */
   private calleeWordsOf(name: string): CalleeWords | null {
     const f = this.module.functions.find((x) => x.name === name);
     if (!f || f.import) return null;
     // the derivative code's own helpers (shadow allocation, shadow words) touch none of the kernel's words
-    return this.wordSummaryOf(name) ?? { writes: new Map(), paramWords: new Set() };
+    return this.wordSummaryOf(name) ?? { writes: new Map(), paramWords: new Set(), returns: { dirty: false, params: new Set() } };
   }
 
   /** Per function: the words of its parameters every call site analysed so far shows to hold no float bits. */
@@ -230,10 +238,14 @@ export class Differentiator {
   private cleanWordsIn(fn: IRFunction, name: string): (key: string, size?: number) => boolean {
     const words = cleanWords(fn, (f) => this.calleeWordsOf(f));
     const inTable = this.module.tables.some((t) => t.segments.some((sg) => sg.funcs.includes(name)));
-    const allowed = this.takesUserArguments(name) || inTable ? new Set<string>() : this.vouched.get(name) ?? new Set<string>();
+    // (a function that calls itself would vouch for its own words: it takes nothing on its callers' word)
+    let recursive = false;
+    forEachNode(fn.body as Expr, (n) => { if (n.kind === "call" && n.func === name) recursive = true; });
+    const trusting = !this.takesUserArguments(name) && !inTable && !recursive;
     const relied = this.relied.get(name) ?? new Set<string>();
     this.relied.set(name, relied);
-    const isClean = (key: string, size = 4) => words.isClean(key, (pk) => { if (!allowed.has(pk)) return false; relied.add(pk); return true; }, size);
+    // (read when asked: the words vouched for as they stand then)
+    const isClean = (key: string, size = 4) => words.isClean(key, (pk) => { if (!trusting || !this.vouched.get(name)?.has(pk)) return false; relied.add(pk); return true; }, size);
     const assigns = wordAssignments(fn.body as Expr);
     forEachNode(fn.body as Expr, (n) => {
       const callee = n.kind === "call" ? this.wordSummaryOf(n.func) : null;

@@ -12,13 +12,15 @@ import { printExpr } from "../ir/print.js";
 import type { Expr } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { assignmentsOf, children, constantOf, forEachNode } from "../ir/walk.js";
-import { accessBytes, wordAssignments } from "./clean-words.js";
+import { accessBytes, type Dep, wordAssignments } from "./clean-words.js";
 import { computedInteger, integerEvidence, type ParameterWords, slotKey } from "./memory-pointers.js";
 
 export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunction: (name: string) => boolean, mode: "forward" | "reverse",
   calleeWords: (name: string) => ParameterWords = () => ({ ints: new Map(), floats: new Map(), typed: new Set() }),
   /** Whether the bytes at a word (slotKey) of the function's own frames can hold no float bits (clean-words.ts). */
-  cleanFrameWord: (key: string, size: number) => boolean = () => false): void {
+  cleanFrameWord: (key: string, size: number) => boolean = () => false,
+  /** What a module function's i32 result is made of (clean-words.ts), null where unknown. */
+  calleeReturns: (name: string) => Dep | null = () => null): void {
   const fn = a.fn;
   const keyAssigns = wordAssignments(fn.body as Expr);
   // across calls: a double fits an i64, so an i64 parameter (of a function the kernel calls) and
@@ -29,7 +31,18 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
   // otherwise a call's result is no copy of its arguments (an allocator's size, say): only operators carry bytes
   const carries = (e: Expr): boolean => {
     if (isFloat(e.type)) return false;
-    if (e.kind === "call") return e.type === "i64" && isModuleFunction(e.func);
+    // an i64 of the module may hold a double; an i32 that a callee made of bytes that may be a float's (`return *(int *)&f`)
+    if (e.kind === "call") {
+      if (!isModuleFunction(e.func)) return false;
+      if (e.type === "i64") return true;
+      const r = e.type === "i32" ? calleeReturns(e.func) : null;
+      if (!r) return false;
+      return r.dirty || [...r.params].some((pk) => {
+        const [off, param] = pk.split("@").map(Number);
+        const base = param < e.args.length && e.args[param].type === "i32" ? /^(-?\d+)@(\d+)$/.exec(slotKey(e.args[param], 0, keyAssigns)) : null;
+        return !base || !cleanFrameWord(`${Number(base[1]) + off}@${base[2]}`, 4);
+      });
+    }
     if (e.kind === "call_indirect") return e.type === "i64";
     // (a word of the function's own frame that only integers are written to holds no float)
     if (e.kind === "load") return hasShadow(a.ptr.of(e.addr)) && !cleanFrameWord(slotKey(e.addr, e.offset, keyAssigns), accessBytes(e.op, e.type));
@@ -98,6 +111,8 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
       if (x.kind === "load") out.push(x.op === "i32.load" ? slotKey(x.addr, x.offset, assigns) : "?");
       if (x.kind === "local.get" && !seen.has(x.local)) { seen.add(x.local); for (const v of assigns.get(x.local) ?? []) out.push(...loadsOf(v, seen)); }
       if (x.kind === "local.get" && x.local < fn.params.length && tainted.has(x.local)) out.push("?");
+      // a callee's result made of bytes that may be a float's: no word shows it to be an integer
+      if ((x.kind === "call" || x.kind === "call_indirect") && carries(x)) out.push("?");
     });
     return out;
   };
@@ -122,7 +137,9 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
     // a word whose shadow word goes with it (memory-pointers.ts): exact in forward mode for any
     // bytes; in reverse mode only for integers and pointers, whose shadows are no adjoints. An
     // integer shown to be one gets shadow word 0, in both modes
-    if (n.op === "i32.store" && ((mode === "forward" && hasShadow(a.ptr.of(n.value))) || (isInteger(n.value) && !mixed(n)))) return;
+    // (or the word it goes to is read back as an integer or an address: no float's bits are used so)
+    const intoInteger = n.op === "i32.store" && ints().slots.has(slotKey(n.addr, n.offset, assigns));
+    if (n.op === "i32.store" && ((mode === "forward" && hasShadow(a.ptr.of(n.value))) || ((isInteger(n.value) || intoInteger) && !mixed(n)))) return;
     const p = a.ptr.of(n.addr);
     const frame = p.kind === "alloc" && fn.localNames?.[p.delta]?.startsWith("frame_delta");
     throw new UnsupportedError(fn.name, printExpr(n, 0, fn.localNames).replace(/\s+/g, " ").slice(0, 120),

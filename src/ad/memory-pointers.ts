@@ -393,6 +393,17 @@ export function integerEvidence(fn: IRFunction): { slots: Set<string>; locals: S
     if (n.kind === "load" || n.kind === "store") mark(n.addr);
     if (n.kind === "memory.copy" || n.kind === "memory.fill") mark(n.size);
   });
+  // the operands of an address sum are a base pointer and an index: both integers, back through further sums
+  const inAddress = new Set<number>();
+  forEachNode(body, (n) => { if (n.kind === "load" || n.kind === "store") forEachNode(n.addr, (x) => { if (x.kind === "local.get") inAddress.add(x.local); }); });
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const l of [...inAddress]) for (const v of assigns.get(l) ?? []) {
+      if (v.kind !== "binary" || (v.op !== "i32.add" && v.op !== "i32.sub")) continue;
+      for (const side of [v.left, v.right]) if (side.kind === "local.get" && !inAddress.has(side.local)) { inAddress.add(side.local); changed = true; }
+    }
+  }
+  for (const l of inAddress) locals.add(l);
   // back through copies and `± constant`: the same integer
   for (let changed = true; changed;) {
     changed = false;

@@ -3,9 +3,9 @@
 // an i64 and an i32, C struct copies become i64 pairs. A copy is a load whose value goes only
 // into stores of the same width (statement form: `x = i64.load a; i64.store b x`). Bytes are
 // bytes to the primal, so such a copy may be retyped before differentiation:
-//   - where the function reads or writes the source or destination word as a float of that
-//     width (and never as an integer), as that float: its derivative then moves with it in
-//     both modes;
+//   - where the function itself reads or writes the source word as a float of that width
+//     (memory it hands to no callee) and nothing else touches the bytes of the source or the
+//     destination, as that float: its derivative then moves with it in both modes;
 //   - an i64 copy with no float evidence, as two i32 word copies: pointers and integers move
 //     with their shadow words (memory-pointers.ts); float bits moved as words stay refused in
 //     reverse mode, where nothing shows them to be integers (integer-copies.ts).
@@ -14,6 +14,7 @@ import { rewriteStatements } from "../ir/normalize.js";
 import type { Expr, IRFunction, Load, Store, ValType } from "../ir/types.js";
 import { assignmentsOf, forEachNode } from "../ir/walk.js";
 import { slotKey } from "./memory-pointers.js";
+import { accessBytes } from "./clean-words.js";
 
 const FLOAT_OF: Record<string, { float: ValType; load: string; store: string }> = {
   "i64.load": { float: "f64", load: "f64.load", store: "f64.store" },
@@ -27,18 +28,15 @@ export function retypeCopies(fn: IRFunction): IRFunction {
   const assigns = assignmentsOf(body);
   // every use of each local, and the full-width integer stores whose value is exactly a local
   const uses = new Map<number, number>(), storeUses = new Map<number, Store[]>();
-  const floats = new Map<string, ValType>();
-  /** Integer accesses by word: a word some access other than a copy reads or writes as an integer holds no float. */
-  const intAccess: { node: Expr; key: string }[] = [];
+  /** Every access: its word, its bytes, and whether it reads or writes a float. */
+  const accesses: { node: Expr; key: string; size: number; type: ValType }[] = [];
   forEachNode(body, (n) => {
     if (n.kind === "local.get") uses.set(n.local, (uses.get(n.local) ?? 0) + 1);
     if (n.kind === "store" && n.value.kind === "local.get" && (n.op === "i64.store" || n.op === "i32.store"))
       storeUses.set(n.value.local, [...(storeUses.get(n.value.local) ?? []), n]);
     if (n.kind === "load" || n.kind === "store") {
-      const t = n.kind === "load" ? n.type : n.value.type;
-      const key = slotKey(n.addr, n.offset, assigns);
-      if (t === "f64" || t === "f32") floats.set(key, t);
-      else intAccess.push({ node: n, key });
+      const type = (n.kind === "load" ? n.type : n.value.type) as ValType;
+      accesses.push({ node: n, key: slotKey(n.addr, n.offset, assigns), size: accessBytes(n.op, type), type });
     }
   });
   // the copies: x assigned once, from a full-width integer load, and read only by same-width stores
@@ -51,13 +49,33 @@ export function retypeCopies(fn: IRFunction): IRFunction {
     candidates.push({ x, load: v, stores });
   }
   const inCopies = new Set<Expr>(candidates.flatMap((c) => [c.load as Expr, ...c.stores]));
-  const ints = new Set(intAccess.filter((a) => !inCopies.has(a.node)).map((a) => a.key));
+  const KEY = /^(-?\d+)@(\d+)$/;
+  /** The accesses other than copies that touch any byte of the `size` bytes at word `key`. */
+  const touching = (key: string, size: number) => {
+    const k = KEY.exec(key);
+    return accesses.filter((a) => {
+      if (inCopies.has(a.node)) return false;
+      if (a.key === key) return true;
+      const m = KEY.exec(a.key);
+      return !!k && !!m && m[2] === k[2] && Number(m[1]) < Number(k[1]) + size && Number(k[1]) < Number(m[1]) + a.size;
+    });
+  };
+  // roots of memory handed to callees: they may write other types there, unseen here
+  const passed = new Set<string>();
+  forEachNode(body, (n) => {
+    if (n.kind === "call" || n.kind === "call_indirect") for (const a of n.args) { const m = a.type === "i32" ? KEY.exec(slotKey(a, 0, assigns)) : null; if (m) passed.add(m[2]); }
+  });
   const copies = new Map<number, { load: Load; stores: Store[]; as: "float" | "words" }>();
   for (const { x, load: v, stores } of candidates) {
     const keys = [slotKey(v.addr, v.offset, assigns), ...stores.map((s) => slotKey(s.addr, s.offset, assigns))];
-    const float = FLOAT_OF[v.op].float;
-    if (keys.some((k) => floats.get(k) === float) && !keys.some((k) => ints.has(k) || (floats.has(k) && floats.get(k) !== float))) copies.set(x, { load: v, stores, as: "float" });
-    else if (v.op === "i64.load" && !keys.some((k) => floats.has(k))) copies.set(x, { load: v, stores, as: "words" });
+    const float = FLOAT_OF[v.op].float, size = float === "f64" ? 8 : 4;
+    const others = keys.flatMap((k) => touching(k, size).map((a) => ({ ...a, same: a.key === k })));
+    // the source read or written here as a float of the copy's width (memory no callee gets), and
+    // nothing else over any byte of the copy's words (a union of two f32 in an f64's bytes)
+    const source = KEY.exec(keys[0]);
+    const sourceFloat = !!source && !passed.has(source[2]) && touching(keys[0], size).some((a) => a.key === keys[0] && a.type === float);
+    if (sourceFloat && others.every((a) => a.same && a.type === float)) copies.set(x, { load: v, stores, as: "float" });
+    else if (v.op === "i64.load" && !others.some((a) => a.type === "f32" || a.type === "f64")) copies.set(x, { load: v, stores, as: "words" });
   }
   if (!copies.size) return fn;
   const locals = [...fn.locals], localNames = [...(fn.localNames ?? [])];
