@@ -236,6 +236,8 @@ export class Differentiator {
    * it goes; a callee differentiated earlier on words this call cannot vouch for is refused.
    */
   private cleanWordsIn(fn: IRFunction, name: string): (key: string, size?: number) => boolean {
+    // without a C/Rust stack there are no frames, and nothing a caller could vouch for (the entry's words never are)
+    if (!this.module.globals.some((g) => g.name === STACK_POINTER)) return () => false;
     const words = cleanWords(fn, (f) => this.calleeWordsOf(f));
     const inTable = this.module.tables.some((t) => t.segments.some((sg) => sg.funcs.includes(name)));
     // (a function that calls itself would vouch for its own words: it takes nothing on its callers' word)

@@ -22,14 +22,14 @@ const KERNELS: [string, () => Arg[], { O0: boolean; O2: boolean }][] = [
   ["passes", () => [f64(3), 3, 2], { O0: true, O2: true }],
   // -O2: the copy moves pointer words only, and reverse mode cannot tell them from floats: refused
   ["ptr_array_copy", () => [f64(3), f64(3, 2), 3, 8], { O0: true, O2: false }],
-  ["struct_copy_const", () => [f32(4), 4], { O0: false, O2: true }],
-  ["struct_copy_active", () => [f32(4), 4], { O0: false, O2: true }],
+  ["struct_copy_const", () => [f32(4), 4], { O0: true, O2: true }],
+  ["struct_copy_active", () => [f32(4), 4], { O0: true, O2: true }],
   ["word_copy", () => [f64(3), new Float64Array(3), 3], { O0: false, O2: false }],
   ["union_copy", () => [f32(3), 3], { O0: false, O2: true }],
   ["bit_abs", () => [f32(4), 4], { O0: false, O2: false }],
   ["bit_sign", () => [f32(4), 4], { O0: false, O2: false }],
   ["ptr_to_ptr", () => [f64(4), f64(4, 2), 4], { O0: true, O2: true }],
-  ["linked_list", () => [f64(5), 5], { O0: true, O2: false }],
+  ["linked_list", () => [f64(5), 5], { O0: true, O2: true }],
   ["nbody", () => [f64(4), f64(4, 2), 4, 3], { O0: true, O2: true }],
   // -O2: the helper gets `i & 1 ? w : x` (a select of two buffers), whose shadow is not followed: it traps
   ["alternate_slot", () => [f64(4), f64(4, 2), 4], { O0: true, O2: true }],
@@ -40,7 +40,7 @@ const KERNELS: [string, () => Arg[], { O0: boolean; O2: boolean }][] = [
   ["copy_from_caller", () => [f64(3), f64(3, 2), 3], { O0: false, O2: false }],
   // module data's address has no shadow word: reading through it traps
   ["module_data_over_pointer", () => [f64(3), 3], { O0: false, O2: false }],
-  ["select_over_pointer", () => [f64(3), f64(3, 2), 3], { O0: false, O2: true }],
+  ["select_over_pointer", () => [f64(3), f64(3, 2), 3], { O0: true, O2: true }],
   ["coloring_const", () => [f64(3), { c: f64(2, 3) }, f64(2, 2), 3], { O0: true, O2: true }],
   // float bits copied as words where only callees show the word's types, or handed to a helper as an int: refused in reverse mode
   ["evidence_in_callees", () => [f32(3), 3], { O0: false, O2: false }],
