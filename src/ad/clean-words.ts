@@ -14,7 +14,7 @@
 import type { Expr, IRFunction } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { assignmentsOf, forEachNode } from "../ir/walk.js";
-import { slotKey } from "./memory-pointers.js";
+import { parseSlotKey, slotKey, wordAtCall } from "./memory-pointers.js";
 import { stackFrames } from "./stack-frames.js";
 
 /** What a value may come from: bytes that may be a float's (`dirty`), or words of the function's pointer parameters (`o@k`). */
@@ -33,7 +33,6 @@ const same = (a: Dep, b: Dep) => a.dirty === b.dirty && a.params.size === b.para
 export interface ParamWrites { words: Map<number, Dep>; any: Dep | null; escapes: boolean }
 export type WriteSummary = Map<number, ParamWrites>;
 
-const KEY = /^(-?\d+)@(\d+)$/;
 /** The bytes a load or store reaches: `i32.store8` 1, `i64.load32_u` 4, else the type's size. */
 export function accessBytes(op: string, type: string): number {
   const m = /(8|16|32)(_[su])?$/.exec(op);
@@ -66,7 +65,7 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   // (zero aside: an inlined callee's locals start at zero before they get their values)
   const assigns = wordAssignments(body);
   const frames = new Set(stackFrames(body).keys());
-  const parse = (key: string) => { const m = KEY.exec(key); return m ? { off: Number(m[1]), root: Number(m[2]) } : null; };
+  const parse = parseSlotKey;
   const isFrameWord = (key: string) => { const k = parse(key); return !!k && frames.has(k.root); };
 
   // pointer values this function stores into its own frame words, by word: loads of those words give them back
@@ -182,12 +181,7 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   /** A callee's dependence in this function's words: its parameters' words through the arguments passed. */
   const mapCalleeDep = (call: Expr & { kind: "call" }, d: Dep): Dep => {
     let out: Dep = d.dirty ? DIRTY : clean();
-    for (const pk of d.params) {
-      const m = parse(pk)!;
-      const arg = call.args[m.root];
-      const base = arg && arg.type === "i32" ? parse(slotKey(arg, 0, assigns)) : null;
-      out = join(out, base ? wordDep(`${base.off + m.off}@${base.root}`) : DIRTY);
-    }
+    for (const pk of d.params) { const at = wordAtCall(call, pk, assigns); out = join(out, at ? wordDep(at) : DIRTY); }
     return out;
   };
 

@@ -29,7 +29,7 @@ import { refuseIntegerCopies } from "./integer-copies.js";
 import { retypeCopies } from "./typed-copies.js";
 import { type CalleeWords, type CleanWords, cleanWords, type Dep, wordAssignments } from "./clean-words.js";
 import { allocatorOf, reallocatorOf } from "../analysis/allocators.js";
-import { deltaOfFunction, type ParameterWords, parameterWords, pointerDeltaFunction, slotKey, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
+import { deltaOfFunction, type ParameterWords, parameterWords, pointerDeltaFunction, wordAtCall, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
 import { STACK_POINTER } from "./stack-frames.js";
 import { RETURN_DELTA } from "../analysis/allocators.js";
 
@@ -253,12 +253,7 @@ export class Differentiator {
       const callee = n.kind === "call" ? this.wordSummaryOf(n.func) : null;
       if (n.kind !== "call" || !callee) return;
       const shown = new Set<string>();
-      for (const pk of callee.paramWords) {
-        const [off, param] = pk.split("@").map(Number);
-        const arg = n.args[param];
-        const base = arg?.type === "i32" ? /^(-?\d+)@(\d+)$/.exec(slotKey(arg, 0, assigns)) : null;
-        if (base && isClean(`${Number(base[1]) + off}@${base[2]}`)) shown.add(pk);
-      }
+      for (const pk of callee.paramWords) { const at = wordAtCall(n, pk, assigns); if (at && isClean(at)) shown.add(pk); }
       const took = [...(this.relied.get(n.func) ?? [])].find((pk) => !shown.has(pk));
       if (took) throw new UnsupportedError(name, `call ${n.func}`,
         `${n.func} was differentiated taking the word at offset ${took.split("@")[0]} of what its parameter ${took.split("@")[1]} points to to hold an integer (its other callers showed it), which this call cannot show: the bytes may be a float's; keep floats and integers in separate memory, or build with -O1 or higher`);

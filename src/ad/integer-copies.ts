@@ -13,7 +13,7 @@ import type { Expr } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { assignmentsOf, children, constantOf, forEachNode } from "../ir/walk.js";
 import { accessBytes, type Dep, wordAssignments } from "./clean-words.js";
-import { computedInteger, integerEvidence, type ParameterWords, slotKey } from "./memory-pointers.js";
+import { computedInteger, integerEvidence, type ParameterWords, parseSlotKey, slotKey, wordAtCall } from "./memory-pointers.js";
 
 export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunction: (name: string) => boolean, mode: "forward" | "reverse",
   calleeWords: (name: string) => ParameterWords = () => ({ ints: new Map(), floats: new Map(), typed: new Set() }),
@@ -37,11 +37,7 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
       if (e.type === "i64") return true;
       const r = e.type === "i32" ? calleeReturns(e.func) : null;
       if (!r) return false;
-      return r.dirty || [...r.params].some((pk) => {
-        const [off, param] = pk.split("@").map(Number);
-        const base = param < e.args.length && e.args[param].type === "i32" ? /^(-?\d+)@(\d+)$/.exec(slotKey(e.args[param], 0, keyAssigns)) : null;
-        return !base || !cleanFrameWord(`${Number(base[1]) + off}@${base[2]}`, 4);
-      });
+      return r.dirty || [...r.params].some((pk) => { const at = wordAtCall(e, pk, keyAssigns); return !at || !cleanFrameWord(at, 4); });
     }
     if (e.kind === "call_indirect") return e.type === "i64";
     // (a word of the function's own frame that only integers are written to holds no float)
@@ -84,8 +80,8 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
       if (n.kind !== "call" || !isModuleFunction(n.func)) return;
       const known = which(calleeWords(n.func));
       n.args.forEach((arg, j) => {
-        const m = arg.type === "i32" && known.has(j) ? /^(-?\d+)@(\d+)$/.exec(slotKey(arg, 0, assigns)) : null;
-        if (m) for (const o of known.get(j)!) out.push(`${Number(m[1]) + o}@${m[2]}`);
+        const m = arg.type === "i32" && known.has(j) ? parseSlotKey(slotKey(arg, 0, assigns)) : null;
+        if (m) for (const o of known.get(j)!) out.push(`${m.off + o}@${m.root}`);
       });
     });
     return out;

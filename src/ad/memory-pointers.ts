@@ -368,6 +368,22 @@ export function slotKey(addr: Expr, offset: number, assigns: Map<number, Expr[]>
   return `${off}@${e.local}`;
 }
 
+/** A slotKey's constant offset and root local, or null for a word it could not name so. */
+export function parseSlotKey(key: string): { off: number; root: number } | null {
+  const m = /^(-?\d+)@(\d+)$/.exec(key);
+  return m ? { off: Number(m[1]), root: Number(m[2]) } : null;
+}
+
+/**
+ * The caller's word (slotKey) that a callee's parameter word `o@k` (o bytes into what its
+ * parameter k points to) is at this call, or null where the argument names no word.
+ */
+export function wordAtCall(call: Expr & { kind: "call" }, paramWord: string, assigns: Map<number, Expr[]>): string | null {
+  const w = parseSlotKey(paramWord)!, arg = call.args[w.root];
+  const base = arg?.type === "i32" ? parseSlotKey(slotKey(arg, 0, assigns)) : null;
+  return base ? `${base.off + w.off}@${base.root}` : null;
+}
+
 /**
  * What the function shows to be integers: words (by slotKey) a load of which is used as an
  * integer (compared, multiplied, shifted, a condition, an index or a pointer), and locals
@@ -467,11 +483,10 @@ export function parameterWords(fn: IRFunction): ParameterWords {
   const byParam = (keys: Set<string>, skip: Set<string>) => {
     const out = new Map<number, Set<number>>();
     for (const w of keys) {
-      const m = /^(-?\d+)@(\d+)$/.exec(w);
-      if (!m || Number(m[2]) >= fn.params.length || skip.has(w)) continue;
-      const p = Number(m[2]);
-      if (!out.has(p)) out.set(p, new Set());
-      out.get(p)!.add(Number(m[1]));
+      const m = parseSlotKey(w);
+      if (!m || m.root >= fn.params.length || skip.has(w)) continue;
+      if (!out.has(m.root)) out.set(m.root, new Set());
+      out.get(m.root)!.add(m.off);
     }
     return out;
   };

@@ -13,7 +13,7 @@ import { get, set } from "../ir/builder.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import type { Expr, IRFunction, Load, Store, ValType } from "../ir/types.js";
 import { assignmentsOf, forEachNode } from "../ir/walk.js";
-import { slotKey } from "./memory-pointers.js";
+import { parseSlotKey, slotKey } from "./memory-pointers.js";
 import { accessBytes } from "./clean-words.js";
 
 const FLOAT_OF: Record<string, { float: ValType; load: string; store: string }> = {
@@ -49,21 +49,20 @@ export function retypeCopies(fn: IRFunction): IRFunction {
     candidates.push({ x, load: v, stores });
   }
   const inCopies = new Set<Expr>(candidates.flatMap((c) => [c.load as Expr, ...c.stores]));
-  const KEY = /^(-?\d+)@(\d+)$/;
   /** The accesses other than copies that touch any byte of the `size` bytes at word `key`. */
   const touching = (key: string, size: number) => {
-    const k = KEY.exec(key);
+    const k = parseSlotKey(key);
     return accesses.filter((a) => {
       if (inCopies.has(a.node)) return false;
       if (a.key === key) return true;
-      const m = KEY.exec(a.key);
-      return !!k && !!m && m[2] === k[2] && Number(m[1]) < Number(k[1]) + size && Number(k[1]) < Number(m[1]) + a.size;
+      const m = parseSlotKey(a.key);
+      return !!k && !!m && m.root === k.root && m.off < k.off + size && k.off < m.off + a.size;
     });
   };
   // roots of memory handed to callees: they may write other types there, unseen here
-  const passed = new Set<string>();
+  const passed = new Set<number>();
   forEachNode(body, (n) => {
-    if (n.kind === "call" || n.kind === "call_indirect") for (const a of n.args) { const m = a.type === "i32" ? KEY.exec(slotKey(a, 0, assigns)) : null; if (m) passed.add(m[2]); }
+    if (n.kind === "call" || n.kind === "call_indirect") for (const a of n.args) { const m = a.type === "i32" ? parseSlotKey(slotKey(a, 0, assigns)) : null; if (m) passed.add(m.root); }
   });
   const copies = new Map<number, { load: Load; stores: Store[]; as: "float" | "words" }>();
   for (const { x, load: v, stores } of candidates) {
@@ -72,8 +71,8 @@ export function retypeCopies(fn: IRFunction): IRFunction {
     const others = keys.flatMap((k) => touching(k, size).map((a) => ({ ...a, same: a.key === k })));
     // the source read or written here as a float of the copy's width (memory no callee gets), and
     // nothing else over any byte of the copy's words (a union of two f32 in an f64's bytes)
-    const source = KEY.exec(keys[0]);
-    const sourceFloat = !!source && !passed.has(source[2]) && touching(keys[0], size).some((a) => a.key === keys[0] && a.type === float);
+    const source = parseSlotKey(keys[0]);
+    const sourceFloat = !!source && !passed.has(source.root) && touching(keys[0], size).some((a) => a.key === keys[0] && a.type === float);
     if (sourceFloat && others.every((a) => a.same && a.type === float)) copies.set(x, { load: v, stores, as: "float" });
     else if (v.op === "i64.load" && !others.some((a) => a.type === "f32" || a.type === "f64")) copies.set(x, { load: v, stores, as: "words" });
   }
