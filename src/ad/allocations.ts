@@ -8,12 +8,12 @@
 // at address + delta, and calls pass b + delta as the shadow pointer, as for arguments.
 // The shadow block lives on the tape: the reverse sweep pops it where it reverses the
 // allocation, after every use (LIFO); the runtime drops the whole tape after the call.
-import { allocationSize, allocatorOf, DELTA_OF, POINTER_DELTA, reallocatorOf, SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "../analysis/allocators.js";
+import { allocationSize, allocatorOf, DELTA_OF, POINTER_DELTA, RETURN_DELTA, reallocatorOf, SHADOW_ALLOC, SHADOW_REALLOC, SHADOW_UNREALLOC } from "../analysis/allocators.js";
 import { binary, get, i32, load, set, store } from "../ir/builder.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import type { Expr, IRFunction, IRModule, ValType } from "../ir/types.js";
 import { assignmentsOf, isNull } from "../ir/walk.js";
-import { CONST_DELTA, hoistAddressLoads, loadAddress, pointerClosure, pointerLoads, pointerParamsOf, pointerResultsOf, pointerUses, POISON, readsPointer, RETURN_DELTA } from "./memory-pointers.js";
+import { CONST_DELTA, hoistAddressLoads, loadAddress, pointerClosure, pointerLoads, pointerParamsOf, pointerResultsOf, pointerUses, POISON, readsPointer } from "./memory-pointers.js";
 import { TAPE, TAPE_GLOBALS } from "./tape.js";
 import { forwardObjectFields } from "./object-fields.js";
 import { STACK_POINTER, stackFrames } from "./stack-frames.js";

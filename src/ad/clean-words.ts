@@ -6,8 +6,8 @@
 // not escape, every writer of its words is in view: the function's own stores, and callees
 // given pointers into it, summarised by the words they write through each pointer parameter
 // and what those values come from. A word is clean when every value written to it is: a
-// constant, an i32 parameter, integer arithmetic on clean values, a call's i32 result, or a
-// load of a clean word. Floats, float bits (reinterpret, i64 values, which may hold a double),
+// constant, an i32 parameter, integer arithmetic on clean values, a call's result made of such
+// values (what the callee returns, mapped to this function's words), or a load of a clean word. Floats, float bits (reinterpret, i64 values, which may hold a double),
 // bytes from memory a caller passed, and writes the analysis cannot place make words dirty;
 // so does an escaped frame (its address stored in memory, returned, or handed to a callee that
 // lets it escape, to an import or to an indirect call), which anyone may write.
@@ -38,12 +38,9 @@ export function accessBytes(op: string, type: string): number {
   const m = /(8|16|32)(_[su])?$/.exec(op);
   return m ? Number(m[1]) / 8 : type === "i64" || type === "f64" ? 8 : 4;
 }
-const getLocal = (local: number): Expr => ({ kind: "local.get", type: "i32", local });
+/** The 4-byte words of a parameter an access of `size` bytes at offset `off` reads (an i64 load: both of its words). */
+const paramChunks = (off: number, param: number, size: number) => Array.from({ length: Math.ceil(size / 4) }, (_, i) => `${off + 4 * i}@${param}`);
 
-/**
- * The clean words of fn's frames (by slotKey), and what fn writes through its pointer
- * parameters. `callee(f)`: the summary of module function f (null: an import, whose effects are unknown).
- */
 /** The assignments cleanWords names words with (slotKey): zeros left out. */
 export const wordAssignments = (body: Expr) => assignmentsOf(body, true);
 
@@ -58,6 +55,11 @@ export interface CleanWords {
 
 export type CalleeWords = Pick<CleanWords, "writes" | "paramWords" | "returns">;
 
+/**
+ * The clean words of fn's frames (by slotKey), what fn writes through its pointer parameters,
+ * and what it returns. `calleeWords(f)`: the summary of module function f (null: an import,
+ * whose effects are unknown).
+ */
 export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWords | null): CleanWords {
   const callee = (f: string) => calleeWords(f)?.writes ?? null;
   const body = fn.body as Expr;
@@ -142,8 +144,7 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
     const k = parse(key);
     if (!k) return DIRTY;
     if (k.root < np) {
-      // (by 4-byte words from the access's offset: an i64 load needs both of its words vouched for)
-      const keys = Array.from({ length: Math.ceil(size / 4) }, (_, i) => `${k.off + 4 * i}@${k.root}`);
+      const keys = paramChunks(k.off, k.root, size);
       for (const pk of keys) paramWords.add(pk);
       return { dirty: false, params: new Set(keys) };
     }
@@ -242,17 +243,13 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   forEachNode(body, (n) => {
     const c = n.kind === "call" ? calleeWords(n.func) : null;
     if (n.kind !== "call" || !c) return;
-    for (const pk of c.paramWords) {
-      const m = parse(pk)!, arg = n.args[m.root];
-      const b = arg?.type === "i32" ? parse(slotKey(arg, 0, assigns)) : null;
-      if (b && b.root < np) paramWords.add(`${b.off + m.off}@${b.root}`);
-    }
+    for (const pk of c.paramWords) { const at = wordAtCall(n, pk, assigns); if (at && parse(at)!.root < np) paramWords.add(at); }
   });
   /** Whether a word holds no float bits, given which words of the parameters do not (`paramClean`, from the callers). */
   const isClean = (key: string, paramClean: (paramWord: string) => boolean = () => false, size = 4) => {
     const k = parse(key);
     if (!k) return false;
-    if (k.root < np) return Array.from({ length: Math.ceil(size / 4) }, (_, i) => `${k.off + 4 * i}@${k.root}`).every(paramClean);
+    if (k.root < np) return paramChunks(k.off, k.root, size).every(paramClean);
     if (!frames.has(k.root)) return false;
     const d = wordDep(key, size);
     return !d.dirty && [...d.params].every(paramClean);

@@ -28,10 +28,9 @@ import { copyAdjointFunctions, lowerMemFunctions } from "./bulk-memory.js";
 import { refuseIntegerCopies } from "./integer-copies.js";
 import { retypeCopies } from "./typed-copies.js";
 import { type CalleeWords, type CleanWords, cleanWords, type Dep, wordAssignments } from "./clean-words.js";
-import { allocatorOf, reallocatorOf } from "../analysis/allocators.js";
 import { deltaOfFunction, type ParameterWords, parameterWords, pointerDeltaFunction, wordAtCall, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
 import { STACK_POINTER } from "./stack-frames.js";
-import { RETURN_DELTA } from "../analysis/allocators.js";
+import { allocatorOf, reallocatorOf, RETURN_DELTA } from "../analysis/allocators.js";
 
 /**
  * A pointer into an argument buffer kept in a global would come back as a plain address

@@ -11,7 +11,7 @@ import { UnsupportedError } from "../errors.js";
 import { printExpr } from "../ir/print.js";
 import type { Expr } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
-import { assignmentsOf, children, constantOf, forEachNode } from "../ir/walk.js";
+import { assignmentsOf, children, forEachNode } from "../ir/walk.js";
 import { accessBytes, type Dep, wordAssignments } from "./clean-words.js";
 import { computedInteger, integerEvidence, type ParameterWords, parseSlotKey, slotKey, wordAtCall } from "./memory-pointers.js";
 

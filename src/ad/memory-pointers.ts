@@ -25,8 +25,7 @@ import { assignmentsOf, constantOf, forEachNode } from "../ir/walk.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import { printExpr } from "../ir/print.js";
 
-import { DELTA_OF, POINTER_DELTA, RETURN_DELTA } from "../analysis/allocators.js";
-export { RETURN_DELTA };
+import { DELTA_OF, POINTER_DELTA } from "../analysis/allocators.js";
 /** The delta of a word that holds no pointer that can be followed (2^31 as an i32). */
 export const POISON = -0x80000000;
 /**
@@ -53,7 +52,7 @@ export function pointerDeltaFunction(): IRFunction {
   };
 }
 
-/** `__ad_delta_of(p)` as a function: generated code replaces each call (context.ts, deltaOf); one left over gives POISON. */
+/** `__ad_delta_of(p)` as a function: generated code replaces each call (context.ts, pointerDeltaOf); one left over gives POISON. */
 export function deltaOfFunction(): IRFunction {
   return { name: DELTA_OF, inactive: true, params: ["i32"], results: ["i32"], locals: ["i32"], localNames: ["p"], body: i32(POISON) };
 }
