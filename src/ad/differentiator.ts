@@ -27,6 +27,7 @@ import { inlineAllocatingCalls } from "./inline-allocating.js";
 import { copyAdjointFunctions, lowerMemFunctions } from "./bulk-memory.js";
 import { refuseIntegerCopies } from "./integer-copies.js";
 import { retypeCopies } from "./typed-copies.js";
+import { type FloatSummary, floatWidths } from "./float-widths.js";
 import { type CalleeWords, type CleanWords, cleanWords, type Dep, wordAssignments } from "./clean-words.js";
 import { deltaOfFunction, type ParameterWords, parameterWords, pointerDeltaFunction, wordAtCall, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
 import { STACK_POINTER } from "./stack-frames.js";
@@ -169,6 +170,7 @@ export class Differentiator {
     refusePointerGlobals(first);
     refuseIntegerCopies(first, this.takesUserArguments(name), (f) => !this.isImport(f), mode, (f) => this.parameterWordsOf(f), this.cleanWordsIn(first.fn, name), (f) => this.resultOf(f));
     refuseViewFieldStores(first, (f) => this.mayStore(f));
+    this.refuseMixedFloatWidths(first.fn, name, mode);
     if (mode === "forward") return first;
     // reverse mode reads values of loads from memory that may change only through locals
     const mutable = new Set(this.module.globals.filter((g) => g.mutable).map((g) => g.name));
@@ -260,6 +262,26 @@ export class Differentiator {
       this.vouched.set(n.func, prev ? new Set([...prev].filter((pk) => shown.has(pk))) : shown);
     });
     return isClean;
+  }
+
+  private readonly floatSummaries = new Map<string, FloatSummary | null>();
+  /** float-widths.ts's account of the float accesses module function `name` makes through its parameters; null for an import or a helper of the derivative code. */
+  private floatSummaryOf(name: string): FloatSummary | null {
+    if (this.floatSummaries.has(name)) return this.floatSummaries.get(name)!;
+    const f = this.module.functions.find((x) => x.name === name);
+    if (!f || f.import || !f.body || name.startsWith("__ad_")) return null;
+    this.floatSummaries.set(name, null); // recursion: its accesses are its own, seen where they are made
+    const s = floatWidths(this.normalizedFn(name), (g) => this.floatSummaryOf(g)).summary;
+    this.floatSummaries.set(name, s);
+    return s;
+  }
+  /** Refuses a float access that carries a derivative over bytes also reached as a float of another width (float-widths.ts). */
+  private refuseMixedFloatWidths(fn: IRFunction, name: string, mode: "forward" | "reverse"): void {
+    const widths = floatWidths(fn, (g) => this.floatSummaryOf(g));
+    const c = widths.conflict(mode);
+    if (!c) return;
+    throw new UnsupportedError(name, printExpr(c.node, 0, fn.localNames).replace(/\s+/g, " ").slice(0, 120),
+      `the bytes it ${c.node.kind === "load" ? "reads" : "writes"} in ${c.memory} are also reached as floats of another width or at another offset (${c.other}): a union of a double and two floats, whose derivatives cannot be told apart in shadow memory; keep the double and the floats in separate memory${mode === "reverse" && !widths.conflict("forward") ? " (forward mode, which copies such bytes exactly, differentiates this function)" : ""}`);
   }
 
   /** Whether calling `name` can write memory (itself or through its callees). */

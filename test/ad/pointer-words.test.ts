@@ -166,18 +166,10 @@ const REVIEW5: [string, () => Arg[]][] = [
   ["c3_ret_chain", () => [f64(4), f64(4, 2), 4]],
   ["c4_ret_frame_field", () => [f32(2), f32(2, 2)]],
 ];
-/**
- * Known: clang -O2 copies a union of two floats with f64.load/f64.store, which the kernel also
- * reads as a double, while helpers read its halves as f32: the memory holds two types at once,
- * and the f64 copy's adjoint is added as a double. Reverse mode gives a wrong number there.
- */
-const KNOWN_WRONG = new Set(["b6_union_mix_retype_o2@2"]);
-
 describe.each([0, 2] as const)("fifth review: frame words, vouching, returned references, retyped copies (clang -O%i)", (opt) => {
   const program = Program.fromWasm(readFileSync(new URL(`../fixtures/pointer-words/review5.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
   for (const [name, args] of REVIEW5) {
-    const known = KNOWN_WRONG.has(`${name}@${opt}`);
-    (known ? it.skip : it)(`${name}: exact, or refused — never a wrong number${known ? " (known wrong: a union of two floats copied as a double by clang -O2)" : ""}`, async () => {
+    it(`${name}: exact, or refused — never a wrong number`, async () => {
       expect(await verdict(await program, name, args())).not.toMatch(/^wrong/);
     });
   }
