@@ -61,6 +61,7 @@ if (want("gmm")) for (const [d, k, n] of cli.gmm) cases.push(gmmCase(d, k, n));
 if (want("ba")) cases.push(baCase(cli.ba));
 if (want("lstm")) cases.push(lstmCase(...cli.lstm));
 if (want("rk4")) cases.push(rk4Case(cli.rk4));
+for (const c of cases) c.math = cli.math;
 
 const t0 = performance.now();
 const srcSnapshot = srcVersion();
@@ -121,7 +122,7 @@ for (const d of disposers) try { d(); } catch { /* already freed */ }
 const loadAtEnd = loadavg()[0];
 const meta: Meta & Record<string, unknown> = {
   date: new Date().toISOString(), node: process.version, v8: process.versions.v8, platform: `${process.platform} ${process.arch}`,
-  cpus: cpus().length, cpuModel: cpus()[0]?.model, quick: cli.quick, timing, detachedAtStart: true, firstCallRepeats,
+  cpus: cpus().length, cpuModel: cpus()[0]?.model, quick: cli.quick, timing, detachedAtStart: true, firstCallRepeats, math: cli.math,
   tolerances: { hand: HAND_TOLERANCE, f64Peers: F64_TOLERANCE, f32Peers: F32_TOLERANCE, finiteDifferences: 1e-4 },
   loadavg: { start: loadAtStart, end: loadAtEnd }, libraryStartupMs: loadMs, wallSeconds: (performance.now() - t0) / 1000, src: srcSnapshot,
   argv: process.argv.slice(2),

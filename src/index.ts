@@ -3,7 +3,7 @@ export { Program, Kernel } from "./runtime/program.js";
 export type { ProgramOptions } from "./runtime/program.js";
 export type { RuleSpec } from "./runtime/rules.js";
 export type { RuleActivity } from "./ir/types.js";
-export { KeepAllocatorCalls } from "./frontend/assemblyscript.js";
+export { KeepAllocatorCalls, KeepNativeMathCalls } from "./frontend/assemblyscript.js";
 export { autodiff } from "./runtime/autodiff.js";
 export { WasmArray } from "./runtime/wasm-array.js";
 export type { AutodiffResult } from "./runtime/autodiff.js";

@@ -11,8 +11,8 @@ const projectRoot = new URL("../../../", import.meta.url); // dist/bench/peers/ 
 /** The text of assembly/<path>. */
 export const assemblySource = (path: string): string => readFileSync(new URL(`assembly/${path}`, projectRoot), "utf8");
 
-export async function compileAsc(source: string): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await compileAssemblyScript(source)); // a copy on a plain ArrayBuffer (what WebAssembly.Module's types want)
+export async function compileAsc(source: string, math: "js" | "wasm" = "js"): Promise<Uint8Array<ArrayBuffer>> {
+  return new Uint8Array(await compileAssemblyScript(source, {}, math)); // a copy on a plain ArrayBuffer (what WebAssembly.Module's types want)
 }
 
 /** The imports of an asc module compiled with Math=JSMath: env."Math.exp" etc. are JS Math's. */

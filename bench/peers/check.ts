@@ -78,7 +78,7 @@ export async function checkCase(c: KernelCase, o: CheckOptions): Promise<{ res: 
   const rH: Row = { system: "hand-written AS adjoint", kind: "hand", status: "ok", tolerance: HAND_TOLERANCE };
   res.rows.push(rH);
   try {
-    const hand = c.hand(await HandModule.load(c.file));
+    const hand = c.hand(await HandModule.load(c.file, c.math));
     rH.io = hand.io;
     rH.maxRelErr = relErr(hand.gradient(), ref);
     if (!(rH.maxRelErr <= HAND_TOLERANCE)) { rH.status = "wrong gradient"; rH.reason = `max rel. err. ${rH.maxRelErr.toExponential(2)} > ${HAND_TOLERANCE}`; }

@@ -15,6 +15,8 @@ export const USAGE = `usage: node dist/bench/peers.js [options]
   --ba P                  observations (default 1000)
   --lstm LxHxT            layers, hidden size, steps (default 2x16x50)
   --rk4 STEPS             (default 10000)
+  --math js|wasm          where AssemblyScript's Math comes from, in ours and in the hand-written
+                          adjoints alike (Program.fromAssemblyScript's math; default wasm)
   --trace-limit S         a peer whose first call (trace + compile + run) exceeds S seconds,
                           measured or predicted from a smaller trace, is reported as too slow (default 20)`;
 
@@ -34,6 +36,7 @@ export interface Cli {
   lstm: [number, number, number];
   rk4: number;
   traceLimitMs: number;
+  math: "js" | "wasm";
   timing: TimingOptions;
 }
 
@@ -56,7 +59,7 @@ export function parseCli(argv: string[], defaultSvg: string): Cli {
   const cli: Omit<Cli, "timing" | "rounds"> & { rounds: number | null } = {
     quick: false, rounds: null, only: new Set(KERNEL_IDS), json: null, svg: defaultSvg,
     rosenbrock: [1000, 100_000], mlpBatch: 1000, heat: [100, 1000], gmm: [[2, 5, 1000], [10, 25, 1000]],
-    ba: 1000, lstm: [2, 16, 50], rk4: 10_000, traceLimitMs: 20_000,
+    ba: 1000, lstm: [2, 16, 50], rk4: 10_000, traceLimitMs: 20_000, math: "wasm",
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -83,6 +86,7 @@ export function parseCli(argv: string[], defaultSvg: string): Cli {
       case "--lstm": cli.lstm = tuple(v, 3, a) as [number, number, number]; break;
       case "--rk4": cli.rk4 = int(v, a); break;
       case "--trace-limit": cli.traceLimitMs = 1000 * int(v, a); break;
+      case "--math": if (v !== "js" && v !== "wasm") fail(`--math: js or wasm, got ${v}`); cli.math = v; break;
       default: fail(`unknown argument: ${a}`);
     }
   }

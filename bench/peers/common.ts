@@ -50,6 +50,12 @@ export interface KernelCase {
   peers: PeerImpls;
   /** Parameters for JSON. */
   params: Record<string, number>;
+  /**
+   * Where Math comes from in ours and in the hand-written adjoint (Program.fromAssemblyScript's
+   * `math`): "js" (imports of JS Math, calls out of Wasm) or "wasm" (AssemblyScript's
+   * NativeMath in the module); set for every case by --math.
+   */
+  math?: "js" | "wasm";
   /** The same kernel with fewer steps, `factor` times smaller, smallest first: a peer's first
    *  call on each, scaled by its factor, predicts the full one's, which is not attempted when
    *  the prediction exceeds the trace limit (a synchronous trace cannot be interrupted). */

@@ -10,7 +10,7 @@ import { HandModule } from "./hand.js";
 const step = (v: number) => 1e-7 * Math.max(1, Math.abs(v));
 
 export async function finiteDifferences(c: KernelCase, budgetMs: number): Promise<PeerRun> {
-  const m = await HandModule.load(c.file);
+  const m = await HandModule.load(c.file, c.math);
   const f = m.fn(c.fn);
   const addrs = c.args.map((a) => (a.kind === "dup" || a.kind === "const" ? m.put(a.data) : 0));
   const views = c.args.map((a, i) => (a.kind === "dup" ? m.f64(addrs[i], a.data.length) : null));

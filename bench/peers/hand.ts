@@ -13,8 +13,8 @@ export class HandModule {
   }
 
   /** assembly/<file> followed by assembly/hand/<file>, compiled as one AssemblyScript source. */
-  static async load(file: string): Promise<HandModule> {
-    const module = new WebAssembly.Module(await compileAsc(assemblySource(file) + "\n" + assemblySource(`hand/${file}`)));
+  static async load(file: string, math: "js" | "wasm" = "js"): Promise<HandModule> {
+    const module = new WebAssembly.Module(await compileAsc(assemblySource(file) + "\n" + assemblySource(`hand/${file}`), math));
     const instance = new WebAssembly.Instance(module, jsMathImports(module));
     return new HandModule(instance.exports as Record<string, unknown>, instance.exports.memory as WebAssembly.Memory);
   }

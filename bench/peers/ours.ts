@@ -27,7 +27,7 @@ export interface Ours {
 }
 
 export async function buildOurs(c: KernelCase): Promise<Ours> {
-  const program = await Program.fromAssemblyScript(assemblySource(c.file));
+  const program = await Program.fromAssemblyScript(assemblySource(c.file), { math: c.math });
   const k: Kernel = program.kernel(c.fn);
   const r = rng(0x0dd5 + c.args.length);
   // Copy API: working buffers, shadows and forward directions per argument (null where none).
@@ -126,7 +126,7 @@ export interface FirstCall {
  */
 export async function firstCall(c: KernelCase, repeats: number): Promise<FirstCall & { totalMsAll: number[] }> {
   const t0 = performance.now();
-  const bytes = await compileAsc(assemblySource(c.file));
+  const bytes = await compileAsc(assemblySource(c.file), c.math);
   const ascMs = performance.now() - t0;
   const all: FirstCall[] = [];
   for (let k = 0; k < repeats; k++) {

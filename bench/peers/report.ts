@@ -104,6 +104,7 @@ export function printReport(results: CaseResult[], meta: Meta): void {
   const ios = new Map<string, Set<string>>();
   for (const c of results) for (const r of c.rows) if (r.io) ios.set(r.system, (ios.get(r.system) ?? new Set()).add(r.io));
   out.push("", "Inputs/outputs (per kernel in JSON):", ...[...ios].map(([s, io]) => `  ${s}: ${[...io].join(" | ")}`));
+  out.push(`Math in ours and the hand-written adjoints: ${meta.math === "wasm" ? "AssemblyScript's NativeMath compiled into each module (--math wasm)" : "imports of JS Math (--math js)"}.`);
   out.push(`Measured on src at ${meta.src}.`);
   out.push("Library start-up, excluded above: " + Object.entries(meta.libraryStartupMs).map(([k, v]) => `${k} ${time(v)}`).join("; ") + ".");
   if (Math.max(meta.loadavg.start, meta.loadavg.end) > 0.5)

@@ -72,6 +72,8 @@ export interface Meta {
   quick: boolean;
   timing: { rounds: number; minSampleMs: number; warmupMs: number; warmupCalls: number };
   firstCallRepeats: number;
+  /** Where AssemblyScript's Math came from in ours and the hand-written adjoints (--math). */
+  math: "js" | "wasm";
   tolerances: Record<string, number>;
   loadavg: { start: number; end: number };
   libraryStartupMs: Record<string, number>;

@@ -87,7 +87,7 @@ function refuseBitReads(a: Analyzed): void {
   forEachNode(a.fn.body as Expr, (n) => {
     if (n.kind === "unary" && /^i(32|64)\.reinterpret_f/.test(n.op) && a.act.isActive(n.value))
       throw new UnsupportedError(a.fn.name, printExpr(n, 0, a.fn.localNames).replace(/\s+/g, " ").slice(0, 120),
-        "reading the bits of an active float (reinterpret) has no derivative; this is typical of software math compiled into the module (AssemblyScript's NativeMath/NativeMathf, libm), here inlined into the kernel where it cannot be recognized: use Math/Mathf (Program.fromAssemblyScript maps them to JS Math) or compile with --use Math=JSMath, import the function from \"Math\", or give the function a rule (program.rule)");
+        "reading the bits of an active float (reinterpret) has no derivative; this is typical of software math compiled into the module (AssemblyScript's NativeMath/NativeMathf, libm), here inlined into the kernel where it cannot be recognized: use Math/Mathf (Program.fromAssemblyScript maps them to JS Math) or compile with --use Math=JSMath, keep the software math as functions (Program.fromAssemblyScript(source, { math: \"wasm\" }), or the KeepNativeMathCalls transform in an asc build), import the function from \"Math\", or give the function a rule (program.rule)");
   });
 }
 

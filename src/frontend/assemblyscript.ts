@@ -13,16 +13,29 @@ export type AscOptions = Record<string, unknown>;
  * optimizes, allocations stay calls to `__alloc`/`__new`, which get shadow blocks.
  */
 const RUNTIME_CALLS = ["__alloc", "__new", "__free", "__realloc", "__renew"].map((f) => `~lib/rt/*/${f}`);
-export class KeepAllocatorCalls {
-  declare binaryen: { setPassArgument(key: string, value: string | null): void };
-  afterCompile(module: { runPasses(passes: string[]): void }): void {
-    for (const pattern of RUNTIME_CALLS) {
-      this.binaryen.setPassArgument("no-inline", pattern);
-      module.runPasses(["no-inline"]);
+/**
+ * With `math: "wasm"`, AssemblyScript's own software math (NativeMath, NativeMathf) is kept
+ * as functions too: a call to `~lib/math/NativeMath.tanh` is recognised by name and given its
+ * rule (src/ad/calls.ts), where inlined into a kernel its bit-level code would be refused.
+ */
+const NATIVE_MATH_CALLS = ["~lib/math/NativeMath.*", "~lib/math/NativeMathf.*"];
+
+/** An asc transform marking functions no-inline (by binaryen name pattern) before asc optimizes. */
+function keepCalls(patterns: string[]) {
+  return class KeepCalls {
+    declare binaryen: { setPassArgument(key: string, value: string | null): void };
+    afterCompile(module: { runPasses(passes: string[]): void }): void {
+      for (const pattern of patterns) {
+        this.binaryen.setPassArgument("no-inline", pattern);
+        module.runPasses(["no-inline"]);
+      }
+      this.binaryen.setPassArgument("no-inline", null);
     }
-    this.binaryen.setPassArgument("no-inline", null);
-  }
+  };
 }
+export const KeepAllocatorCalls = keepCalls(RUNTIME_CALLS);
+/** KeepAllocatorCalls, and NativeMath/NativeMathf kept as functions: for ahead-of-time builds without Math=JSMath. */
+export const KeepNativeMathCalls = keepCalls([...RUNTIME_CALLS, ...NATIVE_MATH_CALLS]);
 
 /**
  * How an exported function's parameter is passed, from asc's bindings: a plain value (numbers,
@@ -37,12 +50,20 @@ export type AscParam = { kind: "value" } | { kind: "staticarray"; elem: "f64" | 
 export interface AscOutput { bytes: Uint8Array; params: Map<string, AscParam[]> }
 
 /** The module's bytes. */
-export async function compileAssemblyScript(source: string, options: AscOptions = {}): Promise<Uint8Array> {
-  return (await compileAssemblyScriptWithParams(source, options)).bytes;
+export async function compileAssemblyScript(source: string, options: AscOptions = {}, math: AscMath = "js"): Promise<Uint8Array> {
+  return (await compileAssemblyScriptWithParams(source, options, math)).bytes;
 }
 
+/**
+ * Where Math and Mathf come from: "js", imports of JS Math (calls out of Wasm, ~20 ns each in
+ * V8); "wasm", AssemblyScript's NativeMath/NativeMathf compiled into the module and kept as
+ * functions, which the differentiator recognises by name (faster where math dominates; the
+ * values are musl's, which may differ from JS Math's in the last bit).
+ */
+export type AscMath = "js" | "wasm";
+
 /** The module's bytes, and how each export takes its parameters. */
-export async function compileAssemblyScriptWithParams(source: string, options: AscOptions = {}): Promise<AscOutput> {
+export async function compileAssemblyScriptWithParams(source: string, options: AscOptions = {}, math: AscMath = "js"): Promise<AscOutput> {
   if (typeof source !== "string") throw new ParseError("Program.fromAssemblyScript takes the source text");
   let asc: typeof import("assemblyscript/asc");
   try {
@@ -56,7 +77,8 @@ export async function compileAssemblyScriptWithParams(source: string, options: A
   // instead of software math compiled into the module (bit-level code without a derivative)
   // Mathf=JSMathf likewise for f32 (jsmathf.ts, a library file of our own)
   const args = ["input.ts", "--outFile", "out.wasm", "--runtime", "stub", "-O3", "--noAssert", "--debug", "--uncheckedBehavior", "always", "--use", "abort=",
-    "--use", "Math=JSMath", "--lib", LIB_DIR, "--use", "Mathf=JSMathf", "--bindings", "esm"];
+    ...(math === "js" ? ["--use", "Math=JSMath", "--lib", LIB_DIR, "--use", "Mathf=JSMathf"] : []), "--bindings", "esm"];
+  if (math !== "js" && math !== "wasm") throw new ParseError(`the math option of Program.fromAssemblyScript is "js" or "wasm", got ${String(math)}`);
   for (const [k, v] of Object.entries(options)) {
     const flag = "--" + k;
     if (v === true) args.push(flag);
@@ -69,7 +91,7 @@ export async function compileAssemblyScriptWithParams(source: string, options: A
     listFiles: (dir: string) => (dir.endsWith(LIB_DIR) ? ["jsmathf.ts"] : []),
     stderr: { write: (s: string | Uint8Array) => { stderrText += typeof s === "string" ? s : new TextDecoder().decode(s); return true; } } as never,
     stdout: { write: () => true } as never,
-    transforms: [KeepAllocatorCalls as never],
+    transforms: [(math === "wasm" ? KeepNativeMathCalls : KeepAllocatorCalls) as never],
   });
   if (error || !out["out.wasm"]) throw new ParseError(`AssemblyScript compilation failed: ${error?.message ?? "no output"}\n${stderrText}`);
   return { bytes: out["out.wasm"], params: parameterKinds(texts["out.d.ts"] ?? "", texts["out.js"] ?? "") };

@@ -10,7 +10,7 @@ import { emitModule } from "../backend/emit.js";
 import { ArgumentError, ParseError, TrapError } from "../errors.js";
 import { liftModule, readWasm, splitLocals } from "../frontend/lift.js";
 import { watToWasm } from "../frontend/wat.js";
-import { type AscOptions, type AscParam, compileAssemblyScriptWithParams } from "../frontend/assemblyscript.js";
+import { type AscMath, type AscOptions, type AscParam, compileAssemblyScriptWithParams } from "../frontend/assemblyscript.js";
 import type { Expr, IRFunction, IRModule } from "../ir/types.js";
 import { typeOfCallResults } from "../ir/types.js";
 import { hostMath } from "./host-math.js";
@@ -100,9 +100,9 @@ export class Program {
     return Program.fromWasm(await watToWasm(text), options);
   }
 
-  static async fromAssemblyScript(source: string, options: ProgramOptions & { asc?: AscOptions } = {}): Promise<Program> {
+  static async fromAssemblyScript(source: string, options: ProgramOptions & { asc?: AscOptions; math?: AscMath } = {}): Promise<Program> {
     // asc -O3 reuses locals across unrelated values (a pointer parameter becomes a loop counter)
-    const { bytes, params } = await compileAssemblyScriptWithParams(source, options.asc);
+    const { bytes, params } = await compileAssemblyScriptWithParams(source, options.asc, options.math);
     const program = await Program.fromWasm(bytes, { splitLocals: true, ...options });
     program.ascParams = params;
     return program;

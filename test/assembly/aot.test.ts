@@ -71,6 +71,34 @@ describe("ahead-of-time build of kernels that allocate", () => {
   });
 });
 
+describe("ahead-of-time build with AssemblyScript's own math (no Math=JSMath)", () => {
+  it("with the KeepNativeMathCalls transform, NativeMath stays functions and the gradients are the JIT path's (math: \"wasm\") bit for bit", async () => {
+    const { KeepNativeMathCalls } = await import("../../src/index.js");
+    const asc = (await import("assemblyscript/asc")).default;
+    const source = readFileSync(`${root}assembly/mlp.ts`, "utf8");
+    const out: Record<string, Uint8Array> = {};
+    const { error } = await asc.main(["mlp.ts", "--outFile", "mlp.wasm", "-O3", "--runtime", "stub", "--noAssert", "--debug"], {
+      readFile: (name: string) => (name === "mlp.ts" ? source : null),
+      writeFile: (name: string, contents: Uint8Array | string) => { if (typeof contents !== "string") out[name] = contents; },
+      listFiles: () => [],
+      transforms: [KeepNativeMathCalls] as never,
+    });
+    expect(error).toBeFalsy();
+    const aot = await Program.fromWasm(out["mlp.wasm"], { splitLocals: true });
+    expect(aot.ir.functions.some((f) => f.name === "~lib/math/NativeMath.tanh")).toBe(true);
+    const jit = await Program.fromAssemblyScript(source, { math: "wasm" });
+    const params = Float64Array.from({ length: 252 }, (_, i) => Math.sin(i) * 0.3), xs = Float64Array.of(0.4, -0.7, 0.1, 0.9);
+    const grads = [] as number[][];
+    for (const p of [aot, jit]) {
+      const g = new Float64Array(252);
+      await autodiff(ReverseWithPrimal, p.kernel("mlp_batch"), Duplicated(params.slice(), g), Const(xs), Const(2));
+      grads.push([...g]);
+    }
+    expect(grads[0]).toEqual(grads[1]);
+    expect(grads[0].filter((v) => v !== 0).length).toBeGreaterThan(200);
+  });
+});
+
 describe("JSMathf for ahead-of-time builds", () => {
   it("assembly/lib/jsmathf.ts is the library Program.fromAssemblyScript uses", async () => {
     const { JSMATHF_SOURCE } = await import("../../src/frontend/jsmathf.js");

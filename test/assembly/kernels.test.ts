@@ -25,13 +25,14 @@ const constBuf = (data: Float64Array | Int32Array): Arg => ({ kind: "const", dat
 const dup = (data: Float64Array, seed?: Float64Array): Arg => ({ kind: "dup", data, seed });
 
 const programs = new Map<string, Promise<Program>>();
-/** assembly/<file>.ts compiled once per file. */
-function program(file: string): Promise<Program> {
-  if (!programs.has(file)) {
+/** assembly/<file>.ts compiled once per file and math (Program.fromAssemblyScript's: JS Math imports, or NativeMath in the module). */
+function programOf(file: string, math: "js" | "wasm" = "js"): Promise<Program> {
+  const key = `${file}|${math}`;
+  if (!programs.has(key)) {
     const src = readFileSync(new URL(`../../assembly/${file}.ts`, import.meta.url), "utf8");
-    programs.set(file, Program.fromAssemblyScript(src));
+    programs.set(key, Program.fromAssemblyScript(src, { math }));
   }
-  return programs.get(file)!;
+  return programs.get(key)!;
 }
 
 const uniform = (r: () => number, n: number, lo: number, hi: number) => Float64Array.from({ length: n }, () => lo + (hi - lo) * r());
@@ -133,7 +134,10 @@ async function checkKernel(k: Kernel, args: Arg[], opts: CheckOptions = {}): Pro
   return compared;
 }
 
-describe("assembly/ kernels: reverse and forward against finite differences and each other", () => {
+// with math: "wasm", tanh, exp, log, sin, cos are AssemblyScript's NativeMath functions in the
+// module, differentiated by their rules (src/ad/calls.ts), not through their bit-level code
+describe.each(["js", "wasm"] as const)("assembly/ kernels (Math: %s): reverse and forward against finite differences and each other", (math) => {
+  const program = (file: string) => programOf(file, math);
   it("mlp: 2-50-2 tanh network, params packed in one buffer (252 values)", async () => {
     const k = (await program("mlp")).kernel("mlp");
     const r = rng(1);
@@ -239,6 +243,7 @@ describe("assembly/ kernels: reverse and forward against finite differences and 
 // The primal values against plain JS transcriptions of the same formulas (ADBench's C++
 // for GMM, BA and LSTM), so that the kernels compute what their headers say.
 describe("assembly/ kernels: primal against JS references", () => {
+  const program = (file: string) => programOf(file);
   const close = (got: number, want: number, what: string) => expect(relErr(got, want), `${what}: ${got} vs ${want}`).toBeLessThan(1e-12);
   const lse = (v: number[]) => { const m = Math.max(...v); return Math.log(v.reduce((s, x) => s + Math.exp(x - m), 0)) + m; };
 

@@ -57,6 +57,28 @@ describe("NativeMath kept as functions of the module", () => {
   });
 });
 
+describe("math: \"wasm\": AssemblyScript's NativeMath/NativeMathf compiled into the module, kept as functions", () => {
+  it.each([...unary.map(([n, , x]) => [n, [x]] as const), ...binary.map(([n, , x, y]) => [n, [x, y]] as const)])("Math.%s and Mathf.%s", async (name, args) => {
+    for (const [ns, t] of [["Math", "f64"], ["Mathf", "f32"]] as const) {
+      const p = await (nativePrograms[ns] ??= Program.fromAssemblyScript(source(ns, t), { math: "wasm" }));
+      await checkScalarKernel(p, `${name}_k`, [...args], { label: `${ns}.${name} (math: "wasm")` });
+    }
+  });
+
+  it("no JS Math is imported, and the software math asc would inline stays a function the rules reach", async () => {
+    const p = await Program.fromAssemblyScript(`export function k(x: f64): f64 { return Math.exp(x) * Math.tanh(x); }`, { math: "wasm" });
+    expect(p.ir.functions.filter((f) => f.import).map((f) => f.name)).toEqual([]);
+    expect(p.ir.functions.map((f) => f.name)).toEqual(expect.arrayContaining(["~lib/math/NativeMath.exp", "~lib/math/NativeMath.tanh"]));
+    const x = 0.4, r = await autodiff(Reverse, p.kernel("k"), Active(x));
+    expect(r.derivs[0]).toBeCloseTo(Math.exp(x) * Math.tanh(x) + Math.exp(x) * (1 - Math.tanh(x) ** 2), 14);
+  });
+
+  it("any other value of math is a ParseError", async () => {
+    await expect(Program.fromAssemblyScript("export function k(x: f64): f64 { return x; }", { math: "native" as never })).rejects.toThrow(/math option .* "js" or "wasm", got native/);
+  });
+});
+
+const nativePrograms: Record<string, Promise<Program> | undefined> = {};
 let mathf: Promise<Program> | null = null, math: Promise<Program> | null = null;
 const mathfProgram = () => (mathf ??= Program.fromAssemblyScript(source("Mathf", "f32")));
 const mathProgram = () => (math ??= Program.fromAssemblyScript(source("Math", "f64").split("\n").filter((l) => !l.includes("exp2")).join("\n")));
