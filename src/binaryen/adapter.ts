@@ -110,3 +110,11 @@ export function optimizeModule(m: BModule, optimizeLevel: number, shrinkLevel = 
   B.setLowMemoryUnused(false);
   m.optimize();
 }
+
+/** Runs the given passes (their internal heuristics at -O3 settings). */
+export function runModulePasses(m: BModule, passes: readonly string[]): void {
+  B.setOptimizeLevel(3);
+  B.setShrinkLevel(0);
+  B.setLowMemoryUnused(false);
+  m.runPasses([...passes]);
+}

@@ -27,8 +27,12 @@ const debugEnabled = () => typeof process !== "undefined" && !!process.env?.WASM
 export interface ProgramOptions {
   /** The module's imports other than "Math", as for WebAssembly.instantiate. */
   imports?: Record<string, Record<string, unknown>>;
-  /** binaryen optimize level for derivative modules (0 turns optimization off); default 3. */
-  optimize?: number;
+  /**
+   * How derivative modules (and the lifted primal) are optimized: a binaryen optimize level
+   * (0 turns optimization off, 3 is binaryen's -O3), or "fast" (the default): a short pass
+   * list, as fast on the bench kernels as -O3 at about half the compile time (backend/emit.ts).
+   */
+  optimize?: number | "fast";
   /**
    * Give every assignment its own local before differentiating (binaryen's ssa pass). Optimized
    * output of asc or clang reuses one local for unrelated values (a pointer, later a counter),
@@ -126,7 +130,7 @@ export class Program {
     };
     if (memory.import) delete primal.memory!.exportName;
     // the lifted module went through ssa (more locals, copies at merges): optimize it back
-    const { bytes } = emitModule(primal, { optimize: options.optimize ?? 3 });
+    const { bytes } = emitModule(primal, { optimize: options.optimize ?? "fast" });
     const imports: Imports = { ...user, Math: { ...hostMath, ...(user.Math ?? {}) } };
     // AssemblyScript's JSMath bindings import env."Math.exp" and friends, and constants as globals (Math.PI)
     const jsMath = [...ir.globals.map((g) => ({ imp: g.import, kind: "number" })), ...ir.functions.map((f) => ({ imp: f.import, kind: "function" }))];
@@ -351,7 +355,7 @@ export class Program {
       for (const f of mod.functions) if (f.body && f.name.includes("__")) console.error(printFunction(f));
     }
     // (with debugging on, the module keeps its function names, so a trap's stack trace names the derivative function)
-    const { bytes } = emitModule(mod, { optimize: this.options.optimize ?? 3, names: debugEnabled() });
+    const { bytes } = emitModule(mod, { optimize: this.options.optimize ?? "fast", names: debugEnabled() });
     const imports: Imports = { ...this.imports, [SHARED]: { memory: this.memory }, [RULE_IMPORTS]: this.jsRules };
     for (const g of this.ir.globals)
       if (g.mutable && !g.import) imports[SHARED][`g_${g.name}`] = this.instance.exports[`${SHARED}_g_${g.name}`];

@@ -1,7 +1,7 @@
 // Determinism: the same inputs give bit-identical results (Object.is per value: primal,
 // reverse derivatives and shadows, forward tangents and shadows, final buffers) across
 // repeated calls on one Program (compile cache hits), across two Program instances of the
-// same module, and with optimize: 0 against the default optimize level — binaryen's
+// same module, and with optimize: 0 and 3 against the default pass list — binaryen's
 // optimizer must not change float semantics (no reassociation, no fused operations).
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -111,9 +111,11 @@ describe("determinism: bit-identical derivatives", () => {
       expectIdentical(await c.run(b), await c.run(a), "second Program");
     });
 
-    it("with optimize: 0 and with the default optimize level", async () => {
-      const [opt, plain] = await Promise.all([load(c), load(c, { optimize: 0 })]);
-      expectIdentical(await c.run(plain), await c.run(opt), "optimize 0 vs default");
+    it("with optimize: 0, binaryen's -O3 and the default (\"fast\" pass list)", async () => {
+      const [opt, plain, o3] = await Promise.all([load(c), load(c, { optimize: 0 }), load(c, { optimize: 3 })]);
+      const want = await c.run(opt);
+      expectIdentical(await c.run(plain), want, "optimize 0 vs default");
+      expectIdentical(await c.run(o3), want, "optimize 3 vs default");
     });
   });
 });
