@@ -10,11 +10,12 @@ import { lowerModule } from "./lower.js";
  * The passes of the "fast" pipeline: what V8's optimizing tier does not do for our generated
  * code. Inlining (helpers and callees' derivative functions into their callers), local-cse
  * (the reverse sweep recomputes addresses and reloads values the forward sweep had: 25% of
- * Rosenbrock's gradient), simplify-locals-nostructure and coalesce-locals (the IR's many
- * single-use locals), optimize-instructions. On the bench's kernels this runs as fast as
- * binaryen's -O3 (Rosenbrock faster) in about half the compile time (bench/run.ts: compile ms).
+ * Rosenbrock's gradient), coalesce-locals (the IR's many short-lived locals: heat's sweeps),
+ * optimize-instructions. On the bench's kernels this runs as fast as binaryen's -O3
+ * (Rosenbrock's reverse faster) in a third of the compile time (bench/run.ts: compile ms).
+ * simplify-locals is left out: the same speed, and most of the time -O3 spends on a GMM.
  */
-export const FAST_PASSES = ["inlining", "local-cse", "simplify-locals-nostructure", "coalesce-locals", "optimize-instructions", "remove-unused-module-elements"] as const;
+export const FAST_PASSES = ["inlining", "local-cse", "coalesce-locals", "optimize-instructions", "remove-unused-module-elements"] as const;
 
 export interface EmitOptions {
   /** binaryen optimize level (0 turns optimization off), or "fast" (FAST_PASSES); default 3. */

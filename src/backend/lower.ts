@@ -7,6 +7,12 @@ import { binaryOps, loadOps, storeOps, unaryOps } from "../ir/ops.js";
 import type { CfgBody, Expr, IRFunction, IRModule, Terminator, Type, ValType } from "../ir/types.js";
 
 const MEMORY = "0";
+/**
+ * The name loads, stores and the bulk-memory instructions give: none, which binaryen takes
+ * for the module's one memory. A name costs a string copied into binaryen's heap per
+ * instruction, a good part of lowering a large derivative module.
+ */
+const THE_MEMORY = null as unknown as string;
 
 export function lowerModule(mod: IRModule): BModule {
   const m = new B.Module();
@@ -56,8 +62,10 @@ function scratch(ctx: FnCtx, t: number): number {
 
 const bt = (t: Type): number => (t === "tuple" ? B.auto : typeToB(t));
 
+let ops: ReturnType<typeof opTables> | null = null;
+
 function lowerExpr(m: BModule, e: Expr, ctx: FnCtx): BRef {
-  const { unary, binary } = opTables(Object.keys(unaryOps), Object.keys(binaryOps));
+  const { unary, binary } = (ops ??= opTables(Object.keys(unaryOps), Object.keys(binaryOps)));
   const L = (x: Expr) => lowerExpr(m, x, ctx);
   const Lopt = (x: Expr | null) => (x ? L(x) : 0);
   switch (e.kind) {
@@ -89,12 +97,12 @@ function lowerExpr(m: BModule, e: Expr, ctx: FnCtx): BRef {
     case "load": {
       const [t, name] = e.op.split(".");
       if (!loadOps[e.op]) throw new BackendError(`unknown load ${e.op}`);
-      return m[t][name](e.offset, e.align, L(e.addr), MEMORY);
+      return m[t][name](e.offset, e.align, L(e.addr), THE_MEMORY);
     }
     case "store": {
       const [t, name] = e.op.split(".");
       if (!storeOps[e.op]) throw new BackendError(`unknown store ${e.op}`);
-      return m[t][name](e.offset, e.align, L(e.addr), L(e.value), MEMORY);
+      return m[t][name](e.offset, e.align, L(e.addr), L(e.value), THE_MEMORY);
     }
     case "call": return m.call(e.func, e.args.map(L), e.type === "tuple" ? B.createType(resultsOf(ctx, e.func).map(typeToB)) : bt(e.type));
     case "call_indirect":
@@ -108,10 +116,10 @@ function lowerExpr(m: BModule, e: Expr, ctx: FnCtx): BRef {
     case "unreachable": return m.unreachable();
     case "nop": return m.nop();
     case "drop": return m.drop(L(e.value));
-    case "memory.size": return m.memory.size(MEMORY, false);
-    case "memory.grow": return m.memory.grow(L(e.delta), MEMORY, false);
-    case "memory.copy": return m.memory.copy(L(e.dest), L(e.src), L(e.size), MEMORY, MEMORY);
-    case "memory.fill": return m.memory.fill(L(e.dest), L(e.value), L(e.size), MEMORY);
+    case "memory.size": return m.memory.size(THE_MEMORY, false);
+    case "memory.grow": return m.memory.grow(L(e.delta), THE_MEMORY, false);
+    case "memory.copy": return m.memory.copy(L(e.dest), L(e.src), L(e.size), THE_MEMORY, THE_MEMORY);
+    case "memory.fill": return m.memory.fill(L(e.dest), L(e.value), L(e.size), THE_MEMORY);
   }
   throw new BackendError(`cannot lower IR node ${(e as Expr).kind}`);
 }

@@ -61,8 +61,10 @@ export function opTables(unaryNames: string[], binaryNames: string[]) {
   return tables;
 }
 
+// (one table, not an object per call: lowering asks for a type at nearly every node)
+let bTypes: Record<ValType | "none" | "unreachable", number> | null = null;
 export const typeToB = (t: ValType | "none" | "unreachable"): number =>
-  ({ i32: B.i32, i64: B.i64, f32: B.f32, f64: B.f64, none: B.none, unreachable: B.unreachable })[t];
+  (bTypes ??= { i32: B.i32, i64: B.i64, f32: B.f32, f64: B.f64, none: B.none, unreachable: B.unreachable })[t];
 export function typeFromB(t: number): ValType | "none" | "unreachable" {
   if (t === B.i32) return "i32";
   if (t === B.i64) return "i64";
