@@ -18,5 +18,9 @@ export interface ActivitySignature {
   resultActive: boolean;
 }
 
-export const signatureKey = (s: ActivitySignature): string =>
-  s.params.map((p) => ({ active: "A", dup: "D", "const-ptr": "P", const: "C", unknown: "U" })[p]).join("") + (s.resultActive ? ">A" : ">C");
+const LETTER: Record<ParamActivity, string> = { active: "A", dup: "D", "const-ptr": "P", const: "C", unknown: "U" };
+export const signatureKey = (s: ActivitySignature): string => {
+  let k = "";
+  for (const p of s.params) k += LETTER[p];
+  return k + (s.resultActive ? ">A" : ">C");
+};

@@ -47,51 +47,54 @@ export function planArguments(kernel: Kernel, args: unknown[], mode: "forward" |
   return args.map((raw, i) => {
     const param = fn.params[i];
     const a: Annotated = isAnnotated(raw) ? raw : { activity: "const", value: raw as number };
-    const where = `argument ${i} of ${kernel.name} (${param})`;
-    if (mode === "call" && a.activity !== "const") throw new ArgumentError(`${where}: kernel.call takes plain values; use autodiff for ${a.activity} arguments`);
-    if (a.activity === "batch") throw new ArgumentError(`${where}: BatchDuplicated is not supported yet; call autodiff once per shadow`);
+    const where = () => `argument ${i} of ${kernel.name} (${param})`; // (built only for an error)
+    if (mode === "call" && a.activity !== "const") throw new ArgumentError(`${where()}: kernel.call takes plain values; use autodiff for ${a.activity} arguments`);
+    if (a.activity === "batch") throw new ArgumentError(`${where()}: BatchDuplicated is not supported yet; call autodiff once per shadow`);
     const v = a.value as unknown;
-    for (const b of [v, (a as { shadow?: unknown }).shadow])
+    const checkOwner = (b: unknown) => {
       if (isWasmArray(b) && (b.owner !== kernel.program || b.freed))
-        throw new ArgumentError(`${where}: ${b.freed ? "the WasmArray was freed" : "the WasmArray belongs to another Program"}`);
+        throw new ArgumentError(`${where()}: ${b.freed ? "the WasmArray was freed" : "the WasmArray belongs to another Program"}`);
+    };
+    checkOwner(v);
+    checkOwner((a as { shadow?: unknown }).shadow);
     if (isBuffer(v)) {
-      if (param !== "i32") throw new ArgumentError(`${where}: a buffer can only be passed for an i32 (pointer) parameter`);
+      if (param !== "i32") throw new ArgumentError(`${where()}: a buffer can only be passed for an i32 (pointer) parameter`);
     } else if (typeof v === "number" || typeof v === "bigint") {
       if (param === "i64" ? typeof v !== "bigint" && !Number.isInteger(v) : typeof v !== "number")
-        throw new ArgumentError(`${where}: expected a ${param === "i64" ? "bigint or integer" : "number"}, got ${describe(v)}`);
-      if (param === "i32" && !Number.isInteger(v)) throw new ArgumentError(`${where}: expected an integer, got ${v}`);
-    } else throw new ArgumentError(`${where}: expected a number or a typed array, got ${describe(v)}`);
+        throw new ArgumentError(`${where()}: expected a ${param === "i64" ? "bigint or integer" : "number"}, got ${describe(v)}`);
+      if (param === "i32" && !Number.isInteger(v)) throw new ArgumentError(`${where()}: expected an integer, got ${v}`);
+    } else throw new ArgumentError(`${where()}: expected a number or a typed array, got ${describe(v)}`);
     const value = (param === "i64" && typeof v === "number" ? BigInt(v) : v) as ArgPlan["value"];
     const plan: ArgPlan = { param, activity: "const", value, shadow: null, address: -1, shadowAddress: -1 };
     const asc = kernel.program.ascParams?.get(kernel.name)?.[i];
     if (asc?.kind === "managed")
-      throw new ArgumentError(`${where}: the AssemblyScript parameter is a ${asc.type}, a managed object the wrapper cannot build; take the data as StaticArray<f64> or as a usize pointer (load<f64>(p + (<usize>i << 3)))`);
+      throw new ArgumentError(`${where()}: the AssemblyScript parameter is a ${asc.type}, a managed object the wrapper cannot build; take the data as StaticArray<f64> or as a usize pointer (load<f64>(p + (<usize>i << 3)))`);
     if (asc?.kind === "staticarray") {
       const want = asc.elem === "f64" ? Float64Array : Float32Array;
-      if (!(v instanceof want)) throw new ArgumentError(`${where}: the AssemblyScript parameter is a StaticArray<${asc.elem}>; pass a ${want.name} (copied in, after the object header the wrapper writes)`);
+      if (!(v instanceof want)) throw new ArgumentError(`${where()}: the AssemblyScript parameter is a StaticArray<${asc.elem}>; pass a ${want.name} (copied in, after the object header the wrapper writes)`);
       plan.header = { rtId: asc.rtId };
     }
     if (asc?.kind === "view") {
       const want = asc.elem === "f64" ? Float64Array : Float32Array;
       const type = asc.size === 12 ? `${want.name}` : `Array<${asc.elem}>`;
-      if (!(v instanceof want)) throw new ArgumentError(`${where}: the AssemblyScript parameter is a ${type}; pass a ${want.name} (copied in; the wrapper builds the ${type} object around it)`);
-      if (a.activity === "duplicated" && !(a.shadow instanceof want)) throw new ArgumentError(`${where}: the shadow of a ${type} parameter must be a ${want.name} too (the wrapper builds a shadow object around it)`);
+      if (!(v instanceof want)) throw new ArgumentError(`${where()}: the AssemblyScript parameter is a ${type}; pass a ${want.name} (copied in; the wrapper builds the ${type} object around it)`);
+      if (a.activity === "duplicated" && !(a.shadow instanceof want)) throw new ArgumentError(`${where()}: the shadow of a ${type} parameter must be a ${want.name} too (the wrapper builds a shadow object around it)`);
       plan.header = { rtId: ARRAYBUFFER_ID };
       plan.view = { rtId: asc.rtId, size: asc.size, elemBytes: want.BYTES_PER_ELEMENT, object: -1, shadowObject: -1 };
     }
     if (a.activity === "active") {
-      if (mode !== "reverse") throw new ArgumentError(`${where}: Active is for reverse mode; in forward mode pass Duplicated(value, tangent)`);
-      if (!isFloat(param)) throw new ArgumentError(`${where}: only float (f32/f64) parameters can be Active; pass integers as Const`);
+      if (mode !== "reverse") throw new ArgumentError(`${where()}: Active is for reverse mode; in forward mode pass Duplicated(value, tangent)`);
+      if (!isFloat(param)) throw new ArgumentError(`${where()}: only float (f32/f64) parameters can be Active; pass integers as Const`);
       plan.activity = "active";
     } else if (a.activity === "duplicated") {
       if (isBuffer(v)) {
-        if (!isBuffer(a.shadow)) throw new ArgumentError(`${where}: the shadow of a buffer must be a typed array, got ${describe(a.shadow)}`);
+        if (!isBuffer(a.shadow)) throw new ArgumentError(`${where()}: the shadow of a buffer must be a typed array, got ${describe(a.shadow)}`);
         if (a.shadow.byteLength !== v.byteLength)
-          throw new ArgumentError(`${where}: the shadow has ${a.shadow.byteLength} bytes but its buffer has ${v.byteLength}; they must be equal`);
+          throw new ArgumentError(`${where()}: the shadow has ${a.shadow.byteLength} bytes but its buffer has ${v.byteLength}; they must be equal`);
       } else {
-        if (!isFloat(param)) throw new ArgumentError(`${where}: only float parameters and buffers can be Duplicated; pass integers as Const`);
-        if (mode === "reverse") throw new ArgumentError(`${where}: a scalar is Active in reverse mode (its derivative comes back in r.derivs); Duplicated(value, tangent) is for forward mode`);
-        if (typeof a.shadow !== "number") throw new ArgumentError(`${where}: the tangent of a scalar must be a number, got ${describe(a.shadow)}`);
+        if (!isFloat(param)) throw new ArgumentError(`${where()}: only float parameters and buffers can be Duplicated; pass integers as Const`);
+        if (mode === "reverse") throw new ArgumentError(`${where()}: a scalar is Active in reverse mode (its derivative comes back in r.derivs); Duplicated(value, tangent) is for forward mode`);
+        if (typeof a.shadow !== "number") throw new ArgumentError(`${where()}: the tangent of a scalar must be a number, got ${describe(a.shadow)}`);
       }
       plan.activity = isBuffer(v) || mode === "forward" ? (isBuffer(v) ? "dup" : "active") : "active";
       plan.shadow = a.shadow as ArgPlan["shadow"];

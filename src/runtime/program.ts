@@ -167,8 +167,12 @@ export class Program {
     return new WasmArray(this.arena.heap, this, ctor, address, length);
   }
 
+  private readonly globalsByName = new Map<string, WebAssembly.Global>();
+  // (looked up once: reading instance.exports by a built name is a good part of a small call's overhead)
   private global(name: string): WebAssembly.Global {
-    return this.instance.exports[`${SHARED}_g_${name}`] as WebAssembly.Global;
+    let g = this.globalsByName.get(name);
+    if (!g) { g = this.instance.exports[`${SHARED}_g_${name}`] as WebAssembly.Global; this.globalsByName.set(name, g); }
+    return g;
   }
 
   private kernelPages(): number { return this.global(KERNEL_PAGES).value as number; }
@@ -215,7 +219,7 @@ export class Program {
     const targets = resolveFunction(this.ir, name);
     if (targets.length === 0) throw new ArgumentError(`inactive(${JSON.stringify(name)}): no such function or import in the module`);
     for (const f of targets) f.inactive = true;
-    this.cache.clear();
+    this.cache.clear(); this.ready.clear();
     return this;
   }
 
@@ -246,7 +250,7 @@ export class Program {
       if (!Number.isInteger(i) || f.params[i] !== "i32")
         throw new ArgumentError(`${what}: size index ${JSON.stringify(i)} is not an i32 parameter of ${name} ${sig}; expected ${form}`);
     for (const t of targets) t.allocator = { size: [...size] as [number] | [number, number] };
-    this.cache.clear();
+    this.cache.clear(); this.ready.clear();
     return this;
   }
 
@@ -261,7 +265,7 @@ export class Program {
    */
   rule(name: string, spec: RuleSpec): this {
     registerRule(this.ir, this.jsRules, name, spec, this.imports);
-    this.cache.clear();
+    this.cache.clear(); this.ready.clear();
     return this;
   }
   private readonly jsRules: Record<string, (...a: never[]) => unknown> = {};
@@ -281,7 +285,7 @@ export class Program {
     const targets = resolveFunction(this.ir, name).filter((f) => f.body);
     if (targets.length === 0) throw new ArgumentError(`checkpoint(${JSON.stringify(name)}): no such function in the module`);
     for (const f of targets) f.checkpoint = { every };
-    this.cache.clear();
+    this.cache.clear(); this.ready.clear();
     return this;
   }
 
@@ -301,16 +305,22 @@ export class Program {
   }
 
   /** The derivative entry for (kernel, mode, signature), compiled once and cached. */
-  derivative(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature): Promise<CompiledDerivative> {
+  derivative(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature): Promise<CompiledDerivative> | CompiledDerivative {
     const key = `${kernel.name}|${mode}|${signatureKey(sig)}`;
+    // (compiled already: no promise to wait on, which a small kernel's call would notice)
+    const ready = this.ready.get(key);
+    if (ready) return ready;
     let got = this.cache.get(key);
     if (!got) {
       got = this.compile(kernel, mode, sig);
       this.cache.set(key, got);
-      got.catch(() => this.cache.delete(key));
+      const compiling = got;
+      // (unless a rule, mark or checkpoint cleared the cache while it compiled)
+      got.then((c) => { if (this.cache.get(key) === compiling) this.ready.set(key, c); }, () => this.cache.delete(key));
     }
     return got;
   }
+  private readonly ready = new Map<string, CompiledDerivative>();
 
   /** The derivative module's IR, for inspection and tests (not optimized, not instantiated). */
   derivativeIR(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature): IRModule {
