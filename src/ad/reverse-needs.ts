@@ -12,7 +12,7 @@ import { isPureTree } from "../ir/normalize.js";
 import type { Expr } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { forEachNode, mapTree } from "../ir/walk.js";
-import type { ForwardCfg } from "./cfg.js";
+import { type ForwardCfg, successors } from "./cfg.js";
 import { callCarries, calleeOf } from "./calls.js";
 import { partialUses, placeholders } from "./context.js";
 import type { Differentiator } from "./differentiator.js";
@@ -45,7 +45,8 @@ export class ReverseNeeds {
     entryReads: Map<number, Set<number>> = new Map()) {
     const raw = new Map([...cfg.blocks].map(([id, b]) => [id, b.stmts.map((s) => this.needsOf(s, retLocal, resultActive))]));
     const assigned = new Set([...raw.values()].flatMap((ns) => ns.flatMap((n) => n.defs)));
-    for (const [id, b] of cfg.blocks) this.stmts.set(id, this.rematerialize(b.stmts, raw.get(id)!, assigned));
+    const across = new AcrossBlocks(cfg, raw, ptr.fn.params.length);
+    for (const [id, b] of cfg.blocks) this.stmts.set(id, this.rematerialize(id, b.stmts, raw.get(id)!, assigned, across));
     const blockStmts = (id: number) => cfg.blocks.get(id)!.stmts;
     const lin = new Map<number, Set<number>>();
     const lout = new Map<number, Set<number>>();
@@ -89,7 +90,44 @@ export class ReverseNeeds {
    * unless the recomputation reads two or more float locals that must then be restored in
    * its place (assigned ones, not already read): restoring the value alone is cheaper.
    */
-  private rematerialize(stmts: Expr[], raw: StmtNeeds[], assigned: Set<number>): StmtNeeds[] {
+  private rematerialize(block: number, stmts: Expr[], raw: StmtNeeds[], assigned: Set<number>, across: AcrossBlocks): StmtNeeds[] {
+    const { lastDefBefore, resolve } = this.resolverFor(stmts, raw);
+    const MAX_NODES = 48;
+    return raw.map((n, k) => {
+      const subst = new Map<number, Expr>();
+      const pre = new Set<number>();
+      for (const y of n.pre) {
+        const r = resolve(y, k, { nodes: MAX_NODES }, k) ?? this.resolveAcross(y, block, k, across, MAX_NODES);
+        const restoredInstead = r ? [...r.floats].filter((w) => assigned.has(w) && !n.pre.has(w)).length : 0;
+        if (r && restoredInstead < 2 && [...r.leaves].every(([w, dw]) => lastDefBefore(w, k) === dw)) {
+          subst.set(y, r.tree);
+          for (const w of r.leaves.keys()) pre.add(w);
+        } else pre.add(y);
+      }
+      return { ...n, pre, subst };
+    });
+  }
+
+  /**
+   * A value defined in another block D, by the only assignment of its local in the function,
+   * recomputed where block U's reversal reads it: D must dominate U, and what the value reads
+   * (its leaves, after recomputing within D) must not be assigned on any path from the
+   * definition to the use. That spares the tape an address computed before a branch and
+   * used after it (heat's `tmp + 8i` around the boundary tests). Leaves come back as holding
+   * their value at U's entry (no assignment in U before the use).
+   */
+  private resolveAcross(y: number, block: number, pos: number, across: AcrossBlocks, budget: number) {
+    const def = across.onlyDef(y);
+    if (!def || def.block === block || !across.dominates(def.block, block)) return null;
+    const inD = this.resolverFor(across.cfg.blocks.get(def.block)!.stmts, across.raw.get(def.block)!);
+    const r = inD.resolve(y, def.pos + 1, { nodes: budget }, def.pos + 1);
+    if (!r) return null;
+    for (const w of r.leaves.keys()) if (across.assignedBetween(w, def, block, pos)) return null;
+    return { tree: r.tree, leaves: new Map([...r.leaves.keys()].map((w) => [w, -1])), floats: r.floats };
+  }
+
+  /** Recomputation within one block's statements. */
+  private resolverFor(stmts: Expr[], raw: StmtNeeds[]) {
     const defsAt = new Map<number, number[]>();
     raw.forEach((n, k) => n.defs.forEach((x) => { const l = defsAt.get(x) ?? []; l.push(k); defsAt.set(x, l); }));
     const lastDefBefore = (x: number, pos: number) => { let j = -1; for (const k of defsAt.get(x) ?? []) if (k < pos) j = k; return j; };
@@ -100,7 +138,6 @@ export class ReverseNeeds {
       forEachNode(s.value, (n) => { if ((n.kind === "load" && !this.stable.isStable(n)) || n.kind === "global.get") ok = false; });
       return ok ? s.value : null;
     };
-    const MAX_NODES = 48;
     /** The tree that recomputes local y as read at position pos, and the block-entry or non-recomputable locals it reads (with their reaching definition). */
     // `at`: where the recomputed value is used; a local is recomputed from what it read only if
     // all of that still holds at `at` (else it stays a leaf: `i = i + 1` overwrote its input)
@@ -125,19 +162,7 @@ export class ReverseNeeds {
       });
       return budget.nodes < 0 ? null : { tree, leaves, floats };
     };
-    return raw.map((n, k) => {
-      const subst = new Map<number, Expr>();
-      const pre = new Set<number>();
-      for (const y of n.pre) {
-        const r = resolve(y, k, { nodes: MAX_NODES }, k);
-        const restoredInstead = r ? [...r.floats].filter((w) => assigned.has(w) && !n.pre.has(w)).length : 0;
-        if (r && restoredInstead < 2 && [...r.leaves].every(([w, dw]) => lastDefBefore(w, k) === dw)) {
-          subst.set(y, r.tree);
-          for (const w of r.leaves.keys()) pre.add(w);
-        } else pre.add(y);
-      }
-      return { ...n, pre, subst };
-    });
+    return { lastDefBefore, resolve };
   }
 
   /** Locals read while propagating an adjoint into pure tree e (values the partials use, addresses of shadowed loads). */
@@ -210,6 +235,44 @@ export class ReverseNeeds {
       default: break;
     }
     return { defs, pre, post, subst: new Map() };
+  }
+}
+
+/** Where each local is assigned across the CFG, and which blocks lie between two points. */
+class AcrossBlocks {
+  private readonly defs = new Map<number, { block: number; pos: number }[]>();
+  private readonly succ = new Map<number, number[]>();
+  constructor(readonly cfg: ForwardCfg, readonly raw: Map<number, StmtNeeds[]>, private readonly params: number) {
+    for (const [id, ns] of raw) ns.forEach((n, pos) => n.defs.forEach((x) => { const l = this.defs.get(x) ?? []; l.push({ block: id, pos }); this.defs.set(x, l); }));
+    for (const [id, b] of cfg.blocks) this.succ.set(id, successors(b.exit));
+  }
+  /** The only assignment of local x in the function (parameters have one at entry: none). */
+  onlyDef(x: number): { block: number; pos: number } | null {
+    const l = this.defs.get(x);
+    return l && l.length === 1 && x >= this.params ? l[0] : null;
+  }
+  /** Blocks reachable from `from`'s successors (or from `from` itself, with `inclusive`) without passing through `avoid`. */
+  private reach(from: number, avoid: number, inclusive = false): Set<number> {
+    const seen = new Set<number>(), todo = inclusive ? [from] : [...this.succ.get(from)!];
+    while (todo.length) {
+      const b = todo.pop()!;
+      if (b === avoid || seen.has(b)) continue;
+      seen.add(b);
+      todo.push(...this.succ.get(b)!);
+    }
+    return seen;
+  }
+  /** Whether every path from the entry to u passes through d. */
+  dominates(d: number, u: number): boolean {
+    return d === this.cfg.entry ? true : !this.reach(this.cfg.entry, d, true).has(u);
+  }
+  /** Whether x may be assigned after def (in its block D) and before position pos of block u, on a path that does not pass through D again. */
+  assignedBetween(x: number, def: { block: number; pos: number }, u: number, pos: number): boolean {
+    const fromD = this.reach(def.block, def.block);
+    const uLoops = this.reach(u, def.block).has(u);
+    return (this.defs.get(x) ?? []).some((at) =>
+      (at.block === def.block && at.pos > def.pos)
+      || (at.block === u ? uLoops || at.pos < pos : fromD.has(at.block) && this.reach(at.block, def.block, true).has(u)));
   }
 }
 
