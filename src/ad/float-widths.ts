@@ -15,7 +15,7 @@ import type { Expr, IRFunction } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { children, forEachNode } from "../ir/walk.js";
 import { accessBytes, wordAssignments } from "./clean-words.js";
-import { parseSlotKey, slotKey } from "./memory-pointers.js";
+import { slotOf } from "./memory-pointers.js";
 import { stackFrames } from "./stack-frames.js";
 
 /** The float accesses through a pointer parameter: their widths by byte offset, and the widths of those at offsets the function cannot name. */
@@ -96,7 +96,7 @@ export function floatWidths(fn: IRFunction, callee: (f: string) => FloatSummary 
   };
   /** Where an address plus offset falls: one root at a known offset, or roots at unknown ones. */
   const place = (addr: Expr, offset: number): { root: number; off: number | null }[] => {
-    const k = parseSlotKey(slotKey(addr, offset, assigns));
+    const k = slotOf(addr, offset, assigns);
     if (k && isRoot(k.root)) return [{ root: k.root, off: k.off }];
     return [...rootsOf(addr)].map((root) => ({ root, off: null }));
   };
@@ -143,15 +143,27 @@ export function floatWidths(fn: IRFunction, callee: (f: string) => FloatSummary 
       return !(copiedStores.has(a.node) && mode === "forward");
     };
     const describe = (a: Access) => `${a.node ? `this function's ${a.node.kind === "load" ? "read" : "write"}` : "a callee's access"} of an f${8 * a.width} at offset ${a.off}`;
-    const live = accesses.filter(carries);
-    for (const a of live) {
-      if (!a.node || a.off === null) continue;
-      for (const b of live) {
-        // (an offset computed at run time, a loop over an array, may be anywhere in the memory:
-        // only accesses at named offsets are compared, so a frame's array of doubles beside a float is no clash)
-        if (b === a || b.root !== a.root || b.off === null) continue;
-        const clash = b.off < a.off + a.width && a.off < b.off + b.width && (b.off !== a.off || b.width !== a.width);
-        if (clash) return { node: a.node, memory: a.root < np ? `the memory parameter ${a.root} points to` : "its stack frame", other: describe(b) };
+    // (an offset computed at run time, a loop over an array, may be anywhere in the memory:
+    // only accesses at named offsets are compared, so a frame's array of doubles beside a float is no clash)
+    // per root, one access of each (offset, width): the clashes are between those
+    const shapes = new Map<number, Map<string, Access>>();
+    for (const a of accesses) {
+      if (a.off === null || !carries(a)) continue;
+      const m = shapes.get(a.root) ?? new Map<string, Access>();
+      shapes.set(a.root, m);
+      const key = `${a.off}:${a.width}`, had = m.get(key);
+      if (!had || (!had.node && a.node)) m.set(key, a); // (an own access to name, where there is one)
+    }
+    for (const m of shapes.values()) {
+      if (m.size < 2) continue;
+      const list = [...m.values()];
+      for (const a of list) {
+        if (!a.node) continue;
+        for (const b of list) {
+          if (b === a) continue;
+          const clash = b.off! < a.off! + a.width && a.off! < b.off! + b.width;
+          if (clash) return { node: a.node, memory: a.root < np ? `the memory parameter ${a.root} points to` : "its stack frame", other: describe(b) };
+        }
       }
     }
     return null;

@@ -346,6 +346,12 @@ export function loadAddress(addr: Expr, offset: number): Expr {
  * same name reach the same word.
  */
 export function slotKey(addr: Expr, offset: number, assigns: Map<number, Expr[]>): string {
+  const at = slotOf(addr, offset, assigns);
+  return at ? `${at.off}@${at.root}` : `${offset}:${printExpr(addr).replace(/\s+/g, " ")}`;
+}
+
+/** slotKey's word as a root local and a constant offset, or null where it names none (without printing the address). */
+export function slotOf(addr: Expr, offset: number, assigns: Map<number, Expr[]>): { off: number; root: number } | null {
   const once = (l: number) => (assigns.get(l) ?? []).length <= 1;
   let e = addr, off = offset;
   for (let depth = 0; depth < 32; depth++) {
@@ -363,8 +369,8 @@ export function slotKey(addr: Expr, offset: number, assigns: Map<number, Expr[]>
     }
     break;
   }
-  if (e.kind !== "local.get" || !once(e.local)) return `${offset}:${printExpr(addr).replace(/\s+/g, " ")}`;
-  return `${off}@${e.local}`;
+  if (e.kind !== "local.get" || !once(e.local)) return null;
+  return { off, root: e.local };
 }
 
 /** A slotKey's constant offset and root local, or null for a word it could not name so. */
