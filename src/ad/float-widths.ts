@@ -80,20 +80,26 @@ export function floatWidths(fn: IRFunction, callee: (f: string) => FloatSummary 
   const frames = new Set(stackFrames(body).keys());
   const isRoot = (l: number) => l < np ? fn.params[l] === "i32" : frames.has(l);
   /** The frames and parameters an address may be into (through copies and arithmetic, not loads). */
-  const rootsOf = (e: Expr): Set<number> => {
-    const roots = new Set<number>(), seen = new Set<number>();
-    const visit = (x: Expr) => {
-      if (x.kind === "local.get") {
-        if (seen.has(x.local)) return;
-        seen.add(x.local);
-        if (isRoot(x.local)) roots.add(x.local);
-        else for (const v of assigns.get(x.local) ?? []) visit(v);
-      } else if (x.kind === "binary") { visit(x.left); visit(x.right); }
-      else if (x.kind === "select") { visit(x.ifTrue); visit(x.ifFalse); }
-    };
-    visit(e);
-    return roots;
+  // (per local, once, to a fixpoint: asking per access walked the same assignment chains again and again)
+  const localRoots = new Map<number, Set<number>>();
+  const addRoots = (x: Expr, into: Set<number>): void => {
+    if (x.kind === "local.get") {
+      if (isRoot(x.local)) into.add(x.local);
+      else for (const r of localRoots.get(x.local) ?? []) into.add(r);
+    } else if (x.kind === "binary") { addRoots(x.left, into); addRoots(x.right, into); }
+    else if (x.kind === "select") { addRoots(x.ifTrue, into); addRoots(x.ifFalse, into); }
   };
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [l, vs] of assigns) {
+      if (isRoot(l)) continue;
+      const s = localRoots.get(l) ?? new Set<number>(), before = s.size;
+      for (const v of vs) addRoots(v, s);
+      localRoots.set(l, s);
+      if (s.size !== before) changed = true;
+    }
+  }
+  const rootsOf = (e: Expr): Set<number> => { const roots = new Set<number>(); addRoots(e, roots); return roots; };
   /** Where an address plus offset falls: one root at a known offset, or roots at unknown ones. */
   const place = (addr: Expr, offset: number): { root: number; off: number | null }[] => {
     const k = slotOf(addr, offset, assigns);
