@@ -270,8 +270,9 @@ class AcrossBlocks {
   assignedBetween(x: number, def: { block: number; pos: number }, u: number, pos: number): boolean {
     const fromD = this.reach(def.block, def.block);
     const uLoops = this.reach(u, def.block).has(u);
+    // (the definition itself counts: `s = s + v` reads the s it overwrites)
     return (this.defs.get(x) ?? []).some((at) =>
-      (at.block === def.block && at.pos > def.pos)
+      (at.block === def.block && at.pos >= def.pos)
       || (at.block === u ? uLoops || at.pos < pos : fromD.has(at.block) && this.reach(at.block, def.block, true).has(u)));
   }
 }

@@ -300,6 +300,43 @@ describe("values recomputed in another block (reverse-needs.ts resolveAcross)", 
     expect([...dx]).toEqual([3, 6, 9, 12, 5]);
   });
 
+  it("a value whose only assignment reads its own previous value (a sum with no explicit zero) is not recomputed from the value after it", async () => {
+    // s = Σ x[i] in a do-while whose s starts at the local's implicit zero; o[0] = s²
+    const p = await Program.fromWat(`(module (memory (export "memory") 1)
+      (func (export "k") (param $x i32) (param $o i32) (param $n i32) (local $i i32) (local $p i32) (local $s f64)
+        (loop $l
+          (local.set $p (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 3))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (local.set $s (f64.add (local.get $s) (f64.load (local.get $p))))
+          (br_if $l (i32.lt_s (local.get $i) (local.get $n))))
+        (f64.store (local.get $o) (f64.mul (local.get $s) (local.get $s)))))`);
+    for (const n of [1, 3, 6]) {
+      const x = Float64Array.from({ length: n }, (_, i) => 0.3 + 0.7 * Math.sin(1.3 * i + 0.4)), s = x.reduce((a, b) => a + b, 0);
+      const dx = new Float64Array(n);
+      await autodiff(Reverse, p.kernel("k"), Duplicated(x.slice(), dx), Duplicated(new Float64Array(1), Float64Array.of(1)), Const(n));
+      for (let i = 0; i < n; i++) expect(relErr(dx[i], 2 * s), `n=${n} i=${i}`).toBeLessThan(1e-13);
+    }
+  });
+
+  it("an offset advanced by its only assignment (off += 8) is not recomputed one step ahead", async () => {
+    // v = x[n − 1], off = 8n; o[n] = v²
+    const p = await Program.fromWat(`(module (memory (export "memory") 1)
+      (func (export "k") (param $x i32) (param $o i32) (param $n i32) (local $i i32) (local $off i32) (local $v f64)
+        (loop $l
+          (local.set $v (f64.load (i32.add (local.get $x) (local.get $off))))
+          (local.set $off (i32.add (local.get $off) (i32.const 8)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $l (i32.lt_s (local.get $i) (local.get $n))))
+        (f64.store (i32.add (local.get $o) (local.get $off)) (f64.mul (local.get $v) (local.get $v)))))`);
+    for (const n of [1, 4]) {
+      const x = Float64Array.from({ length: n }, (_, i) => 1.25 + i), dx = new Float64Array(n), dout = new Float64Array(n + 1);
+      dout[n] = 1;
+      await autodiff(Reverse, p.kernel("k"), Duplicated(x.slice(), dx), Duplicated(new Float64Array(n + 1), dout), Const(n));
+      expect([...dx]).toEqual(Array.from({ length: n }, (_, i) => (i === n - 1 ? 2 * x[n - 1] : 0)));
+      expect([...dout]).toEqual(new Array(n + 1).fill(0));
+    }
+  });
+
   it("an address computed before a branch and used after it is recomputed: nothing recorded per iteration", async () => {
     const wat = `(module (memory (export "memory") 1)
       (func (export "k") (param $x i32) (param $y i32) (param $n i32) (local $i i32) (local $p i32) (local $v f64)
