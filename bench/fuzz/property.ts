@@ -7,6 +7,8 @@
 //   crash       any other exception from Program.fromWat or autodiff (including TrapError)
 //   primal      ReverseWithPrimal / ForwardWithPrimal primal or buffer contents differ from
 //               kernel.call (Object.is per value)
+//   reverse     Reverse (no primal: a pruned forward sweep) and ReverseWithPrimal give
+//               different gradient bits or buffer contents
 //   reverse-fd  a reverse gradient entry differs from the finite difference of L
 //   forward-fd  a forward tangent differs from the finite difference along the tangent
 //   dot         forward ≠ <reverse gradient, tangent> (the dot-product test)
@@ -21,7 +23,7 @@
 // difference is "unreliable" for that entry (counted in the details, not a failure) —
 // the dot-product test still checks reverse against forward there. Only an AD value
 // that disagrees with mutually consistent FD estimates is a failure.
-import { Active, AutodiffError, Const, Duplicated, ForwardWithPrimal, Program, ReverseWithPrimal, autodiff } from "../../src/index.js";
+import { Active, AutodiffError, Const, Duplicated, ForwardWithPrimal, Program, Reverse, ReverseWithPrimal, autodiff } from "../../src/index.js";
 import { type FuzzProgram, type KernelSig, sigOf, toWat } from "./generator.js";
 
 /** A kernel saved as WAT with the signature the checker needs (regression files). */
@@ -145,6 +147,21 @@ async function check({ wat, sig }: SavedCase, seed: number, details: CheckDetail
     for (let j = 0; j < revPt.bufs[b].length; j++)
       if (!Object.is(revPt.bufs[b][j], refPt.bufs[b][j]))
         return `primal: after ReverseWithPrimal buffer ${b} = [${fmtList(revPt.bufs[b])}], kernel.call gives [${fmtList(refPt.bufs[b])}]`;
+  // `Reverse` (no primal asked for) has a forward sweep of its own, pruned of what only the
+  // result needed: its gradient must be the same bits, its buffers the same contents
+  {
+    const npPt = copy(x0);
+    const npShadows = w.map((b) => b.slice());
+    const np = await autodiff(Reverse, k, ...args(npPt, (p, v, i) =>
+      p.k === "scalar" ? (p.active ? Active(v as number) : Const(v as number)) : Duplicated(v as Buf, npShadows[i])));
+    for (let i = 0; i < rev.derivs.length; i++)
+      if (!Object.is(np.derivs[i], rev.derivs[i])) return `reverse: Reverse gives dL/d(argument ${i}) = ${np.derivs[i]}, ReverseWithPrimal ${rev.derivs[i]}`;
+    for (let b = 0; b < npShadows.length; b++)
+      for (let j = 0; j < npShadows[b].length; j++) {
+        if (!Object.is(npShadows[b][j], shadows[b][j])) return `reverse: Reverse gives shadow ${b}[${j}] = ${npShadows[b][j]}, ReverseWithPrimal ${shadows[b][j]}`;
+        if (!Object.is(npPt.bufs[b][j], refPt.bufs[b][j])) return `primal: after Reverse buffer ${b} = [${fmtList(npPt.bufs[b])}], kernel.call gives [${fmtList(refPt.bufs[b])}]`;
+      }
+  }
   // gradient entries: active scalars, then buffer elements
   const grad: { what: string; ad: number; perturb: (pt: Point, e: number) => void; t: number }[] = [];
   {

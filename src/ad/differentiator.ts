@@ -401,16 +401,17 @@ export class Differentiator {
   }
 
   /** Names of the augmented forward sweep and the reverse sweep of `name` for `sig`. */
-  reverse(name: string, sig: ActivitySignature): { aug: string; rev: string } {
-    const key = `rev:${name}:${signatureKey(sig)}`;
+  /** `resultUnused`: the entry kernel's sweeps when nobody reads its result (`Reverse`), a variant of their own (dead-sweep.ts). */
+  reverse(name: string, sig: ActivitySignature, resultUnused = false): { aug: string; rev: string } {
+    const key = `rev:${name}:${signatureKey(sig)}${resultUnused ? ":unused" : ""}`;
     const got = this.generated.get(key);
     if (got) return JSON.parse(got);
-    const base = `${name}__${signatureKey(sig).replace(">", "_")}`;
+    const base = `${name}__${signatureKey(sig).replace(">", "_")}${resultUnused ? "_np" : ""}`;
     const names = { aug: this.unique(`${base}_aug`), rev: this.unique(`${base}_rev`) };
     this.generated.set(key, JSON.stringify(names));
     this.queue.push(() => {
       const a = this.analyze(name, sig, "reverse");
-      const { aug, rev } = generateReverse(this, names, a, sig);
+      const { aug, rev } = generateReverse(this, names, a, sig, resultUnused);
       this.added.push(aug);
       return rev;
     });

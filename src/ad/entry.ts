@@ -34,10 +34,11 @@ function pointerWords(base: Expr): Expr[] {
   return [...word(0, ZERO_WORD), ...word(8, SINK_WORD), { kind: "global.set", type: "none", global: WORD_LOG, value: i32(0) }];
 }
 
-export function reverseEntry(d: Differentiator, kernel: string, sig: ActivitySignature, name: string): IRFunction {
+/** `primalUsed` false (`Reverse`): the primal result comes back as 0, and the forward sweep skips what only it needed. */
+export function reverseEntry(d: Differentiator, kernel: string, sig: ActivitySignature, name: string, primalUsed = true): IRFunction {
   const fn = d.normalizedFn(kernel);
   d.entry = kernel;
-  const names = d.reverse(kernel, sig);
+  const names = d.reverse(kernel, sig, !primalUsed && fn.results.length > 0);
   const rsig = reverseSignature(fn, sig);
   // parameters: the kernel's, the shadows, the seed (as the reverse sweep takes them), the tape
   // base, then the byte length of each argument's buffer (0 for scalars), for checkpoint snapshots

@@ -16,7 +16,8 @@ import { forEachNode, mapTree } from "../ir/walk.js";
 import { buildCfg, countedLoops, recomputableJoins, successors } from "./cfg.js";
 import { localizeTape } from "./tape-locals.js";
 import { callsModule, hoistLoopChecks } from "./tape-checks.js";
-import { foldCounterCopies, headerRunsBound } from "./trip-count.js";
+import { exactBackEdges, foldCounterCopies, headerRunsBound } from "./trip-count.js";
+import { pruneUnusedResult } from "./dead-sweep.js";
 import { propagateInvariantCopies } from "./invariant-copies.js";
 import { type CheckpointedLoop, planCheckpoints } from "./checkpoint.js";
 import { foldZeroAdjoints } from "./fold-zeros.js";
@@ -39,7 +40,7 @@ export function reverseSignature(fn: { params: ValType[]; results: ValType[] }, 
   return { params: [...fn.params, ...shadows, ...seed], results: fn.params.filter((_, i) => sig.params[i] === "active") };
 }
 
-export function generateReverse(d: Differentiator, names: { aug: string; rev: string }, a: Analyzed, sig: ActivitySignature): { aug: IRFunction; rev: IRFunction } {
+export function generateReverse(d: Differentiator, names: { aug: string; rev: string }, a: Analyzed, sig: ActivitySignature, resultUnused = false): { aug: IRFunction; rev: IRFunction } {
   const resultType = a.fn.results[0];
   const retLocal = a.fn.results.length === 1 ? a.fn.locals.length : -1;
   const fn: IRFunction = retLocal >= 0 ? { ...a.fn, locals: [...a.fn.locals, resultType], localNames: [...(a.fn.localNames ?? []), "ret"] } : a.fn;
@@ -94,6 +95,12 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   // with a snapshot every k iterations; the reverse sweep replays each segment (checkpoint.ts)
   const checkpointed = planCheckpoints(d, fn, a, cfg, loops, exitedLoops, ax,
     (b) => needs.restore.get(b)!.flatMap((xs, k) => (invertible(cfg.blocks.get(b)!.stmts[k]) ? [] : xs)));
+  // (not for checkpointed loops and the loops in them, whose snapshots read the counter as it goes)
+  const exactCounts = new Map([...loops.values()].flatMap((l) => {
+    if ([...checkpointed.values()].some((c) => c.loop.blocks.has(l.header))) return [];
+    const e = exactBackEdges(cfg, l, fn.params.length);
+    return e ? [[l.header, e] as const] : [];
+  }));
   const augEdge = (from: number, to: number, cx = ax, counter = augCounter): Edge => {
     // edge pushes are checked on the edge, so a loop's own iterations pay nothing for its exit
     const covered = hoisted.covered.has(from) && hoisted.covered.has(to) && exitedLoops(from, to).length === 0;
@@ -110,7 +117,10 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       if (before && from === loop.pre && !primalRun) code.push(...TAPE.checkRuns(cx.remap(before.runs), before.perRun));
       if (primalRun && from === loop.pre) code.push(...checkpointed.get(to)!.enter(cx));
       const c = counter.get(to)!;
-      code.push(set(c, from === loop.pre ? i32(0) : binary("i32.add", get(c, "i32"), i32(1))));
+      // a count known on entry (trip-count.ts) is set once; the loop's iterations pay nothing
+      const known = cx === ax ? exactCounts.get(to) : undefined;
+      if (known) { if (from === loop.pre) code.push(set(c, cx.remap(known.count))); }
+      else code.push(set(c, from === loop.pre ? i32(0) : binary("i32.add", get(c, "i32"), i32(1))));
     } else if (!joins.has(to) && cfg.blocks.get(to)!.preds.length > 1) code.push(...TAPE.pushByte(edgeId(from, to)));
     return { target: to, code };
   };
@@ -152,7 +162,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     return e.kind === "goto" ? { kind: "goto", edge: augEdge(id, e.to, cx, counter) } :
       e.kind === "branch" ? { kind: "branch", cond: cx.remap(e.cond), then: augEdge(id, e.then, cx, counter), else: augEdge(id, e.else, cx, counter) } :
       e.kind === "switch" ? { kind: "switch", index: cx.remap(e.index), targets: e.targets.map((t) => augEdge(id, t, cx, counter)), default: augEdge(id, e.default, cx, counter) } :
-      e.kind === "exit" ? { kind: "return", value: retLocal >= 0 ? get(cx.map(retLocal), resultType) : null } : { kind: "unreachable" };
+      e.kind === "exit" ? { kind: "return", value: retLocal < 0 ? null : resultUnused && cx === ax ? zero(resultType) : get(cx.map(retLocal), resultType) } : { kind: "unreachable" };
   };
   const augCheck = (id: number) => (hoisted.perIteration.has(id) ? TAPE.check(hoisted.perIteration.get(id)!) : hoisted.covered.has(id) ? [] : TAPE.check(built.get(id)!.bytes));
   // checkpoint snapshots copy whole argument buffers: from their addresses as passed in
@@ -586,5 +596,11 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   augBlocks.push({ id: AUG_START, body: ax.deltaInit((p) => augShadowIndex.get(p)!), exit: { kind: "goto", edge: { target: cfg.entry, code: [] } } });
   const aug0: IRFunction = { name: names.aug, params: [...fn.params, ...augShadows.map((x) => x.type)], results: fn.results, locals: ax.locals, localNames: ax.localNames, body: { kind: "cfg", entry: AUG_START, blocks: augBlocks } };
   const rev0: IRFunction = { name: names.rev, params: rsig.params, results: rsig.results, locals: rx.locals, localNames: rx.localNames, body: { kind: "cfg", entry: START, blocks: revBlocks } };
+  // nobody reads the result (`Reverse`): what only it needed goes, and loops left empty (dead-sweep.ts)
+  if (resultUnused)
+    pruneUnusedResult(aug0, [...exactCounts].map(([h, e]) => {
+      const l = loops.get(h)!;
+      return { header: h, pre: l.pre, blocks: l.blocks, count: augCounter.get(h)!, i: ax.map(e.i), counters: e.counters.map((m) => ax.map(m)) };
+    }), () => ax.add("i32", "final"), (f) => d.module.functions.some((g) => g.name === f) && calleeOf(d.module, f).kind === "intrinsic");
   return { aug: localizeTape(aug0, isImport), rev: localizeTape(foldZeroAdjoints(rev0, rx.derivLocals()), isImport) };
 }

@@ -62,6 +62,61 @@ const isInvariant = (e: Expr, assigned: Map<number, Expr[]>): boolean => {
  * parameters, to know which locals start at zero.
  */
 export function headerRunsBound(cfg: ForwardCfg, loop: CountedLoop, paramCount = Infinity): Expr | null {
+  const f = countedForm(cfg, loop, paramCount);
+  if (!f) return null;
+  const { i, x, op } = f;
+  const ext = op === "i32.lt_s" ? "i64.extend_i32_s" : "i64.extend_i32_u";
+  const iGet: Expr = { kind: "local.get", type: "i32", local: i };
+  // lt: back edges ≤ max(0, X − i0); ne: back edges ≤ (X − i0) mod 2^32; header runs one more
+  const span = op === "i32.ne"
+    ? unary("i64.extend_i32_u", binary("i32.sub", x, iGet))
+    : binary("i64.sub", unary(ext, x), unary(ext, iGet));
+  const nonNegative: Expr = op === "i32.ne" ? span
+    : { kind: "select", type: "i64", ifTrue: span, ifFalse: { kind: "const", type: "i64", value: 0n }, cond: binary("i64.gt_s", span, { kind: "const", type: "i64", value: 0n }) };
+  return binary("i64.add", nonNegative, { kind: "const", type: "i64", value: 1n });
+}
+
+/**
+ * The exact number of back edges a loop takes, as an i32 expression over the primal's locals
+ * valid on the edge into the loop (mod 2^32, as a counter stepped per back edge would hold), or
+ * null. On top of headerRunsBound's shape: the exit is tested by the header itself, and the
+ * counter's step lies in another block that runs exactly once per iteration (on every path
+ * to the latch, in no cycle that avoids the header), so the header's test in run j reads i0 + j
+ * and the loop goes round exactly while that passes: max(0, X − i0) times for `<`, X − i0 for `!=`.
+ * With it: `i`, the counter the test reads, and `counters`, the locals that hold the counter's
+ * value (copies binaryen's ssa pass made), all i0 + count when the loop is left.
+ */
+export interface ExactCount { count: Expr; i: number; counters: number[] }
+export function exactBackEdges(cfg: ForwardCfg, loop: CountedLoop, paramCount: number): ExactCount | null {
+  const f = countedForm(cfg, loop, paramCount);
+  if (!f || f.exitBlock !== loop.header || f.stepBlock === loop.header || inCycleWithoutHeader(cfg, loop, f.stepBlock)) return null;
+  const iGet: Expr = { kind: "local.get", type: "i32", local: f.i };
+  const span = binary("i32.sub", f.x, iGet);
+  const out = (count: Expr): ExactCount => ({ count, i: f.i, counters: f.counters });
+  if (f.op === "i32.ne") return out(span);
+  const more = binary(f.op === "i32.lt_s" ? "i32.gt_s" : "i32.gt_u", f.x, iGet);
+  return out({ kind: "select", type: "i32", ifTrue: span, ifFalse: { kind: "const", type: "i32", value: 0 }, cond: more });
+}
+
+/** Whether block b can run again in one iteration: it reaches itself inside the loop without passing the header. */
+function inCycleWithoutHeader(cfg: ForwardCfg, loop: CountedLoop, b: number): boolean {
+  const seen = new Set<number>();
+  const stack = successors(cfg.blocks.get(b)!.exit).filter((s) => loop.blocks.has(s) && s !== loop.header);
+  while (stack.length) {
+    const x = stack.pop()!;
+    if (x === b) return true;
+    if (seen.has(x)) continue;
+    seen.add(x);
+    for (const s of successors(cfg.blocks.get(x)!.exit)) if (loop.blocks.has(s) && s !== loop.header) stack.push(s);
+  }
+  return false;
+}
+
+/**
+ * A counted loop's shape: it goes on while `i OP X` (OP normalized to lt_s, lt_u or ne) is
+ * tested in exitBlock, its one exit; i steps by one in stepBlock; X is loop-invariant.
+ */
+function countedForm(cfg: ForwardCfg, loop: CountedLoop, paramCount: number): { i: number; x: Expr; op: string; exitBlock: number; stepBlock: number; counters: number[] } | null {
   const trapsOnly = (id: number) => cfg.blocks.get(id)!.exit.kind === "unreachable";
   const exiting: { block: number; outside: number }[] = [];
   for (const b of loop.blocks)
@@ -88,38 +143,31 @@ export function headerRunsBound(cfg: ForwardCfg, loop: CountedLoop, paramCount =
     const op = goesOnWhenTrue ? f.op : negate[f.op];
     if (op !== "i32.lt_s" && op !== "i32.lt_u" && op !== "i32.ne") continue;
     if (!isInvariant(f.x, assigned)) continue;
-    if (!steppedByOne(cfg, loop, every, assigned, f.i, paramCount)) continue;
-    const ext = op === "i32.lt_s" ? "i64.extend_i32_s" : "i64.extend_i32_u";
-    const iGet: Expr = { kind: "local.get", type: "i32", local: f.i };
-    // lt: back edges ≤ max(0, X − i0); ne: back edges ≤ (X − i0) mod 2^32; header runs one more
-    const span = op === "i32.ne"
-      ? unary("i64.extend_i32_u", binary("i32.sub", f.x, iGet))
-      : binary("i64.sub", unary(ext, f.x), unary(ext, iGet));
-    const nonNegative: Expr = op === "i32.ne" ? span
-      : { kind: "select", type: "i64", ifTrue: span, ifFalse: { kind: "const", type: "i64", value: 0n }, cond: binary("i64.gt_s", span, { kind: "const", type: "i64", value: 0n }) };
-    return binary("i64.add", nonNegative, { kind: "const", type: "i64", value: 1n });
+    const step = steppedByOne(cfg, loop, every, assigned, f.i, paramCount);
+    if (step === null) continue;
+    return { i: f.i, x: f.x, op, exitBlock: block, stepBlock: step.block, counters: [...step.cls] };
   }
   return null;
 }
 
 /**
- * Whether local i advances by exactly 1 per iteration: either `i = i + 1` is its only
+ * Where local i advances by exactly 1 per iteration (the block, and the locals that hold the counter), or null: either `i = i + 1` is its only
  * assignment in the loop, on every iteration; or i belongs to a class of locals that
  * copy each other (what binaryen's ssa pass makes of one counter: `i = c + 1; c = i`),
  * all equal when the loop is entered, and all advanced by one block run on every
  * iteration, whose statements are the class's only assignments in the loop.
  */
-function steppedByOne(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, assigned: Map<number, Expr[]>, i: number, paramCount: number): boolean {
+function steppedByOne(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, assigned: Map<number, Expr[]>, i: number, paramCount: number): CounterClass | null {
   const defs = assigned.get(i) ?? [];
   if (defs.length === 1) {
     const d = defs[0];
     if (d.kind === "local.set" && !d.tee && isStepByOne(d.value, i)) {
       // the step must be a statement of a block run on every iteration
       const stepBlock = [...loop.blocks].find((b) => cfg.blocks.get(b)!.stmts.includes(d));
-      if (stepBlock !== undefined && every.has(stepBlock)) return true;
+      if (stepBlock !== undefined && every.has(stepBlock)) return { cls: new Set([i]), block: stepBlock };
     }
   }
-  return counterClass(cfg, loop, every, assigned, i, paramCount) !== null;
+  return counterClass(cfg, loop, every, assigned, i, paramCount);
 }
 
 /** The local a class assignment copies or steps, or null for any other assignment. */

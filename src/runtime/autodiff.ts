@@ -31,7 +31,7 @@ export async function autodiff(mode: Mode, kernel: Kernel, ...args: unknown[]): 
     throw new ArgumentError("the second argument of autodiff is a kernel from program.kernel(name)");
   const plans = planArguments(kernel, args, mode.kind);
   const sig = signatureOf(kernel, plans);
-  const pending = kernel.program.derivative(kernel, mode.kind, sig);
+  const pending = kernel.program.derivative(kernel, mode.kind, sig, mode.withPrimal);
   const compiled = pending instanceof Promise ? await pending : pending;
   const tapeBase = placeArguments(kernel, plans, mode.kind === "reverse" ? TAPE_RESERVE : 0);
   const fn = kernel.fn;

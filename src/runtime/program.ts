@@ -305,14 +305,16 @@ export class Program {
   }
 
   /** The derivative entry for (kernel, mode, signature), compiled once and cached. */
-  derivative(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature): Promise<CompiledDerivative> | CompiledDerivative {
-    const key = `${kernel.name}|${mode}|${signatureKey(sig)}`;
+  derivative(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature, primalUsed = true): Promise<CompiledDerivative> | CompiledDerivative {
+    // (`Reverse` without the primal has a module of its own: its forward sweep does less)
+    const unused = mode === "reverse" && !primalUsed && kernel.fn.results.length > 0;
+    const key = `${kernel.name}|${mode}|${signatureKey(sig)}${unused ? "|np" : ""}`;
     // (compiled already: no promise to wait on, which a small kernel's call would notice)
     const ready = this.ready.get(key);
     if (ready) return ready;
     let got = this.cache.get(key);
     if (!got) {
-      got = this.compile(kernel, mode, sig);
+      got = this.compile(kernel, mode, sig, !unused);
       this.cache.set(key, got);
       const compiling = got;
       // (unless a rule, mark or checkpoint cleared the cache while it compiled)
@@ -323,11 +325,11 @@ export class Program {
   private readonly ready = new Map<string, CompiledDerivative>();
 
   /** The derivative module's IR, for inspection and tests (not optimized, not instantiated). */
-  derivativeIR(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature): IRModule {
-    return this.derivativeModule(kernel, mode, sig);
+  derivativeIR(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature, opts: { primalUsed?: boolean } = {}): IRModule {
+    return this.derivativeModule(kernel, mode, sig, opts.primalUsed ?? true);
   }
 
-  private derivativeModule(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature): IRModule {
+  private derivativeModule(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature, primalUsed = true): IRModule {
     const ir = this.ir;
     const shared: IRModule = {
       ...ir,
@@ -350,16 +352,16 @@ export class Program {
     const d = new Differentiator(shared);
     d.entry = target;
     if (mode === "reverse") {
-      const entry = reverseEntry(d, target, sig, "__ad_entry");
+      const entry = reverseEntry(d, target, sig, "__ad_entry", primalUsed);
       return { ...d.finish([entry]), exports: [{ name: "entry", kind: "function", target: entry.name }] };
     }
     const entry = forwardEntry(d, target, sig, "__ad_entry");
     return { ...d.finish([entry]), exports: [{ name: "entry", kind: "function", target: entry.name }] };
   }
 
-  private async compile(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature): Promise<CompiledDerivative> {
+  private async compile(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature, primalUsed: boolean): Promise<CompiledDerivative> {
     const t0 = performance.now();
-    const mod = this.derivativeModule(kernel, mode, sig);
+    const mod = this.derivativeModule(kernel, mode, sig, primalUsed);
     if (debugEnabled()) {
       // WASM_AUTODIFF_DEBUG=1: the generated functions as IR, before binaryen optimizes them
       for (const f of mod.functions) if (f.body && f.name.includes("__")) console.error(printFunction(f));

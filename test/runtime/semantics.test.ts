@@ -565,9 +565,14 @@ describe("runtime", () => {
     const b = await autodiff(Reverse, k, Duplicated(x, new Float64Array(n)), Duplicated(y, new Float64Array(n)), Const(n));
     expect(b.stats.compileMs).toBe(a.stats.compileMs);
     expect(b.stats.moduleBytes).toBe(a.stats.moduleBytes);
-    // same pattern through another Kernel object of the same program, and with WithPrimal: still cached
-    const c = await autodiff(ReverseWithPrimal, p.kernel("dot"), Duplicated(x, new Float64Array(n)), Duplicated(y, new Float64Array(n)), Const(n));
+    // same pattern through another Kernel object of the same program: still cached
+    const c = await autodiff(Reverse, p.kernel("dot"), Duplicated(x, new Float64Array(n)), Duplicated(y, new Float64Array(n)), Const(n));
     expect(c.stats.compileMs).toBe(a.stats.compileMs);
+    // ReverseWithPrimal has a module of its own (Reverse's forward sweep skips what only the result needs), cached too
+    const w1 = await autodiff(ReverseWithPrimal, k, Duplicated(x, new Float64Array(n)), Duplicated(y, new Float64Array(n)), Const(n));
+    const w2 = await autodiff(ReverseWithPrimal, p.kernel("dot"), Duplicated(x, new Float64Array(n)), Duplicated(y, new Float64Array(n)), Const(n));
+    expect(w1.stats.compileMs).not.toBe(a.stats.compileMs);
+    expect(w2.stats.compileMs).toBe(w1.stats.compileMs);
     // a different pattern (y Const), and a different mode, compile anew
     const d = await autodiff(Reverse, k, Duplicated(x, new Float64Array(n)), Const(y), Const(n));
     expect(d.stats.compileMs).not.toBe(a.stats.compileMs);
