@@ -45,67 +45,95 @@ function isPure(e: Expr): boolean {
 }
 const isDroppable = (s: Expr): s is Expr & { kind: "local.set" } => s.kind === "local.set" && !s.tee && isPure(s.value);
 
-function uses(e: Expr, into: Set<number>): void {
-  forEachNode(e, (n) => { if (n.kind === "local.get") into.add(n.local); });
-}
-
-/** Live locals before a statement list, given those live after it; drops dead droppable statements when `prune`. */
-function through(stmts: Expr[], liveAfter: Set<number>, prune: boolean): { live: Set<number>; kept: Expr[] } {
-  const live = new Set(liveAfter);
-  const kept: Expr[] = [];
-  for (let k = stmts.length - 1; k >= 0; k--) {
-    const s = stmts[k];
-    if (isDroppable(s)) {
-      if (!live.has(s.local)) continue;
-      live.delete(s.local);
-      uses(s.value, live);
-    } else uses(s, live);
-    kept.push(s);
+/** Per statement, once: the local a droppable assignment defines (-1 for any other statement) and the locals it reads. */
+interface StmtInfo { def: number; uses: number[] }
+let infos = new WeakMap<Expr, StmtInfo>();
+function infoOf(s: Expr): StmtInfo {
+  let got = infos.get(s);
+  if (!got) {
+    const used = new Set<number>();
+    forEachNode(isDroppable(s) ? s.value : s, (n) => { if (n.kind === "local.get") used.add(n.local); });
+    got = { def: isDroppable(s) ? s.local : -1, uses: [...used] };
+    infos.set(s, got);
   }
-  return { live, kept: prune ? kept.reverse() : stmts };
+  return got;
 }
 
-interface Liveness { blockIn: Map<number, Set<number>>; edgeIn: Map<Edge, Set<number>> }
+/** Sets of locals as bit sets over the function's locals. */
+type Bits = Uint32Array;
+const has = (b: Bits, l: number) => (b[l >>> 5] & (1 << (l & 31))) !== 0;
+const add = (b: Bits, l: number) => { b[l >>> 5] |= 1 << (l & 31); };
+const del = (b: Bits, l: number) => { b[l >>> 5] &= ~(1 << (l & 31)); };
+let width = 0;
+const empty = (): Bits => new Uint32Array(width);
+
+/** Live locals before a statement list, given those live after it; with `kept`, the statements that stay (dead droppable ones do not). */
+function through(stmts: Expr[], liveAfter: Bits, kept?: Expr[]): Bits {
+  const live = liveAfter.slice();
+  for (let k = stmts.length - 1; k >= 0; k--) {
+    const { def, uses } = infoOf(stmts[k]);
+    if (def >= 0) {
+      if (!has(live, def)) continue;
+      del(live, def);
+    }
+    for (const l of uses) add(live, l);
+    kept?.push(stmts[k]);
+  }
+  kept?.reverse();
+  return live;
+}
+
+function exitUses(b: CfgBlock, into: Bits): void {
+  const e = b.exit.kind === "branch" ? b.exit.cond : b.exit.kind === "switch" ? b.exit.index : b.exit.kind === "return" ? b.exit.value : null;
+  if (e) for (const l of infoOf(e).uses) add(into, l);
+}
+
+interface Liveness { blockIn: Map<number, Bits>; edgeIn: Map<Edge, Bits> }
 
 function liveness(blocks: CfgBlock[]): Liveness {
-  const blockIn = new Map<number, Set<number>>(blocks.map((b) => [b.id, new Set()]));
-  const edgeIn = new Map<Edge, Set<number>>();
+  const blockIn = new Map<number, Bits>(blocks.map((b) => [b.id, empty()]));
+  const edgeIn = new Map<Edge, Bits>();
+  const none = empty();
   for (let changed = true; changed;) {
     changed = false;
     for (let k = blocks.length - 1; k >= 0; k--) {
       const b = blocks[k];
-      const out = new Set<number>();
+      const out = empty();
       for (const e of edgesOf(b)) {
-        const inE = through(e.code, blockIn.get(e.target) ?? new Set(), false).live;
+        const inE = e.code.length ? through(e.code, blockIn.get(e.target) ?? none) : blockIn.get(e.target) ?? none;
         edgeIn.set(e, inE);
-        for (const l of inE) out.add(l);
+        for (let w = 0; w < width; w++) out[w] |= inE[w];
       }
-      if (b.exit.kind === "branch") uses(b.exit.cond, out);
-      if (b.exit.kind === "switch") uses(b.exit.index, out);
-      if (b.exit.kind === "return" && b.exit.value) uses(b.exit.value, out);
-      const inB = through(b.body, out, false).live;
+      exitUses(b, out);
+      const inB = through(b.body, out);
       const old = blockIn.get(b.id)!;
-      if (inB.size !== old.size || [...inB].some((l) => !old.has(l))) { blockIn.set(b.id, inB); changed = true; }
+      for (let w = 0; w < width; w++) if (inB[w] !== old[w]) { blockIn.set(b.id, inB); changed = true; break; }
     }
   }
   return { blockIn, edgeIn };
 }
 
-/** Drops dead assignments from every block and edge of a CFG body, in place. */
-function pruneDead(blocks: CfgBlock[]): Liveness {
+/** Drops dead assignments from every block and edge of a CFG body, in place; whether any went. */
+function pruneDead(blocks: CfgBlock[]): { live: Liveness; dropped: boolean } {
   const live = liveness(blocks);
+  let dropped = false;
+  const none = empty();
   for (const b of blocks) {
-    const out = new Set<number>();
+    const out = empty();
     for (const e of edgesOf(b)) {
-      e.code = through(e.code, live.blockIn.get(e.target) ?? new Set(), true).kept;
-      for (const l of live.edgeIn.get(e) ?? []) out.add(l);
+      const kept: Expr[] = [];
+      through(e.code, live.blockIn.get(e.target) ?? none, kept);
+      if (kept.length !== e.code.length) { e.code = kept; dropped = true; }
+      const inE = live.edgeIn.get(e) ?? none;
+      for (let w = 0; w < width; w++) out[w] |= inE[w];
     }
-    if (b.exit.kind === "branch") uses(b.exit.cond, out);
-    if (b.exit.kind === "switch") uses(b.exit.index, out);
-    if (b.exit.kind === "return" && b.exit.value) uses(b.exit.value, out);
-    b.body = through(b.body, out, true).kept;
+    exitUses(b, out);
+    const kept: Expr[] = [];
+    through(b.body, out, kept);
+    if (kept.length !== b.body.length) { b.body = kept; dropped = true; }
   }
-  return liveness(blocks);
+  // (liveness is unchanged by dropping dead assignments)
+  return { live, dropped };
 }
 
 /**
@@ -116,12 +144,14 @@ function pruneDead(blocks: CfgBlock[]): Liveness {
 export function pruneUnusedResult(fn: IRFunction, loops: DroppableLoop[], temp: () => number, isPureCall: (func: string) => boolean): void {
   if (!fn.body || (fn.body as { kind: string }).kind !== "cfg") return;
   pureCall = isPureCall;
+  infos = new WeakMap();
   const body = fn.body as { blocks: CfgBlock[] };
   // inner loops first: an outer loop is empty only once its inner ones are gone
   const pending = [...loops].sort((x, y) => x.blocks.size - y.blocks.size);
   for (let dropped = true; dropped;) {
     dropped = false;
-    const live = pruneDead(body.blocks);
+    width = (fn.locals.length + 31) >>> 5;
+    const { live } = pruneDead(body.blocks);
     for (const loop of pending) {
       if (dropLoop(body, loop, live, temp)) { pending.splice(pending.indexOf(loop), 1); dropped = true; break; }
     }
@@ -139,7 +169,7 @@ function dropLoop(body: { blocks: CfgBlock[] }, loop: DroppableLoop, live: Liven
   if (exitEdge.length !== 1) return false;
   const out = exitEdge[0];
   const counters = new Set(loop.counters);
-  const liveAfter = live.edgeIn.get(out) ?? new Set<number>();
+  const liveAfter = live.edgeIn.get(out) ?? empty();
   for (const id of inside) {
     const b = byId.get(id)!;
     for (const e of edgesOf(b)) {
@@ -150,7 +180,7 @@ function dropLoop(body: { blocks: CfgBlock[] }, loop: DroppableLoop, live: Liven
     if (b.exit.kind === "branch" && !isPure(b.exit.cond)) return false;
     if (b.exit.kind !== "goto" && b.exit.kind !== "branch" && b.exit.kind !== "switch") return false;
     // only assignments, whose locals nobody reads after the loop (the counter's we set below)
-    for (const s of b.body) if (!isDroppable(s) || (liveAfter.has(s.local) && !counters.has(s.local))) return false;
+    for (const s of b.body) if (!isDroppable(s) || (has(liveAfter, s.local) && !counters.has(s.local))) return false;
   }
   const entry = edgesOf(pre).filter((e) => e.target === loop.header);
   // (the count is set on the way in: the closed form, not a counter stepped in the loop)
@@ -159,7 +189,7 @@ function dropLoop(body: { blocks: CfgBlock[] }, loop: DroppableLoop, live: Liven
   // does not run: a copy nobody reads may hold anything before), then the exit edge's code
   const t = temp();
   const finals: Expr[] = [set(t, binary("i32.add", get(loop.i, "i32"), get(loop.count, "i32")))];
-  for (const m of counters) if (liveAfter.has(m)) finals.push(set(m, { kind: "select", type: "i32", ifTrue: get(t, "i32"), ifFalse: get(m, "i32"), cond: get(loop.count, "i32") }));
+  for (const m of counters) if (has(liveAfter, m)) finals.push(set(m, { kind: "select", type: "i32", ifTrue: get(t, "i32"), ifFalse: get(m, "i32"), cond: get(loop.count, "i32") }));
   entry[0].code = [...entry[0].code, ...finals, ...out.code];
   entry[0].target = out.target;
   body.blocks = body.blocks.filter((b) => !loop.blocks.has(b.id));
