@@ -5,6 +5,7 @@ import { BackendError } from "../errors.js";
 import { verifyModule } from "../ir/verify.js";
 import type { IRModule } from "../ir/types.js";
 import { lowerModule } from "./lower.js";
+import { withoutUnusedFunctions } from "./reachable.js";
 
 /**
  * The passes of the "fast" pipeline: what V8's optimizing tier does not do for our generated
@@ -26,6 +27,7 @@ export interface EmitOptions {
 
 export function emitModule(mod: IRModule, opts: EmitOptions = {}): { bytes: Uint8Array; text?: string } {
   verifyModule(mod);
+  mod = withoutUnusedFunctions(mod);
   let m: BModule;
   try {
     m = lowerModule(mod);
