@@ -181,6 +181,21 @@ const sourceOf = (d: Expr): number | null => {
 
 interface CounterClass { cls: Set<number>; block: number }
 
+/** The locals a block's statements assign, at any depth (kept per statement list: foldCounterCopies replaces lists it rewrites). */
+const assignedCache = new WeakMap<Expr[], Set<number>>();
+function assignedIn(stmts: Expr[]): Set<number> {
+  let got = assignedCache.get(stmts);
+  if (!got) {
+    const out = new Set<number>();
+    for (const st of stmts) forEachNode(st, (n) => {
+      if (n.kind === "local.set") out.add(n.local);
+      if (n.kind === "tuple.set") n.locals.forEach((l) => out.add(l));
+    });
+    assignedCache.set(stmts, got = out);
+  }
+  return got;
+}
+
 /** The copy class of i (see steppedByOne), with the block that advances it, or null. */
 function counterClass(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, assigned: Map<number, Expr[]>, i: number, paramCount: number): CounterClass | null {
   const cls = new Set([i]);
@@ -222,12 +237,8 @@ function counterClass(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, as
   const read = new Set([i]);
   for (const [l, ds] of assigned) if (cls.has(l)) for (const d of ds) read.add(sourceOf(d)!);
   // a local the function never assigns before the loop still holds its initial zero
-  const assignedOutside = new Set<number>();
-  for (const [id, b] of cfg.blocks) if (!loop.blocks.has(id)) for (const st of b.stmts) forEachNode(st, (n) => {
-    if (n.kind === "local.set") assignedOutside.add(n.local);
-    if (n.kind === "tuple.set") n.locals.forEach((l) => assignedOutside.add(l));
-  });
-  const tokens = new Set([...read].map((l) => token.get(l) ?? (l >= paramCount && !assignedOutside.has(l) ? "c0" : `l${l}`)));
+  const assignedOutside = (l: number) => [...cfg.blocks].some(([id, b]) => !loop.blocks.has(id) && assignedIn(b.stmts).has(l));
+  const tokens = new Set([...read].map((l) => token.get(l) ?? (l >= paramCount && !assignedOutside(l) ? "c0" : `l${l}`)));
   return tokens.size === 1 ? { cls, block: blocks[0] } : null;
 }
 
