@@ -6,9 +6,12 @@
 // LLVM's dead-code elimination when the primal return is unused.
 //
 // Liveness is over the sweep's CFG, edge code included. A statement is dropped only when it
-// is `local.set` of a local nobody reads later and its value has no effect but a possible
-// trap: no store, global write, nested assignment or call but to a math function (a load is dropped like any pure
-// value: a kernel whose primal reads out of bounds is wrong already). A loop is dropped only
+// is `local.set` of a local nobody reads later and its value has no effect: no store, global
+// write, nested assignment, call but to a math function, or operation that traps on some
+// operands (integer division and remainder, float-to-integer truncation), so `Reverse` traps
+// where the primal does. A load is dropped like a pure value: it traps only out of the
+// memory's bounds, where the kernel is wrong already (as LLVM, which treats such a load as
+// undefined behaviour and deletes it when unused). A loop is dropped only
 // when its trip count is exact, nothing inside pushes to the tape or writes memory, it has no
 // exit but its header's test, and every local it assigns is dead after it but the counter.
 import { binary, get, set } from "../ir/builder.js";
@@ -30,12 +33,18 @@ const edgesOf = (b: CfgBlock): Edge[] =>
 /** Calls that only compute a value: the math functions the rules know (JS Math, libm, AssemblyScript's NativeMath). */
 let pureCall: (func: string) => boolean = () => false;
 
-/** Whether evaluating e does nothing but compute a value (or trap). */
+const TRAPPING_BINARY = /^i(32|64)\.(div|rem)_[su]$/;
+const TRAPPING_UNARY = /^i(32|64)\.trunc_f(32|64)_[su]$/;
+
+/** Whether evaluating e does nothing but compute a value (or trap out of bounds: see the header). */
 function isPure(e: Expr): boolean {
   let pure = true;
   forEachNode(e, (n) => {
     switch (n.kind) {
       case "call": if (!pureCall(n.func)) pure = false; break;
+      // a trap the primal would raise (division by zero, a float out of an integer's range) is kept
+      case "binary": if (TRAPPING_BINARY.test(n.op)) pure = false; break;
+      case "unary": if (TRAPPING_UNARY.test(n.op)) pure = false; break;
       case "call_indirect": case "store": case "global.set": case "local.set": case "tuple.set":
       case "memory.grow": case "memory.copy": case "memory.fill": case "unreachable": case "return": case "br": case "br_table": case "block": case "loop": case "if":
         pure = false;

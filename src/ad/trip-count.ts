@@ -98,6 +98,20 @@ export function exactBackEdges(cfg: ForwardCfg, loop: CountedLoop, paramCount: n
   return out({ kind: "select", type: "i32", ifTrue: span, ifFalse: { kind: "const", type: "i32", value: 0 }, cond: more });
 }
 
+/** Whether block b lies on a cycle of the CFG (can run more than once per call). */
+function reachesItself(cfg: ForwardCfg, b: number): boolean {
+  const seen = new Set<number>();
+  const stack = successors(cfg.blocks.get(b)!.exit);
+  while (stack.length) {
+    const x = stack.pop()!;
+    if (x === b) return true;
+    if (seen.has(x)) continue;
+    seen.add(x);
+    stack.push(...successors(cfg.blocks.get(x)!.exit));
+  }
+  return false;
+}
+
 /** Whether block b can run again in one iteration: it reaches itself inside the loop without passing the header. */
 function inCycleWithoutHeader(cfg: ForwardCfg, loop: CountedLoop, b: number): boolean {
   const seen = new Set<number>();
@@ -228,17 +242,20 @@ function counterClass(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, as
   const token = new Map<number, string>();
   let fresh = 0;
   for (const st of pre.stmts) {
-    if (st.kind === "tuple.set") { for (const l of st.locals) token.set(l, `t${fresh++}`); continue; }
-    if (st.kind !== "local.set") continue;
+    if (st.kind === "tuple.set" || st.kind !== "local.set" || st.tee) { for (const l of assignedIn([st])) token.set(l, `t${fresh++}`); continue; }
     const v = st.value;
+    // (an assignment nested in the value comes first and leaves its local unknown)
+    for (const l of assignedIn([v])) token.set(l, `t${fresh++}`);
     token.set(st.local, v.kind === "const" ? `c${String(v.value)}` : v.kind === "local.get" && token.has(v.local) ? token.get(v.local)! : v.kind === "local.get" ? `l${v.local}` : `t${fresh++}`);
   }
   // only what the counter is computed from matters (copies nothing reads back may hold anything)
   const read = new Set([i]);
   for (const [l, ds] of assigned) if (cls.has(l)) for (const d of ds) read.add(sourceOf(d)!);
-  // a local the function never assigns before the loop still holds its initial zero
+  // a local the function assigns nowhere but in the loop still holds its initial zero, when the
+  // loop is entered once per call: inside another loop it holds what the last run left in it
   const assignedOutside = (l: number) => [...cfg.blocks].some(([id, b]) => !loop.blocks.has(id) && assignedIn(b.stmts).has(l));
-  const tokens = new Set([...read].map((l) => token.get(l) ?? (l >= paramCount && !assignedOutside(l) ? "c0" : `l${l}`)));
+  const enteredOnce = !reachesItself(cfg, loop.pre);
+  const tokens = new Set([...read].map((l) => token.get(l) ?? (l >= paramCount && enteredOnce && !assignedOutside(l) ? "c0" : `l${l}`)));
   return tokens.size === 1 ? { cls, block: blocks[0] } : null;
 }
 

@@ -147,3 +147,78 @@ describe("Reverse without the primal: a pruned forward sweep", () => {
     }
   });
 });
+
+// Found by an adversarial review of the closed-form counts and the pruned sweep.
+describe("Reverse without the primal: review findings", () => {
+  const check = async (wat: string, args: [number, number][], LEN = 6) => {
+    const p = await Program.fromWat(wat);
+    const k = p.kernel("f");
+    const r = rng(wat.length);
+    for (const [a, b] of args) {
+      const x0 = Float64Array.from({ length: LEN }, () => r() * 2 - 1);
+      const g = new Float64Array(LEN), gp = new Float64Array(LEN);
+      await autodiff(Reverse, k, Duplicated(x0.slice(), g), Const(a), Const(b));
+      const res = await autodiff(ReverseWithPrimal, k, Duplicated(x0.slice(), gp), Const(a), Const(b));
+      const at = `(${a}, ${b})`;
+      expect(res.primal, `${at}: primal`).toBe(k.call(x0.slice(), a, b));
+      for (let j = 0; j < LEN; j++) {
+        const fd = richardsonFD((h) => { const v = x0.slice(); v[j] += h; return k.call(v, a, b) as number; }, 1e-3);
+        expect(relErr(gp[j], fd), `${at}: dx[${j}] ${gp[j]} vs finite differences ${fd}`).toBeLessThan(1e-6);
+        expect(Object.is(g[j], gp[j]), `${at}: Reverse dx[${j}] ${g[j]} vs ${gp[j]}`).toBe(true);
+      }
+      const dir = Float64Array.from({ length: LEN }, () => r() * 2 - 1);
+      const fw = await autodiff(Forward, k, Duplicated(x0.slice(), dir.slice()), Const(a), Const(b));
+      expect(relErr(fw.tangent as number, gp.reduce((s, v, j) => s + v * dir[j], 0))).toBeLessThan(1e-10);
+    }
+    return k;
+  };
+
+  it("a counter copy assigned only in an inner loop keeps its value across the outer loop (not its initial zero)", async () => {
+    // i = c + 1; c = i: in the outer loop's second run c starts where the first run left it,
+    // so the inner loop runs once, not n times. Both reverse modes took it for n runs.
+    const wat = `(module (memory (export "memory") 1)
+     (func (export "f") (param $x i32) (param $n i32) (param $m i32) (result f64)
+      (local $i i32) (local $j i32) (local $c i32) (local $s f64) (local $a f64)
+      (block $out (loop $rows
+        (br_if $out (i32.ge_s (local.get $j) (local.get $m)))
+        (local.set $i (i32.const 0))
+        (block $done (loop $next
+          (br_if $done (i32.ge_s (local.get $i) (local.get $n)))
+          (local.set $a (f64.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 3)))))
+          (local.set $s (f64.add (local.get $s) (f64.mul (local.get $a) (f64.mul (local.get $a) (local.get $a)))))
+          (local.set $i (i32.add (local.get $c) (i32.const 1)))
+          (local.set $c (local.get $i))
+          (br $next)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $rows)))
+      (local.get $s)))`;
+    const k = await check(wat, [[3, 1], [3, 2], [2, 3], [5, 4], [0, 2], [6, 0]]);
+    // x = 1, 2, 3 with n = 3, m = 2: 1 + 8 + 27, then x[0] once more
+    expect(k.call(new Float64Array([1, 2, 3]), 3, 2)).toBe(37);
+    const g = new Float64Array(3);
+    await autodiff(Reverse, k, Duplicated(new Float64Array([1, 2, 3]), g), Const(3), Const(2));
+    expect([...g]).toEqual([6, 12, 27]);
+  });
+
+  it("a dead division that can trap stays in the pruned sweep: Reverse traps where the primal does", async () => {
+    const wat = `(module (memory (export "memory") 1)
+     (func (export "f") (param $x i32) (param $n i32) (param $k i32) (result f64)
+      (local $i i32) (local $c i32) (local $s f64) (local $a f64)
+      (block $done (loop $next
+        (br_if $done (i32.ge_s (local.get $i) (local.get $n)))
+        (local.set $a (f64.load (i32.add (local.get $x) (i32.shl (local.get $i) (i32.const 3)))))
+        (local.set $s (f64.add (local.get $s) (f64.mul (local.get $a) (local.get $a))))
+        (local.set $c (i32.add (local.get $c) (i32.div_s (i32.const 10) (i32.sub (local.get $i) (local.get $k)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+      (local.get $s)))`;
+    const k = await check(wat, [[3, 7], [6, -1], [0, 0]]);
+    const x = new Float64Array([1, 2, 3]);
+    for (const mode of [Reverse, ReverseWithPrimal]) {
+      const g = new Float64Array(3);
+      await expect(autodiff(mode, k, Duplicated(x, g), Const(3), Const(1))).rejects.toThrow(/divide by zero/);
+      expect([...g]).toEqual([0, 0, 0]);
+    }
+    expect(() => k.call(x, 3, 1)).toThrow(/divide by zero/);
+  });
+});
