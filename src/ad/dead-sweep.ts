@@ -54,6 +54,9 @@ function isPure(e: Expr): boolean {
 }
 const isDroppable = (s: Expr): s is Expr & { kind: "local.set" } => s.kind === "local.set" && !s.tee && isPure(s.value);
 
+/** The loops' count locals: kept, as dropLoop reads the count set on the way in (binaryen drops it later if unread). */
+let pinned = new Set<number>();
+
 /** Per statement, once: the local a droppable assignment defines (-1 for any other statement) and the locals it reads. */
 interface StmtInfo { def: number; uses: number[] }
 let infos = new WeakMap<Expr, StmtInfo>();
@@ -62,7 +65,7 @@ function infoOf(s: Expr): StmtInfo {
   if (!got) {
     const used = new Set<number>();
     forEachNode(isDroppable(s) ? s.value : s, (n) => { if (n.kind === "local.get") used.add(n.local); });
-    got = { def: isDroppable(s) ? s.local : -1, uses: [...used] };
+    got = { def: isDroppable(s) && !pinned.has(s.local) ? s.local : -1, uses: [...used] };
     infos.set(s, got);
   }
   return got;
@@ -154,6 +157,7 @@ export function pruneUnusedResult(fn: IRFunction, loops: DroppableLoop[], temp: 
   if (!fn.body || (fn.body as { kind: string }).kind !== "cfg") return;
   pureCall = isPureCall;
   infos = new WeakMap();
+  pinned = new Set(loops.map((l) => l.count));
   const body = fn.body as { blocks: CfgBlock[] };
   // inner loops first: an outer loop is empty only once its inner ones are gone
   const pending = [...loops].sort((x, y) => x.blocks.size - y.blocks.size);

@@ -42,7 +42,10 @@ export class ReverseNeeds {
   constructor(private readonly d: Differentiator, private readonly act: ActivityAnalysis, private readonly ptr: PointerAnalysis,
     private readonly stable: StableMemory, cfg: ForwardCfg, retLocal: number, resultActive: boolean,
     /** Locals the reverse sweep reads on leaving each block backwards (recomputed branch conditions). */
-    entryReads: Map<number, Set<number>> = new Map()) {
+    entryReads: Map<number, Set<number>> = new Map(),
+    /** Per forward edge `from>to`: locals the reverse sweep sets going back along it (a loop's counter from its
+     * closed form: what the loop's reversal reads of them is not restored) and the locals that reads. */
+    edgeSets: Map<string, { sets: Set<number>; reads: Set<number> }> = new Map()) {
     const raw = new Map([...cfg.blocks].map(([id, b]) => [id, b.stmts.map((s) => this.needsOf(s, retLocal, resultActive))]));
     const assigned = new Set([...raw.values()].flatMap((ns) => ns.flatMap((n) => n.defs)));
     const across = new AcrossBlocks(cfg, raw, ptr.fn.params.length);
@@ -71,7 +74,11 @@ export class ReverseNeeds {
       for (const id of cfg.order) {
         const b = cfg.blocks.get(id)!;
         const inSet = lin.get(id)!;
-        for (const p of b.preds) for (const x of lout.get(p)!) if (!inSet.has(x)) { inSet.add(x); changed = true; }
+        for (const p of b.preds) {
+          const e = edgeSets.get(`${p}>${id}`);
+          for (const x of lout.get(p)!) if (!inSet.has(x) && !e?.sets.has(x)) { inSet.add(x); changed = true; }
+          if (e) for (const x of e.reads) if (!inSet.has(x)) { inSet.add(x); changed = true; }
+        }
         const out = transfer(id, false);
         const prev = lout.get(id)!;
         if (out.size !== prev.size) { lout.set(id, out); changed = true; }

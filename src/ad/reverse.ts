@@ -16,7 +16,7 @@ import { forEachNode, mapTree } from "../ir/walk.js";
 import { buildCfg, countedLoops, recomputableJoins, successors } from "./cfg.js";
 import { localizeTape } from "./tape-locals.js";
 import { callsModule, hoistLoopChecks } from "./tape-checks.js";
-import { exactBackEdges, foldCounterCopies, headerRunsBound } from "./trip-count.js";
+import { exactBackEdges, foldCounterCopies, headerRunsBound, recountedLoops } from "./trip-count.js";
 import { pruneUnusedResult } from "./dead-sweep.js";
 import { propagateInvariantCopies } from "./invariant-copies.js";
 import { type CheckpointedLoop, planCheckpoints } from "./checkpoint.js";
@@ -71,7 +71,20 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     // a callee given an owned block may keep words in it
     if ((n.kind === "call" || n.kind === "call_indirect") && n.args.some((x) => x.type === "i32" && hasShadow(a.ptr.of(x)) && a.ptr.of(x).kind === "alloc")) wordTraffic = true;
   });
-  const needs = new ReverseNeeds(d, a.act, a.ptr, a.stable, cfg, retLocal, sig.resultActive, entryReads);
+  // counted loops: a counter per loop instead of an edge id per iteration; the count is
+  // pushed when the loop is left and popped when the reverse sweep enters it again, unless the
+  // reverse sweep can compute it there, with the counter's final value (trip-count.ts recountOnExit)
+  const loops = countedLoops(cfg);
+  const exitedLoops = (from: number, to: number) =>
+    [...loops.values()].filter((l) => l.blocks.has(from) && !l.blocks.has(to)).sort((x, y) => x.blocks.size - y.blocks.size);
+  const recounted = recountedLoops(cfg, loops, fn.params.length, !!d.checkpointOf(fn.name));
+  const edgeSets = new Map<string, { sets: Set<number>; reads: Set<number> }>();
+  for (const [id, b] of cfg.blocks)
+    for (const to of new Set(successors(b.exit))) {
+      const rs = exitedLoops(id, to).flatMap((l) => recounted.get(l.header) ?? []);
+      if (rs.length) edgeSets.set(`${id}>${to}`, { sets: new Set(rs.map((r) => r.i)), reads: new Set(rs.flatMap((r) => [...r.reads])) });
+    }
+  const needs = new ReverseNeeds(d, a.act, a.ptr, a.stable, cfg, retLocal, sig.resultActive, entryReads, edgeSets);
   const isActiveLocal = (l: number) => a.act.activeLocals[l] || (l === retLocal && sig.resultActive);
 
   // ---- augmented forward sweep: the primal's parameters and the shadows; the primal's results ----
@@ -81,15 +94,11 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   ax.origins = d.originsOf(fn.name);
   const augBlocks: CfgBlock[] = [];
   const edgeId = (from: number, to: number) => cfg.blocks.get(to)!.preds.indexOf(from);
-  // counted loops: a counter per loop instead of an edge id per iteration; the count is
-  // pushed when the loop is left and popped when the reverse sweep enters it again
-  const loops = countedLoops(cfg);
   const augCounter = new Map([...loops.keys()].map((h) => [h, ax.add("i32", `count_b${h}_`)]));
   const revCounter = new Map<number, number>();
-  const exitedLoops = (from: number, to: number) =>
-    [...loops.values()].filter((l) => l.blocks.has(from) && !l.blocks.has(to)).sort((x, y) => x.blocks.size - y.blocks.size);
+  const recorded = (from: number, to: number) => exitedLoops(from, to).filter((l) => !recounted.has(l.header));
   const edgeBytes = (from: number, to: number) =>
-    (!loops.has(to) && !joins.has(to) && cfg.blocks.get(to)!.preds.length > 1 ? 1 : 0) + 4 * exitedLoops(from, to).length
+    (!loops.has(to) && !joins.has(to) && cfg.blocks.get(to)!.preds.length > 1 ? 1 : 0) + 4 * recorded(from, to).length
     + 4 * exitedLoops(from, to).filter((l) => checkpointed.has(l.header)).length;
   // loops of a kernel marked by program.checkpoint: the forward sweep runs them as the primal
   // with a snapshot every k iterations; the reverse sweep replays each segment (checkpoint.ts)
@@ -105,7 +114,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
     // edge pushes are checked on the edge, so a loop's own iterations pay nothing for its exit
     const covered = hoisted.covered.has(from) && hoisted.covered.has(to) && exitedLoops(from, to).length === 0;
     const code: Expr[] = covered ? [] : [...TAPE.check(edgeBytes(from, to))];
-    for (const l of exitedLoops(from, to)) {
+    for (const l of recorded(from, to)) {
       code.push(...TAPE.push(get(counter.get(l.header)!, "i32")));
       const ck = checkpointed.get(l.header);
       if (ck) code.push(...TAPE.push(get(ck.augEvery, "i32")));
@@ -559,7 +568,12 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       // going back into a checkpointed loop through its exit: its driver replays the segments
       const ck = [...checkpointed.values()].find((c) => c.loop.blocks.has(to) && !c.loop.blocks.has(id));
       if (ck) return { target: driver(ck).init, code: [...TAPE.pop("i32", driver(ck).every), ...TAPE.pop("i32", revCounterOf(ck.loop.header)), ...extra] };
-      return { target: to, code: [...exitedLoops(to, id).reverse().flatMap((l) => TAPE.pop("i32", revCounterOf(l.header))), ...extra] };
+      return { target: to, code: [...exitedLoops(to, id).reverse().flatMap((l) => {
+        const r = recounted.get(l.header);
+        if (!r) return TAPE.pop("i32", revCounterOf(l.header));
+        const c = revCounterOf(l.header);
+        return [set(c, rx.remap(r.count)), set(rx.map(r.i), binary("i32.add", rx.remap(r.start), get(c, "i32")))];
+      }), ...extra] };
     };
     let exit: CfgBlock["exit"];
     const loop = loops.get(id);

@@ -98,6 +98,72 @@ export function exactBackEdges(cfg: ForwardCfg, loop: CountedLoop, paramCount: n
   return out({ kind: "select", type: "i32", ifTrue: span, ifFalse: { kind: "const", type: "i32", value: 0 }, cond: more });
 }
 
+/**
+ * A loop's exact count and its counter's final value, as expressions the reverse sweep can
+ * evaluate where it goes back into the loop through its exit, so that neither is recorded:
+ * the counter's start must be what the preheader's last assignment to it gives, a constant or
+ * a local the loop does not assign (and the preheader does not assign after it), or zero for
+ * a local nothing but the loop assigns, in a loop entered once per call. There the
+ * bound and the start read the values they had on entry, so count = the closed form with the
+ * start for i, and i = start + count (mod 2^32). `reads`: the locals both read.
+ */
+export interface Recount { count: Expr; start: Expr; i: number; reads: Set<number> }
+export function recountOnExit(cfg: ForwardCfg, loop: CountedLoop, exact: ExactCount, paramCount: number): Recount | null {
+  const pre = cfg.blocks.get(loop.pre)!.stmts;
+  const inLoop = assignedLocals(cfg, loop);
+  let at = -1;
+  pre.forEach((st, k) => { if (assignedIn([st]).has(exact.i)) at = k; });
+  let start: Expr;
+  if (at < 0) {
+    // a local only the loop assigns, in a loop entered once per call: its initial zero
+    const elsewhere = [...cfg.blocks].some(([id, b]) => !loop.blocks.has(id) && assignedIn(b.stmts).has(exact.i));
+    if (exact.i < paramCount || elsewhere || reachesItself(cfg, loop.pre)) return null;
+    start = { kind: "const", type: "i32", value: 0 };
+  } else {
+    const st = pre[at];
+    if (st.kind !== "local.set" || st.tee || st.local !== exact.i) return null;
+    start = st.value;
+  }
+  if (start.kind === "local.get") {
+    const v = start.local;
+    if (v === exact.i || inLoop.has(v) || pre.slice(at + 1).some((x) => assignedIn([x]).has(v))) return null;
+  } else if (start.kind !== "const" || start.type !== "i32") return null;
+  const from = start;
+  const count = mapTree(exact.count, (n) => (n.kind === "local.get" && n.local === exact.i ? from : n));
+  const reads = new Set<number>();
+  forEachNode(count, (n) => { if (n.kind === "local.get") reads.add(n.local); });
+  // (the bound is loop-invariant: exactBackEdges checked it)
+  if (reads.has(exact.i) || [...reads].some((l) => inLoop.has(l))) return null;
+  return { count, start, i: exact.i, reads };
+}
+
+/**
+ * The loops whose count and counter the reverse sweep computes on the way back in (none in a
+ * function with checkpointed loops, whose replays read the recorded counts). An edge that
+ * leaves several such loops at once sets all their counters: none may read another's.
+ */
+export function recountedLoops(cfg: ForwardCfg, loops: Map<number, CountedLoop>, paramCount: number, checkpointed: boolean): Map<number, Recount> {
+  const out = new Map<number, Recount>();
+  if (checkpointed) return out;
+  for (const l of loops.values()) {
+    const e = exactBackEdges(cfg, l, paramCount);
+    const r = e && recountOnExit(cfg, l, e, paramCount);
+    if (r) out.set(l.header, r);
+  }
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [id, b] of cfg.blocks)
+      for (const to of successors(b.exit)) {
+        const here = [...loops.values()].filter((l) => l.blocks.has(id) && !l.blocks.has(to) && out.has(l.header));
+        for (const l of here) {
+          const r = out.get(l.header)!;
+          if (here.some((o) => o !== l && r.reads.has(out.get(o.header)!.i))) { out.delete(l.header); changed = true; }
+        }
+      }
+  }
+  return out;
+}
+
 /** Whether block b lies on a cycle of the CFG (can run more than once per call). */
 function reachesItself(cfg: ForwardCfg, b: number): boolean {
   const seen = new Set<number>();
