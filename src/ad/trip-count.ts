@@ -101,8 +101,8 @@ export function exactBackEdges(cfg: ForwardCfg, loop: CountedLoop, paramCount: n
 /**
  * A loop's exact count and its counter's final value, as expressions the reverse sweep can
  * evaluate where it goes back into the loop through its exit, so that neither is recorded:
- * the counter's start must be what the preheader's last assignment to it gives, a constant or
- * a local the loop does not assign (and the preheader does not assign after it), or zero for
+ * the counter's start must be what the preheader's last assignment to it gives, i32 arithmetic
+ * over locals the loop does not assign (nor the preheader after it), or zero for
  * a local nothing but the loop assigns, in a loop entered once per call. There the
  * bound and the start read the values they had on entry, so count = the closed form with the
  * start for i, and i = start + count (mod 2^32). `reads`: the locals both read.
@@ -124,10 +124,12 @@ export function recountOnExit(cfg: ForwardCfg, loop: CountedLoop, exact: ExactCo
     if (st.kind !== "local.set" || st.tee || st.local !== exact.i) return null;
     start = st.value;
   }
-  if (start.kind === "local.get") {
-    const v = start.local;
-    if (v === exact.i || inLoop.has(v) || pre.slice(at + 1).some((x) => assignedIn([x]).has(v))) return null;
-  } else if (start.kind !== "const" || start.type !== "i32") return null;
+  // i32 arithmetic over locals neither the loop nor the rest of the preheader assigns (a row
+  // counter starting at col + 1): it has its entry value wherever the loop is left
+  if (!isInvariant(start, inLoop)) return null;
+  let moved = false;
+  forEachNode(start, (n) => { if (n.kind === "local.get" && (n.local === exact.i || pre.slice(at + 1).some((x) => assignedIn([x]).has(n.local)))) moved = true; });
+  if (moved) return null;
   const from = start;
   const count = mapTree(exact.count, (n) => (n.kind === "local.get" && n.local === exact.i ? from : n));
   const reads = new Set<number>();
@@ -286,7 +288,9 @@ function counterClass(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, as
         const src = sourceOf(d);
         if (src === null) { if (cls.has(l)) return null; continue; }
         if (cls.has(l) && !cls.has(src)) { cls.add(src); grew = true; }
-        if (cls.has(src) && !cls.has(l)) { cls.add(l); grew = true; }
+        // a copy of a member is a member; a step from one may be another counter (a row
+        // counter starting at col + 1), which the class's checks need not cover
+        if (cls.has(src) && !cls.has(l) && d.kind === "local.set" && d.value.kind === "local.get") { cls.add(l); grew = true; }
       }
   }
   if (cls.size === 1) return null;
@@ -314,15 +318,50 @@ function counterClass(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, as
     for (const l of assignedIn([v])) token.set(l, `t${fresh++}`);
     token.set(st.local, v.kind === "const" ? `c${String(v.value)}` : v.kind === "local.get" && token.has(v.local) ? token.get(v.local)! : v.kind === "local.get" ? `l${v.local}` : `t${fresh++}`);
   }
-  // only what the counter is computed from matters (copies nothing reads back may hold anything)
+  // only what the counter is computed from, and the copies the loop reads, matter (foldCounterCopies
+  // reads r for them); copies the loop does not read may hold anything
   const read = new Set([i]);
   for (const [l, ds] of assigned) if (cls.has(l)) for (const d of ds) read.add(sourceOf(d)!);
+  for (const b of loop.blocks) {
+    const bl = cfg.blocks.get(b)!;
+    const note = (e: Expr) => forEachNode(e, (n) => { if (n.kind === "local.get" && cls.has(n.local)) read.add(n.local); });
+    bl.stmts.forEach(note);
+    if (bl.exit.kind === "branch") note(bl.exit.cond);
+    if (bl.exit.kind === "switch") note(bl.exit.index);
+  }
   // a local the function assigns nowhere but in the loop still holds its initial zero, when the
   // loop is entered once per call: inside another loop it holds what the last run left in it
   const assignedOutside = (l: number) => [...cfg.blocks].some(([id, b]) => !loop.blocks.has(id) && assignedIn(b.stmts).has(l));
   const enteredOnce = !reachesItself(cfg, loop.pre);
   const tokens = new Set([...read].map((l) => token.get(l) ?? (l >= paramCount && enteredOnce && !assignedOutside(l) ? "c0" : `l${l}`)));
-  return tokens.size === 1 ? { cls, block: blocks[0] } : null;
+  return tokens.size === 1 || equalEverywhere(cfg, read, paramCount) ? { cls, block: blocks[0] } : null;
+}
+
+/**
+ * Whether the locals of set hold one value at every block boundary (by induction over the
+ * blocks): they all start at zero (no parameter among them), and every block that assigns any
+ * of them, run from all of them equal, ends with all equal; followed statement by statement
+ * through copies, steps by one and constants (a value from outside the set is unknown).
+ */
+function equalEverywhere(cfg: ForwardCfg, set: Set<number>, paramCount: number): boolean {
+  if ([...set].some((l) => l < paramCount)) return false;
+  for (const b of cfg.blocks.values()) {
+    if (![...assignedIn(b.stmts)].some((l) => set.has(l))) continue;
+    const value = new Map<number, string>([...set].map((l) => [l, "v+0"]));
+    for (const st of b.stmts) {
+      const inner = assignedIn([st]);
+      if (![...inner].some((l) => value.has(l) || set.has(l))) continue;
+      if (st.kind !== "local.set" || st.tee || inner.size !== 1) return false;
+      const v = st.value;
+      const src = sourceOf(st);
+      const from = v.kind === "const" && v.type === "i32" ? `c${v.value}` : src !== null ? value.get(src) ?? "?" : "?";
+      const m = /^v\+(\d+)$/.exec(from);
+      value.set(st.local, v.kind !== "binary" || from === "?" ? from : m ? `v+${Number(m[1]) + 1}` : "?");
+    }
+    const ends = new Set([...set].map((l) => value.get(l)!));
+    if (ends.size !== 1 || ends.has("?")) return false;
+  }
+  return true;
 }
 
 /**

@@ -44,6 +44,26 @@ const shapes: Shape[] = [
      (local.set $i (i32.const 77))`)), args: [[1, 0], [5, 0], [LEN, 0]] },
   { name: "the start reassigned in the preheader after a first value", wat: kernel(outer(`(local.set $c (local.get $j)) ${inner("(local.get $c)", "(i32.ge_s (local.get $i) (local.get $n))")} (local.set $c (i32.const 3))`)),
     args: [[4, 0], [LEN, 0]] },
+  { name: "counter copies: m = i read before the step, 5 on entry (not the counter's value)", wat: kernel(`
+    (local.set $j (i32.const 5))
+    (local.set $i (i32.const 0))
+    (local.set $c (i32.const 0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $i) (local.get $n)))
+      ${term.replace(/\$i\)/g, "$j)")}
+      (local.set $i (i32.add (local.get $c) (i32.const 1)))
+      (local.set $c (local.get $i))
+      (local.set $j (local.get $i))
+      (br $next)))`), args: [[0, 0], [1, 0], [4, 0], [LEN, 0]] },
+  { name: "counter copies: the loop's counter class reset in an outer loop (i = c + 1; c = i; a triangle)", wat: kernel(outer(`
+    (local.set $i (i32.const 0))
+    (local.set $c (local.get $i))
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $i) (local.get $j)))
+      ${term}
+      (local.set $i (i32.add (local.get $c) (i32.const 1)))
+      (local.set $c (local.get $i))
+      (br $next)))`)), args: [[0, 0], [3, 0], [LEN, 0]], flat: true },
 ];
 
 describe("loop counts recomputed by the reverse sweep", () => {
