@@ -372,35 +372,44 @@ function equalEverywhere(cfg: ForwardCfg, set: Set<number>, paramCount: number):
  */
 export function foldCounterCopies(cfg: ForwardCfg, loops: Map<number, CountedLoop>, paramCount: number): void {
   for (const loop of loops.values()) {
-    const assigned = assignedLocals(cfg, loop);
     const every = onEveryIteration(cfg, loop);
-    const steps = [...loop.blocks].flatMap((b) => cfg.blocks.get(b)!.stmts).filter((st) => st.kind === "local.set" && st.type === "none" && st.value.kind === "binary" && st.value.type === "i32" && sourceOf(st) !== null && sourceOf(st) !== st.local);
-    for (const step of steps) {
-      const r = (step as { local: number }).local;
-      const found = counterClass(cfg, loop, every, assigned, r, paramCount);
-      if (!found) continue;
-      const { cls, block } = found;
-      // values relative to the iteration's start, statement by statement through B: a read of m
-      // becomes r where they agree, r − 1 where m has not been advanced yet
-      const value = new Map([...cls].map((l) => [l, 0]));
-      const toR = (e: Expr): Expr => mapTree(e, (n) => {
-        if (n.kind !== "local.get" || !cls.has(n.local)) return n;
-        const get: Expr = { ...n, local: r };
-        return value.get(n.local) === value.get(r) ? get : { kind: "binary", type: "i32", op: "i32.sub", left: get, right: { kind: "const", type: "i32", value: 1 } };
-      });
-      for (const b of loop.blocks) {
-        const bl = cfg.blocks.get(b)!;
-        // outside B every copy equals r
-        for (const l of cls) value.set(l, 0);
-        bl.stmts = bl.stmts.map((st) => {
-          const out = st.kind === "local.set" ? { ...st, value: toR(st.value) } : toR(st);
-          if (b === block && st.kind === "local.set" && cls.has(st.local)) value.set(st.local, value.get(sourceOf(st)!)! + (st.value.kind === "local.get" ? 0 : 1));
-          return out;
+    const tried = new Set<number>();
+    // one class at a time (a fold rewrites the statements the next search reads): the loop's
+    // own counter and a running index stepped with it (a triangle's li) may both be classes
+    for (let folded = true; folded;) {
+      folded = false;
+      const assigned = assignedLocals(cfg, loop);
+      const steps = [...loop.blocks].flatMap((b) => cfg.blocks.get(b)!.stmts).filter((st) => st.kind === "local.set" && st.type === "none" && st.value.kind === "binary" && st.value.type === "i32" && sourceOf(st) !== null && sourceOf(st) !== st.local);
+      for (const step of steps) {
+        const r = (step as { local: number }).local;
+        if (tried.has(r)) continue;
+        tried.add(r);
+        const found = counterClass(cfg, loop, every, assigned, r, paramCount);
+        if (!found) continue;
+        const { cls, block } = found;
+        // values relative to the iteration's start, statement by statement through B: a read of m
+        // becomes r where they agree, r − 1 where m has not been advanced yet
+        const value = new Map([...cls].map((l) => [l, 0]));
+        const toR = (e: Expr): Expr => mapTree(e, (n) => {
+          if (n.kind !== "local.get" || !cls.has(n.local)) return n;
+          const get: Expr = { ...n, local: r };
+          return value.get(n.local) === value.get(r) ? get : { kind: "binary", type: "i32", op: "i32.sub", left: get, right: { kind: "const", type: "i32", value: 1 } };
         });
-        if (bl.exit.kind === "branch") bl.exit = { ...bl.exit, cond: toR(bl.exit.cond) };
-        if (bl.exit.kind === "switch") bl.exit = { ...bl.exit, index: toR(bl.exit.index) };
+        for (const b of loop.blocks) {
+          const bl = cfg.blocks.get(b)!;
+          // outside B every copy equals r
+          for (const l of cls) value.set(l, 0);
+          bl.stmts = bl.stmts.map((st) => {
+            const out = st.kind === "local.set" ? { ...st, value: toR(st.value) } : toR(st);
+            if (b === block && st.kind === "local.set" && cls.has(st.local)) value.set(st.local, value.get(sourceOf(st)!)! + (st.value.kind === "local.get" ? 0 : 1));
+            return out;
+          });
+          if (bl.exit.kind === "branch") bl.exit = { ...bl.exit, cond: toR(bl.exit.cond) };
+          if (bl.exit.kind === "switch") bl.exit = { ...bl.exit, index: toR(bl.exit.index) };
+        }
+        folded = true;
+        break;
       }
-      break; // one class per loop; its statements changed
     }
   }
 }
