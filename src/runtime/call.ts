@@ -172,8 +172,9 @@ export function placeArguments(kernel: Kernel, plans: ArgPlan[], tapeReserve: nu
 
 export function copyBack(kernel: Kernel, plans: ArgPlan[]): void {
   const arena = kernel.program.arena;
+  const writes = kernel.mayWriteMemory;
   for (const p of plans) {
-    if (isCopied(p.value)) arena.read(p.address, p.value);
+    if (writes && isCopied(p.value)) arena.read(p.address, p.value);
     if (isCopied(p.shadow)) arena.read(p.shadowAddress, p.shadow);
   }
 }

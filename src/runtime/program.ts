@@ -16,6 +16,7 @@ import { typeOfCallResults } from "../ir/types.js";
 import { hostMath } from "./host-math.js";
 import { mathImportName } from "../ir/math-imports.js";
 import { printFunction } from "../ir/print.js";
+import { StoreSummary } from "../analysis/stable-memory.js";
 import { callKernel } from "./call.js";
 import { ScratchArena } from "./memory.js";
 import { type TypedArray, type TypedArrayConstructor, WasmArray } from "./wasm-array.js";
@@ -69,7 +70,19 @@ export interface CompiledDerivative {
 }
 
 export class Kernel {
+  private writes?: boolean;
   constructor(readonly program: Program, readonly name: string, readonly fn: IRFunction) {}
+  /**
+   * Whether running the kernel can write memory: it or a function it calls stores, or it calls
+   * an import other than Math's, or the program has custom rules. When it cannot, its buffers
+   * hold the same after a call (primal or derivative: derivative code writes shadows, the tape
+   * and nothing else), so they are not copied back, only the shadows.
+   */
+  get mayWriteMemory(): boolean {
+    // (a custom rule is user code that may write what the function it replaces does not)
+    if (this.program.hasRules) return true;
+    return (this.writes ??= new StoreSummary(this.program.ir).mayStore(this.fn.name));
+  }
   /** A plain primal call, with the same argument rules as autodiff (buffers copied in and out). */
   call(...args: unknown[]): number | bigint | undefined {
     return callKernel(this, args);
@@ -265,10 +278,13 @@ export class Program {
    */
   rule(name: string, spec: RuleSpec): this {
     registerRule(this.ir, this.jsRules, name, spec, this.imports);
+    this.hasRules = true;
     this.cache.clear(); this.ready.clear();
     return this;
   }
   private readonly jsRules: Record<string, (...a: never[]) => unknown> = {};
+  /** Whether program.rule was called (Kernel.mayWriteMemory). */
+  hasRules = false;
   /** For programs compiled from AssemblyScript: how each export takes its parameters (StaticArray, managed objects). */
   ascParams: Map<string, AscParam[]> | null = null;
 
