@@ -129,7 +129,14 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
     if (n.kind === "unary" && /^f(32|64)\.reinterpret_i/.test(n.op) && carries(n.value))
       throw new UnsupportedError(fn.name, printExpr(n, 0, fn.localNames).replace(/\s+/g, " ").slice(0, 120),
         "a float is made of bytes loaded as an integer from memory that has a shadow, so its derivative would be lost; load it as a float (f64.load / f32.load)");
-    if (n.kind !== "store" || isFloat(n.value.type) || !hasShadow(a.ptr.of(n.addr)) || !carries(n.value)) return;
+    if (n.kind !== "store" || isFloat(n.value.type) || !carries(n.value)) return;
+    // bytes that may be a float's stored where no shadow follows them (module data, a Const
+    // integer address): read back as a float, the value would have lost its derivative
+    if (!hasShadow(a.ptr.of(n.addr))) {
+      if (isInteger(n.value)) return;
+      throw new UnsupportedError(fn.name, printExpr(n, 0, fn.localNames).replace(/\s+/g, " ").slice(0, 120),
+        "an integer loaded from memory that has a shadow is stored into memory that has none (module data or a Const integer address): the bytes may be a float's, whose derivative would be lost; copy floats with f64/f32 loads and stores into a Duplicated buffer");
+    }
     // a word whose shadow word goes with it (memory-pointers.ts): exact in forward mode for any
     // bytes; in reverse mode only for integers and pointers, whose shadows are no adjoints. An
     // integer shown to be one gets shadow word 0, in both modes

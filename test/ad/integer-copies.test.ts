@@ -79,3 +79,16 @@ describe("integer copies of shadowed data", () => {
     expect(dx[0]).toBe(4);
   });
 });
+
+describe("integer copies into memory without a shadow", () => {
+  // found while reviewing issue 10: an i64 copy of a double into module data, read back as a
+  // double, lost its derivative in both modes (a silent 0); a float copy there is refused already
+  it("an i64 copy of a Duplicated double into module data is refused in both modes", async () => {
+    const p = await Program.fromWat(`(module (memory (export "memory") 1)
+      (func (export "bits") (param $x i32) (result f64)
+        (i64.store (i32.const 64) (i64.load (local.get $x)))
+        (f64.mul (f64.const 2) (f64.load (i32.const 64)))))`);
+    for (const mode of [Reverse, Forward])
+      await expect(autodiff(mode, p.kernel("bits"), Duplicated(new Float64Array([3]), new Float64Array([1])))).rejects.toThrow(/stored into memory that has none/);
+  });
+});
