@@ -77,7 +77,11 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   const loops = countedLoops(cfg);
   const exitedLoops = (from: number, to: number) =>
     [...loops.values()].filter((l) => l.blocks.has(from) && !l.blocks.has(to)).sort((x, y) => x.blocks.size - y.blocks.size);
-  const recounted = recountedLoops(cfg, loops, fn.params.length, !!d.checkpointOf(fn.name));
+  const exact = new Map([...loops.values()].flatMap((l) => {
+    const e = exactBackEdges(cfg, l, fn.params.length);
+    return e ? [[l.header, e] as const] : [];
+  }));
+  const recounted = recountedLoops(cfg, loops, exact, fn.params.length, !!d.checkpointOf(fn.name));
   const edgeSets = new Map<string, { sets: Set<number>; reads: Set<number> }>();
   for (const [id, b] of cfg.blocks)
     for (const to of new Set(successors(b.exit))) {
@@ -105,11 +109,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
   const checkpointed = planCheckpoints(d, fn, a, cfg, loops, exitedLoops, ax,
     (b) => needs.restore.get(b)!.flatMap((xs, k) => (invertible(cfg.blocks.get(b)!.stmts[k]) ? [] : xs)));
   // (not for checkpointed loops and the loops in them, whose snapshots read the counter as it goes)
-  const exactCounts = new Map([...loops.values()].flatMap((l) => {
-    if ([...checkpointed.values()].some((c) => c.loop.blocks.has(l.header))) return [];
-    const e = exactBackEdges(cfg, l, fn.params.length);
-    return e ? [[l.header, e] as const] : [];
-  }));
+  const exactCounts = new Map([...exact].filter(([h]) => ![...checkpointed.values()].some((c) => c.loop.blocks.has(h))));
   const augEdge = (from: number, to: number, cx = ax, counter = augCounter): Edge => {
     // edge pushes are checked on the edge, so a loop's own iterations pay nothing for its exit
     const covered = hoisted.covered.has(from) && hoisted.covered.has(to) && exitedLoops(from, to).length === 0;

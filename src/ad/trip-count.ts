@@ -130,8 +130,7 @@ export function recountOnExit(cfg: ForwardCfg, loop: CountedLoop, exact: ExactCo
   let moved = false;
   forEachNode(start, (n) => { if (n.kind === "local.get" && (n.local === exact.i || pre.slice(at + 1).some((x) => assignedIn([x]).has(n.local)))) moved = true; });
   if (moved) return null;
-  const from = start;
-  const count = mapTree(exact.count, (n) => (n.kind === "local.get" && n.local === exact.i ? from : n));
+  const count = mapTree(exact.count, (n) => (n.kind === "local.get" && n.local === exact.i ? start : n));
   const reads = new Set<number>();
   forEachNode(count, (n) => { if (n.kind === "local.get") reads.add(n.local); });
   // (the bound is loop-invariant: exactBackEdges checked it)
@@ -144,13 +143,12 @@ export function recountOnExit(cfg: ForwardCfg, loop: CountedLoop, exact: ExactCo
  * function with checkpointed loops, whose replays read the recorded counts). An edge that
  * leaves several such loops at once sets all their counters: none may read another's.
  */
-export function recountedLoops(cfg: ForwardCfg, loops: Map<number, CountedLoop>, paramCount: number, checkpointed: boolean): Map<number, Recount> {
+export function recountedLoops(cfg: ForwardCfg, loops: Map<number, CountedLoop>, exact: Map<number, ExactCount>, paramCount: number, checkpointed: boolean): Map<number, Recount> {
   const out = new Map<number, Recount>();
   if (checkpointed) return out;
-  for (const l of loops.values()) {
-    const e = exactBackEdges(cfg, l, paramCount);
-    const r = e && recountOnExit(cfg, l, e, paramCount);
-    if (r) out.set(l.header, r);
+  for (const [h, e] of exact) {
+    const r = recountOnExit(cfg, loops.get(h)!, e, paramCount);
+    if (r) out.set(h, r);
   }
   for (let changed = true; changed;) {
     changed = false;
