@@ -16,6 +16,7 @@ import { isFloat } from "../ir/types.js";
 import { assignmentsOf, forEachNode } from "../ir/walk.js";
 import { parseSlotKey, slotKey, wordAtCall } from "./memory-pointers.js";
 import { stackFrames } from "./stack-frames.js";
+import { framePointers, type ParamPointers, parseBase, type Ptr } from "./frame-pointers.js";
 
 /** What a value may come from: bytes that may be a float's (`dirty`), or words of the function's pointer parameters (`o@k`). */
 export interface Dep { dirty: boolean; params: Set<string> }
@@ -29,8 +30,12 @@ function join(a: Dep, b: Dep): Dep {
 }
 const same = (a: Dep, b: Dep) => a.dirty === b.dirty && a.params.size === b.params.size && [...a.params].every((p) => b.params.has(p));
 
-/** What a function does with its pointer parameter: the bytes written through it (by offset), writes at offsets it cannot name, and whether the pointer escapes. */
-export interface ParamWrites { words: Map<number, Dep>; any: Dep | null; escapes: boolean }
+/**
+ * What a function does with its pointer parameter: the bytes written through it (by offset),
+ * writes at offsets it cannot name, and (frame-pointers.ts) whether the pointer escapes, the
+ * pointers it keeps in that memory, and what it writes through the pointers it loads from it.
+ */
+export interface ParamWrites extends ParamPointers { words: Map<number, Dep>; any: Dep | null }
 export type WriteSummary = Map<number, ParamWrites>;
 
 /** The bytes a load or store reaches: `i32.store8` 1, `i64.load32_u` 4, else the type's size. */
@@ -68,72 +73,10 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   const assigns = wordAssignments(body);
   const frames = new Set(stackFrames(body).keys());
   const parse = parseSlotKey;
-  const isFrameWord = (key: string) => { const k = parse(key); return !!k && frames.has(k.root); };
 
-  // pointer values this function stores into its own frame words, by word: loads of those words give them back
-  const storedAt = new Map<string, Expr[]>();
-  const framesPassed = new Set<number>();
-  forEachNode(body, (n) => {
-    if (n.kind === "store" && n.value.type === "i32") { const key = slotKey(n.addr, n.offset, assigns); if (isFrameWord(key)) storedAt.set(key, [...(storedAt.get(key) ?? []), n.value]); }
-  });
-
-  /** The frames and parameters a pointer may reach (through copies, pointer arithmetic and the function's own frame words), and whether it may reach other memory. */
-  const rootsOf = (e: Expr, seen = new Set<string>()): { roots: Set<number>; unknown: boolean } => {
-    const roots = new Set<number>();
-    let unknown = false;
-    const visit = (x: Expr) => {
-      switch (x.kind) {
-        case "local.get": {
-          if (seen.has(`l${x.local}`)) return;
-          seen.add(`l${x.local}`);
-          if (frames.has(x.local) || x.local < np) { roots.add(x.local); return; }
-          for (const v of assigns.get(x.local) ?? []) visit(v);
-          return;
-        }
-        case "load": {
-          const key = slotKey(x.addr, x.offset, assigns);
-          if (x.op !== "i32.load" || !isFrameWord(key)) { unknown = true; return; }
-          if (seen.has(key)) return;
-          seen.add(key);
-          for (const v of storedAt.get(key) ?? []) visit(v);
-          // callees given a pointer into the frame may have written a pointer there too
-          if (framesPassed.has(parse(key)!.root)) unknown = true;
-          return;
-        }
-        case "call": case "call_indirect": unknown = true; return;
-        case "binary": visit(x.left); visit(x.right); return;
-        case "select": visit(x.ifTrue); visit(x.ifFalse); return;
-        default: return;
-      }
-    };
-    visit(e);
-    return { roots, unknown };
-  };
-  // frames whose pointers are handed to callees (they may read pointers kept in them)
-  // (the derivative code's own helpers, `__ad_shadow_alloc(size, frame)`, read none of the kernel's words)
-  forEachNode(body, (n) => {
-    if ((n.kind === "call" && !n.func.startsWith("__ad_")) || n.kind === "call_indirect") for (const a of n.args) if (a.type === "i32") for (const r of rootsOf(a).roots) if (frames.has(r)) framesPassed.add(r);
-  });
-
-  // escapes: a pointer stored into memory other than the function's own frame words (or into
-  // frames whose pointers callees get), returned, or handed to a callee that lets it escape
-  const escaped = new Set<number>();
-  const escape = (e: Expr) => { for (const r of rootsOf(e).roots) escaped.add(r); };
-  forEachNode(body, (n) => {
-    if (n.kind === "store" && n.value.type === "i32") {
-      const k = parse(slotKey(n.addr, n.offset, assigns));
-      if (!k || !frames.has(k.root) || framesPassed.has(k.root)) escape(n.value);
-    }
-    if (n.kind === "return" && n.value?.type === "i32") escape(n.value);
-    // bytes copied out may hold pointers into it
-    if (n.kind === "memory.copy") escape(n.src);
-    if (n.kind === "call_indirect") n.args.forEach((a) => { if (a.type === "i32") escape(a); });
-    if (n.kind === "call") {
-      const s = callee(n.func);
-      n.args.forEach((a, j) => { if (a.type === "i32" && (!s || s.get(j)?.escapes)) escape(a); });
-    }
-  });
-  if (body.type === "i32") escape(body);
+  // which pointers its frame words hold, which escape, and the summary's pointer part (frame-pointers.ts)
+  const fp = framePointers(fn, assigns, frames, (f) => calleeWords(f)?.writes ?? null);
+  const escaped = fp.escaped;
 
   const words = new Map<string, Dep>(), frameAny = new Map<number, Dep>();
   /** The words of parameters the function's values come from (what callers may vouch for). */
@@ -187,36 +130,84 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   };
 
   type Into = { words: Map<string, Dep>; frameAny: Map<number, Dep>; params: WriteSummary };
-  const param = (into: Into, p: number) => { if (!into.params.has(p)) into.params.set(p, { words: new Map(), any: null, escapes: escaped.has(p) }); return into.params.get(p)!; };
-  /** Records a write of `dep` over `size` bytes at `key` (or anywhere the address may reach, when it names no word). */
-  const record = (key: string, addr: Expr, dep: Dep, into: Into, size = 1) => {
-    const k = parse(key);
-    const add = <K>(m: Map<K, Dep>, at: K) => m.set(at, join(m.get(at) ?? clean(), dep));
-    if (k && frames.has(k.root)) { for (let i = 0; i < size; i++) add(into.words, `${k.off + i}@${k.root}`); return; }
-    if (k && k.root < np) { for (let i = 0; i < size; i++) add(param(into, k.root).words, k.off + i); return; }
-    for (const r of rootsOf(addr).roots) {
-      if (frames.has(r)) add(into.frameAny, r);
-      else { const w = param(into, r); w.any = join(w.any ?? clean(), dep); }
+  const param = (into: Into, p: number) => {
+    if (!into.params.has(p)) {
+      const ptrs = fp.params.get(p);
+      // (the pointer part is structural, found once; the words written through loaded pointers are found with the rest)
+      const through = new Map([...(ptrs?.through ?? [])].map(([k, t]) => [k, { words: new Map<number, Dep>(), any: null as Dep | null, escapes: t.escapes }]));
+      into.params.set(p, { words: new Map(), any: null, escapes: escaped.has(p), leaks: ptrs?.leaks ?? false, leakBytes: ptrs?.leakBytes ?? new Set(), holds: ptrs?.holds ?? new Map(), through });
     }
+    return into.params.get(p)!;
+  };
+  const throughOf = (into: Into, p: number, k: number) => {
+    const w = param(into, p);
+    if (!w.through.has(k)) w.through.set(k, { words: new Map(), any: null, escapes: false });
+    return w.through.get(k)!;
+  };
+  const add = <K>(m: Map<K, Dep>, at: K, dep: Dep) => m.set(at, join(m.get(at) ?? clean(), dep));
+  /** Records a write of `dep` over `size` bytes at `off` bytes from pointer `p` (anywhere in its memory when either is unknown). */
+  const recordAt = (p: Ptr, off: number | null, dep: Dep, into: Into, size: number) => {
+    const b = parseBase(p.base);
+    const at = p.off === null || off === null ? null : p.off + off;
+    if ("param" in b) {
+      const t = throughOf(into, b.param, b.word);
+      if (at === null) t.any = join(t.any ?? clean(), dep);
+      else for (let i = 0; i < size; i++) add(t.words, at + i, dep);
+      return;
+    }
+    if (frames.has(b.root)) {
+      if (at === null) add(into.frameAny, b.root, dep);
+      else for (let i = 0; i < size; i++) add(into.words, `${at + i}@${b.root}`, dep);
+      return;
+    }
+    if (b.root < np) {
+      const w = param(into, b.root);
+      if (at === null) w.any = join(w.any ?? clean(), dep);
+      else for (let i = 0; i < size; i++) add(w.words, at + i, dep);
+    }
+    // (any other pointer reaches only escaped memory, whose words are dirty anyway)
+  };
+  /** Records a write of `dep` over `size` bytes at `offset` from address `addr` (offset null: anywhere the address may reach). */
+  const record = (addr: Expr, offset: number | null, dep: Dep, into: Into, size = 1) => {
+    const k = offset === null ? null : parse(slotKey(addr, offset, assigns));
+    if (k && (frames.has(k.root) || k.root < np)) { recordAt({ base: `r${k.root}`, off: 0 }, k.off, dep, into, size); return; }
+    for (const p of fp.ptrsOf(addr)) recordAt(p, offset, dep, into, size);
   };
 
   const pass = (): Into => {
     localDeps = new Map();
     const into: Into = { words: new Map(), frameAny: new Map(), params: new Map() };
-    for (let p = 0; p < np; p++) if (escaped.has(p)) param(into, p);
+    for (const p of fp.params.keys()) param(into, p);
     forEachNode(body, (n) => {
-      if (n.kind === "store") record(slotKey(n.addr, n.offset, assigns), n.addr, valueDep(n.value), into, accessBytes(n.op, n.value.type));
-      if (n.kind === "memory.fill") record("", n.dest, clean(), into);
-      if (n.kind === "memory.copy") record("", n.dest, DIRTY, into);
+      if (n.kind === "store") record(n.addr, n.offset, valueDep(n.value), into, accessBytes(n.op, n.value.type));
+      if (n.kind === "memory.fill") record(n.dest, null, clean(), into);
+      if (n.kind === "memory.copy") record(n.dest, null, DIRTY, into);
       if (n.kind !== "call") return;
       const summary = callee(n.func);
       if (!summary) return; // (an import's pointer arguments escaped above)
       n.args.forEach((a, j) => {
         const w = a.type === "i32" ? summary.get(j) : undefined;
         if (!w) return;
-        const b = parse(slotKey(a, 0, assigns));
-        for (const [o, d] of w.words) record(b ? `${b.off + o}@${b.root}` : "", a, mapCalleeDep(n, d), into);
-        if (w.any) record("", a, mapCalleeDep(n, w.any), into);
+        for (const [o, d] of w.words) record(a, o, mapCalleeDep(n, d), into);
+        if (w.any) record(a, null, mapCalleeDep(n, w.any), into);
+        // writes through the pointers the callee loads from this memory: through the pointers kept there
+        for (const [k, t] of w.through) for (const p of fp.ptrsOf(a)) {
+          const b = parseBase(p.base);
+          let held: Ptr[];
+          if ("param" in b) held = []; // (a pointer kept behind a loaded pointer escaped: frame-pointers.ts)
+          else if (frames.has(b.root)) held = p.off === null ? fp.heldIn(b.root) : fp.heldAt(`${p.off + k}@${b.root}`);
+          else if (b.root < np && p.off !== null) {
+            // (this function's own `through`: the caller places it)
+            const mine = throughOf(into, b.root, p.off + k);
+            for (const [o, d] of t.words) add(mine.words, o, mapCalleeDep(n, d));
+            if (t.any) mine.any = join(mine.any ?? clean(), mapCalleeDep(n, t.any));
+            held = [];
+          } else held = []; // (an unknown word of a parameter's memory: that memory leaks, frame-pointers.ts)
+          for (const h of held) {
+            for (const [o, d] of t.words) recordAt(h, o, mapCalleeDep(n, d), into, 1);
+            if (t.any) recordAt(h, null, mapCalleeDep(n, t.any), into, 1);
+          }
+        }
       });
     });
     return into;
@@ -239,6 +230,13 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   let returns = clean();
   forEachNode(body, (n) => { if (n.kind === "return" && n.value && !isFloat(n.value.type)) returns = join(returns, valueDep(n.value)); });
   if (body.type === "i32" || body.type === "i64") returns = join(returns, valueDep(body));
+  // and every integer word it loads from its parameters' memory (a length passed on to a callee,
+  // `Vec::deref`'s): integer-copies.ts asks about those too, and callers may vouch for them
+  forEachNode(body, (n) => {
+    if (n.kind !== "load" || isFloat(n.type)) return;
+    const k = parse(slotKey(n.addr, n.offset, assigns));
+    if (k && k.root < np) for (const pk of paramChunks(k.off, k.root, accessBytes(n.op, n.type))) paramWords.add(pk);
+  });
   // the words of parameters callees' values come from, through pointers into the parameters passed on
   forEachNode(body, (n) => {
     const c = n.kind === "call" ? calleeWords(n.func) : null;

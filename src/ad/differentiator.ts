@@ -204,7 +204,7 @@ export class Differentiator {
     const f = this.module.functions.find((x) => x.name === name);
     if (!f || f.import || !f.body || name.startsWith("__ad_")) return null;
     // recursion: while the summary is computed, every pointer parameter escapes
-    const escaping: CleanWords = { isClean: () => false, paramWords: new Set(), returns: { dirty: true, params: new Set() }, writes: new Map(f.params.map((_, i) => [i, { words: new Map(), any: null, escapes: true }])) };
+    const escaping: CleanWords = { isClean: () => false, paramWords: new Set(), returns: { dirty: true, params: new Set() }, writes: new Map(f.params.map((_, i) => [i, { words: new Map(), any: null, escapes: true, leaks: true, leakBytes: new Set<number>(), holds: new Map(), through: new Map() }])) };
     this.wordSummaries.set(name, escaping);
     // (in the form the function is differentiated in: frame fields forwarded to locals name the same words)
     let w = escaping;

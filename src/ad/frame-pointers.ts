@@ -1,0 +1,274 @@
+// Pointers kept in memory that clean-words.ts can still follow, one level deep. At -O0, core
+// keeps `&mut self.len` (a pointer into the caller's Vec) in a struct of its own frame
+// (`SetLenOnDrop`) and hands that frame to callees, which write the length through the pointer
+// they load back. A frame whose pointer is stored in memory counts as escaped (anyone may write
+// it) unless every reader of the word that holds the pointer is in view. This file owns that
+// account: which pointers (a parameter's or a frame's address plus an offset) each word of the
+// function's own frames may hold, which pointers it stores into its parameters' memory
+// (`holds`), what it does through the pointers it loads from its parameters' words
+// (`through`), and which of those escape. Everything it cannot place escapes, as before: a
+// pointer it cannot follow may only point to escaped memory, which holds no clean words.
+import type { Expr, IRFunction } from "../ir/types.js";
+import { forEachNode } from "../ir/walk.js";
+import { accessBytes, type Dep } from "./clean-words.js";
+import { parseSlotKey, slotKey } from "./memory-pointers.js";
+
+/**
+ * A pointer value: a root local (`r5`: a parameter or a frame) or the pointer loaded from word
+ * k of what parameter i points to (`t1:8`), plus a byte offset (null: unknown).
+ */
+export interface Ptr { base: string; off: number | null }
+const rootBase = (l: number) => `r${l}`;
+const loadedBase = (param: number, word: number) => `t${param}:${word}`;
+export function parseBase(b: string): { root: number } | { param: number; word: number } {
+  if (b[0] === "r") return { root: Number(b.slice(1)) };
+  const [p, w] = b.slice(1).split(":").map(Number);
+  return { param: p, word: w };
+}
+
+/** What a function does through the pointer it loads from a word of its parameter's memory. */
+export interface Through { words: Map<number, Dep>; any: Dep | null; escapes: boolean }
+
+/** The pointer part of a function's summary of one pointer parameter (clean-words.ts's ParamWrites adds the words written). */
+export interface ParamPointers {
+  /** The pointer may reach memory the summaries do not follow (stored where nobody tracks it, returned, handed to an import). */
+  escapes: boolean;
+  /** This memory is read at offsets the summary cannot name (or copied out): pointers kept anywhere in it escape. */
+  leaks: boolean;
+  /** Bytes of this memory read otherwise than as a whole i32 word (an f64, a byte, an i64 copy): a pointer kept over them escapes. */
+  leakBytes: Set<number>;
+  /** Pointers to parameters' memory (parameter `param` + `off`) the function stores at word k (i32.store at a named offset). */
+  holds: Map<number, { param: number; off: number }[]>;
+  /** What it does through the pointer loaded from word k. */
+  through: Map<number, Through>;
+}
+export type CalleePointers = (f: string) => Map<number, ParamPointers> | null;
+
+export interface FramePointers {
+  /** The pointers an i32 tree may hold, and whether it may hold others (which point only to escaped memory). */
+  ptrsOf: (e: Expr) => Ptr[];
+  /** The pointers word `key` (slotKey) of one of the function's frames may hold. */
+  heldAt: (key: string) => Ptr[];
+  /** Every pointer held in a frame (for a word the analysis cannot name). */
+  heldIn: (frame: number) => Ptr[];
+  escaped: Set<number>;
+  /** The summary's pointer part, by parameter (only parameters with something to say). */
+  params: Map<number, ParamPointers>;
+}
+
+const dedupe = (ps: Ptr[]): Ptr[] => {
+  const seen = new Map<string, Ptr>();
+  for (const p of ps) seen.set(`${p.base}+${p.off}`, p);
+  return [...seen.values()];
+};
+const shift = (ps: Ptr[], by: number | null): Ptr[] => ps.map((p) => ({ base: p.base, off: p.off === null || by === null ? null : p.off + by }));
+
+/**
+ * The pointers fn keeps in its frames and parameters' memory. `assigns`: its assignments
+ * (zeros left out), `frames`: its frame locals, `callee(f)`: the pointer summary of module
+ * function f (null: an import, whose effects are unknown).
+ */
+export function framePointers(fn: IRFunction, assigns: Map<number, Expr[]>, frames: Set<number>, callee: CalleePointers): FramePointers {
+  const body = fn.body as Expr;
+  const np = fn.params.length;
+  const isFrame = (l: number) => frames.has(l);
+  const named = (addr: Expr, offset: number) => parseSlotKey(slotKey(addr, offset, assigns));
+
+  // pointer values this function stores into its own frame words, by word
+  const storedAt = new Map<string, Expr[]>();
+  // pointers callees store into its frame words (their `holds`), by word
+  const heldByCallees = new Map<string, Ptr[]>();
+  forEachNode(body, (n) => {
+    if (n.kind !== "store" || n.op !== "i32.store") return;
+    const k = named(n.addr, n.offset);
+    if (k && isFrame(k.root)) { const key = `${k.off}@${k.root}`; storedAt.set(key, [...(storedAt.get(key) ?? []), n.value]); }
+  });
+
+  const heldAt = (key: string, seen: Set<string>): Ptr[] => {
+    if (seen.has(key)) return [];
+    seen.add(key);
+    const out = [...(heldByCallees.get(key) ?? [])];
+    for (const v of storedAt.get(key) ?? []) out.push(...ptrs(v, seen));
+    return dedupe(out);
+  };
+  const ptrs = (e: Expr, seen: Set<string>): Ptr[] => {
+    switch (e.kind) {
+      case "local.get": {
+        if (isFrame(e.local) || e.local < np) return [{ base: rootBase(e.local), off: 0 }];
+        if (seen.has(`l${e.local}`)) return []; // (a cycle of copies adds no base: locals start at zero)
+        seen.add(`l${e.local}`);
+        const vs = assigns.get(e.local) ?? [];
+        // a local assigned in several places (a pointer bumped in a loop) keeps its bases, not its offsets
+        const out = vs.flatMap((v) => ptrs(v, seen));
+        return vs.length > 1 ? dedupe(shift(out, null)) : out;
+      }
+      case "load": {
+        if (e.op !== "i32.load") return [];
+        const k = named(e.addr, e.offset);
+        if (!k) return [];
+        if (isFrame(k.root)) return heldAt(`${k.off}@${k.root}`, seen);
+        if (k.root < np) return [{ base: loadedBase(k.root, k.off), off: 0 }];
+        return [];
+      }
+      case "binary": {
+        if (e.type !== "i32") return [];
+        const l = ptrs(e.left, seen), r = ptrs(e.right, seen);
+        // (pointer ± constant keeps its offset; anything else made of a pointer may still point into the same memory)
+        const c = (x: Expr) => (x.kind === "const" ? Number(x.value) : constOf(x));
+        if (e.op === "i32.add" && c(e.right) !== null) return shift(l, c(e.right));
+        if (e.op === "i32.add" && c(e.left) !== null) return shift(r, c(e.left));
+        if (e.op === "i32.sub" && c(e.right) !== null) return shift(l, -c(e.right)!);
+        return dedupe(shift([...l, ...r], null));
+      }
+      case "select": return dedupe([...ptrs(e.ifTrue, seen), ...ptrs(e.ifFalse, seen)]);
+      // (a callee returning a pointer it got lets it escape there)
+      default: return [];
+    }
+  };
+  const constOf = (x: Expr): number | null => {
+    if (x.kind !== "local.get") return null;
+    const vs = assigns.get(x.local) ?? [];
+    return vs.length === 1 && vs[0].kind === "const" ? Number(vs[0].value) : null;
+  };
+  const ptrsOf = (e: Expr) => ptrs(e, new Set());
+  const heldIn = (frame: number) => dedupe([...new Set([...storedAt.keys(), ...heldByCallees.keys()])].filter((k) => parseSlotKey(k)!.root === frame).flatMap((k) => heldAt(k, new Set())));
+
+  // what callees store into the function's frame words: mapped until nothing changes (their arguments' pointers may come from those words)
+  const calls: (Expr & { kind: "call" })[] = [];
+  forEachNode(body, (n) => { if (n.kind === "call") calls.push(n); });
+  for (let round = 0; ; round++) {
+    let changed = false;
+    for (const c of calls) {
+      const s = callee(c.func);
+      if (!s) continue;
+      for (const [j, w] of s) for (const [k, vals] of w.holds) {
+        const target = c.args[j] ? ptrsOf(c.args[j]) : [];
+        const values = dedupe(vals.flatMap((v) => (c.args[v.param] ? shift(ptrsOf(c.args[v.param]), v.off) : [])));
+        for (const t of target) {
+          const b = parseBase(t.base);
+          if (!("root" in b) || !isFrame(b.root) || t.off === null) continue;
+          const key = `${t.off + k}@${b.root}`;
+          const had = heldByCallees.get(key) ?? [];
+          const next = dedupe([...had, ...values]);
+          if (next.length !== had.length) { heldByCallees.set(key, next); changed = true; }
+        }
+      }
+    }
+    if (!changed) break;
+    if (round === 64) throw new Error("framePointers: no fixpoint"); // (callers take the function's pointers to escape)
+  }
+
+  // escapes, and the summary's pointer part
+  const escaped = new Set<number>();
+  const params = new Map<number, ParamPointers>();
+  const param = (p: number) => { if (!params.has(p)) params.set(p, { escapes: false, leaks: false, leakBytes: new Set(), holds: new Map(), through: new Map() }); return params.get(p)!; };
+  const through = (p: number, k: number) => { const w = param(p); if (!w.through.has(k)) w.through.set(k, { words: new Map(), any: null, escapes: false }); return w.through.get(k)!; };
+  const leakyFrames = new Set<number>();
+  const escapePtrs = (ps: Ptr[]) => {
+    for (const p of ps) {
+      const b = parseBase(p.base);
+      if ("root" in b) { escaped.add(b.root); if (b.root < np) param(b.root).escapes = true; }
+      else through(b.param, b.word).escapes = true;
+    }
+  };
+  /** Pointers kept in the memory `ps` point to (at the bytes `at` from each, or anywhere: null) may go where the analysis does not follow. */
+  const leak = (ps: Ptr[], at: number[] | null = null) => {
+    for (const p of ps) {
+      const b = parseBase(p.base);
+      if (!("root" in b)) { through(b.param, b.word).escapes = true; continue; }
+      const bytes = at && p.off !== null ? at.map((x) => x + p.off!) : null;
+      if (isFrame(b.root)) {
+        if (!bytes) { leakyFrames.add(b.root); continue; }
+        // (the words kept over those bytes: a word at w covers w..w+3)
+        for (const key of new Set([...storedAt.keys(), ...heldByCallees.keys()])) {
+          const k = parseSlotKey(key)!;
+          if (k.root === b.root && bytes.some((x) => x >= k.off && x < k.off + 4)) escapePtrs(heldAt(key, new Set()));
+        }
+      } else if (b.root < np) {
+        if (!bytes) param(b.root).leaks = true;
+        else for (const x of bytes) param(b.root).leakBytes.add(x);
+      }
+    }
+  };
+  const range = (off: number, size: number) => Array.from({ length: size }, (_, i) => off + i);
+  forEachNode(body, (n) => {
+    switch (n.kind) {
+      case "store": {
+        if (n.value.type !== "i32") return;
+        const k = named(n.addr, n.offset);
+        if (k && isFrame(k.root) && n.op === "i32.store") return; // (storedAt follows it)
+        const vals = ptrsOf(n.value);
+        // a pointer to the parameters' memory stored at a word of a parameter's: the caller places it
+        if (k && k.root < np && n.op === "i32.store" && vals.length && vals.every((v) => v.off !== null && "root" in parseBase(v.base) && (parseBase(v.base) as { root: number }).root < np)) {
+          const w = param(k.root);
+          w.holds.set(k.off, [...(w.holds.get(k.off) ?? []), ...vals.map((v) => ({ param: (parseBase(v.base) as { root: number }).root, off: v.off! }))]);
+          return;
+        }
+        escapePtrs(vals);
+        return;
+      }
+      case "load": {
+        // (reading through a loaded pointer: pointers kept there are lost to the summary)
+        const k = named(n.addr, n.offset);
+        const ps = ptrsOf(n.addr);
+        if (!k || !(isFrame(k.root) || k.root < np)) { leak(ps); return; }
+        if (n.op !== "i32.load") leak(ptrsOf(n.addr), range(n.offset, accessBytes(n.op, n.type)));
+        return;
+      }
+      case "return": if (n.value?.type === "i32") escapePtrs(ptrsOf(n.value)); return;
+      case "memory.copy": { const s = ptrsOf(n.src); leak(s); escapePtrs(s); return; }
+      case "call_indirect": for (const a of n.args) if (a.type === "i32") escapePtrs(ptrsOf(a)); return;
+      case "call": {
+        const s = callee(n.func);
+        n.args.forEach((a, j) => {
+          if (a.type !== "i32") return;
+          const w = s ? s.get(j) : undefined;
+          if (!s) { escapePtrs(ptrsOf(a)); return; } // (an import)
+          if (!w) return;
+          const ps = ptrsOf(a);
+          if (w.escapes) escapePtrs(ps);
+          if (w.leaks) leak(ps);
+          if (w.leakBytes.size) leak(ps, [...w.leakBytes]);
+          for (const [k, t] of w.through) for (const p of ps) {
+            const b = parseBase(p.base);
+            if ("param" in b) { through(b.param, b.word).escapes = true; continue; }
+            if (isFrame(b.root)) { if (t.escapes) escapePtrs(p.off === null ? heldIn(b.root) : heldAt(`${p.off + k}@${b.root}`, new Set())); continue; }
+            if (b.root >= np) continue;
+            if (p.off === null) { param(b.root).leaks = true; continue; }
+            if (t.escapes) through(b.root, p.off + k).escapes = true;
+          }
+          for (const [k, vals] of w.holds) {
+            const values = dedupe(vals.flatMap((v) => (n.args[v.param] ? shift(ptrsOf(n.args[v.param]), v.off) : [])));
+            for (const p of ps.length ? ps : [null]) {
+              const b = p ? parseBase(p.base) : null;
+              if (p && b && "root" in b && isFrame(b.root) && p.off !== null) continue; // (heldByCallees follows it)
+              if (p && b && "root" in b && b.root < np && p.off !== null && values.every((v) => v.off !== null && "root" in parseBase(v.base) && (parseBase(v.base) as { root: number }).root < np)) {
+                const w2 = param(b.root);
+                w2.holds.set(p.off + k, [...(w2.holds.get(p.off + k) ?? []), ...values.map((v) => ({ param: (parseBase(v.base) as { root: number }).root, off: v.off! }))]);
+                continue;
+              }
+              escapePtrs(values);
+            }
+          }
+        });
+        return;
+      }
+      default: return;
+    }
+  });
+  if (body.type === "i32") escapePtrs(ptrsOf(body));
+  // an escaped or leaky frame lets the pointers kept in it escape, and so on
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const f of frames) {
+      if (!escaped.has(f) && !leakyFrames.has(f)) continue;
+      const before = escaped.size + [...params.values()].filter((w) => w.escapes).length;
+      const held = heldIn(f);
+      escapePtrs(held);
+      // (a pointer loaded from a parameter's word and kept here escapes too)
+      if (escaped.size + [...params.values()].filter((w) => w.escapes).length !== before) changed = true;
+    }
+  }
+  for (const p of escaped) if (p < np) param(p).escapes = true;
+  return { ptrsOf, heldAt: (key) => heldAt(key, new Set()), heldIn, escaped, params };
+}
