@@ -13,7 +13,7 @@
 // lets it escape, to an import or to an indirect call), which anyone may write.
 import type { Expr, IRFunction } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
-import { assignmentsOf, forEachNode } from "../ir/walk.js";
+import { assignmentsOf, constantOf, forEachNode } from "../ir/walk.js";
 import { parseSlotKey, slotKey, wordAtCall } from "./memory-pointers.js";
 import { stackFrames } from "./stack-frames.js";
 import { framePointers, type ParamPointers, parseBase, type Ptr } from "./frame-pointers.js";
@@ -79,12 +79,52 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   const escaped = fp.escaped;
 
   const words = new Map<string, Dep>(), frameAny = new Map<number, Dep>();
+  /** Bytes of frames (and frames, anywhere) written otherwise than by the function's own i32.store of the whole word: null until a pass has found them. */
+  let foreign: { bytes: Set<string>; frames: Set<number> } | null = null;
+  /**
+   * The one pointer an i32 tree holds, where certain: a parameter or frame plus a constant,
+   * through single assignments and words of the function's own frames that only its own
+   * i32.stores of that same pointer write (`store 28(F) p; q = load 28(F); load 4(q)` reads
+   * word 4 of p's memory). A word written by anyone else (a callee, a wider or narrower
+   * store, a fill or copy) is not certain. (As for every word here, a frame word is taken to be
+   * written before it is read: code that reads uninitialized stack memory is outside the model.)
+   */
+  const exactPtr = (e: Expr, depth = 0): Ptr | null => {
+    if (depth > 32) return null;
+    if (e.kind === "local.get") {
+      if (frames.has(e.local) || e.local < np) return { base: `r${e.local}`, off: 0 };
+      const vs = assigns.get(e.local) ?? [];
+      return vs.length === 1 ? exactPtr(vs[0], depth + 1) : null;
+    }
+    if (e.kind === "binary" && (e.op === "i32.add" || e.op === "i32.sub")) {
+      const r = constantOf(e.right, assigns), l = e.op === "i32.add" && r === null ? constantOf(e.left, assigns) : null;
+      const p = r !== null ? exactPtr(e.left, depth + 1) : l !== null ? exactPtr(e.right, depth + 1) : null;
+      const by = r !== null ? (e.op === "i32.sub" ? -r : r) : l;
+      return p && p.off !== null && by !== null ? { base: p.base, off: p.off + by } : null;
+    }
+    if (e.kind !== "load" || e.op !== "i32.load" || !foreign) return null;
+    const key = slotKey(e.addr, e.offset, assigns), k = parse(key);
+    if (!k || !frames.has(k.root) || escaped.has(k.root) || foreign.frames.has(k.root)) return null;
+    for (let i = 0; i < 4; i++) if (foreign.bytes.has(`${k.off + i}@${k.root}`)) return null;
+    // (no own store of another word over these bytes)
+    for (const other of fp.storedAt.keys()) { const o = parse(other)!; if (o.root === k.root && o.off !== k.off && Math.abs(o.off - k.off) < 4) return null; }
+    const vals = (fp.storedAt.get(key) ?? []).map((v) => exactPtr(v, depth + 1));
+    if (!vals.length || vals.some((v) => !v || v.base !== vals[0]!.base || v.off !== vals[0]!.off)) return null;
+    return vals[0];
+  };
+  /** A word named through a local that holds a certain pointer (exactPtr), as the parameter's or frame's word it is. */
+  const resolve = (key: string): string => {
+    const k = parse(key);
+    if (!k || frames.has(k.root) || k.root < np) return key;
+    const p = exactPtr({ kind: "local.get", type: "i32", local: k.root } as Expr);
+    return p && p.off !== null ? `${p.off + k.off}@${p.base.slice(1)}` : key;
+  };
   /** The words of parameters the function's values come from (what callers may vouch for). */
   const paramWords = new Set<string>();
   let localDeps = new Map<number, Dep>();
   /** What a word holds: a frame's (as far as known), a parameter's, or unknown memory's. */
   const wordDep = (key: string, size = 4): Dep => {
-    const k = parse(key);
+    const k = parse(resolve(key));
     if (!k) return DIRTY;
     if (k.root < np) {
       const keys = paramChunks(k.off, k.root, size);
@@ -129,7 +169,7 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
     return out;
   };
 
-  type Into = { words: Map<string, Dep>; frameAny: Map<number, Dep>; params: WriteSummary };
+  type Into = { words: Map<string, Dep>; frameAny: Map<number, Dep>; params: WriteSummary; foreign: { bytes: Set<string>; frames: Set<number> } };
   const param = (into: Into, p: number) => {
     if (!into.params.has(p)) {
       const ptrs = fp.params.get(p);
@@ -146,7 +186,7 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   };
   const add = <K>(m: Map<K, Dep>, at: K, dep: Dep) => m.set(at, join(m.get(at) ?? clean(), dep));
   /** Records a write of `dep` over `size` bytes at `off` bytes from pointer `p` (anywhere in its memory when either is unknown). */
-  const recordAt = (p: Ptr, off: number | null, dep: Dep, into: Into, size: number) => {
+  const recordAt = (p: Ptr, off: number | null, dep: Dep, into: Into, size: number, own = false) => {
     const b = parseBase(p.base);
     const at = p.off === null || off === null ? null : p.off + off;
     if ("param" in b) {
@@ -156,8 +196,10 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
       return;
     }
     if (frames.has(b.root)) {
-      if (at === null) add(into.frameAny, b.root, dep);
-      else for (let i = 0; i < size; i++) add(into.words, `${at + i}@${b.root}`, dep);
+      if (at === null) { add(into.frameAny, b.root, dep); into.foreign.frames.add(b.root); } else for (let i = 0; i < size; i++) {
+        add(into.words, `${at + i}@${b.root}`, dep);
+        if (!own) into.foreign.bytes.add(`${at + i}@${b.root}`);
+      }
       return;
     }
     if (b.root < np) {
@@ -168,18 +210,19 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
     // (any other pointer reaches only escaped memory, whose words are dirty anyway)
   };
   /** Records a write of `dep` over `size` bytes at `offset` from address `addr` (offset null: anywhere the address may reach). */
-  const record = (addr: Expr, offset: number | null, dep: Dep, into: Into, size = 1) => {
+  /** (`own`: the function's own i32.store of a whole word, which exactPtr follows) */
+  const record = (addr: Expr, offset: number | null, dep: Dep, into: Into, size = 1, own = false) => {
     const k = offset === null ? null : parse(slotKey(addr, offset, assigns));
-    if (k && (frames.has(k.root) || k.root < np)) { recordAt({ base: `r${k.root}`, off: 0 }, k.off, dep, into, size); return; }
+    if (k && (frames.has(k.root) || k.root < np)) { recordAt({ base: `r${k.root}`, off: 0 }, k.off, dep, into, size, own); return; }
     for (const p of fp.ptrsOf(addr)) recordAt(p, offset, dep, into, size);
   };
 
   const pass = (): Into => {
     localDeps = new Map();
-    const into: Into = { words: new Map(), frameAny: new Map(), params: new Map() };
+    const into: Into = { words: new Map(), frameAny: new Map(), params: new Map(), foreign: { bytes: new Set(), frames: new Set() } };
     for (const p of fp.params.keys()) param(into, p);
     forEachNode(body, (n) => {
-      if (n.kind === "store") record(n.addr, n.offset, valueDep(n.value), into, accessBytes(n.op, n.value.type));
+      if (n.kind === "store") record(n.addr, n.offset, valueDep(n.value), into, accessBytes(n.op, n.value.type), n.op === "i32.store");
       if (n.kind === "memory.fill") record(n.dest, null, clean(), into);
       if (n.kind === "memory.copy") record(n.dest, null, DIRTY, into);
       if (n.kind !== "call") return;
@@ -215,12 +258,14 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   const writes: WriteSummary = new Map();
   for (let i = 0; ; i++) {
     const next = pass();
-    const changed = next.words.size !== words.size || [...next.words].some(([k, d]) => !words.has(k) || !same(words.get(k)!, d))
+    // (which bytes others write is structural: found by the first pass, used by exactPtr from the second on)
+    const changed = i === 0 || next.words.size !== words.size || [...next.words].some(([k, d]) => !words.has(k) || !same(words.get(k)!, d))
       || next.frameAny.size !== frameAny.size || [...next.frameAny].some(([k, d]) => !frameAny.has(k) || !same(frameAny.get(k)!, d));
     words.clear(); frameAny.clear(); writes.clear();
     for (const [k, d] of next.words) words.set(k, d);
     for (const [k, d] of next.frameAny) frameAny.set(k, d);
     for (const [k, w] of next.params) writes.set(k, w);
+    foreign = next.foreign;
     if (!changed) break;
     // (deps only grow, over finitely many words; a bound all the same)
     if (i === 64) { for (const f of frames) escaped.add(f); break; }
@@ -234,17 +279,18 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   // `Vec::deref`'s): integer-copies.ts asks about those too, and callers may vouch for them
   forEachNode(body, (n) => {
     if (n.kind !== "load" || isFloat(n.type)) return;
-    const k = parse(slotKey(n.addr, n.offset, assigns));
+    const k = parse(resolve(slotKey(n.addr, n.offset, assigns)));
     if (k && k.root < np) for (const pk of paramChunks(k.off, k.root, accessBytes(n.op, n.type))) paramWords.add(pk);
   });
   // the words of parameters callees' values come from, through pointers into the parameters passed on
   forEachNode(body, (n) => {
     const c = n.kind === "call" ? calleeWords(n.func) : null;
     if (n.kind !== "call" || !c) return;
-    for (const pk of c.paramWords) { const at = wordAtCall(n, pk, assigns); if (at && parse(at)!.root < np) paramWords.add(at); }
+    for (const pk of c.paramWords) { const at = wordAtCall(n, pk, assigns); if (at && parse(resolve(at))!.root < np) paramWords.add(resolve(at)); }
   });
   /** Whether a word holds no float bits, given which words of the parameters do not (`paramClean`, from the callers). */
   const isClean = (key: string, paramClean: (paramWord: string) => boolean = () => false, size = 4) => {
+    key = resolve(key);
     const k = parse(key);
     if (!k) return false;
     if (k.root < np) return paramChunks(k.off, k.root, size).every(paramClean);

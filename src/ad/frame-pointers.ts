@@ -52,6 +52,8 @@ export interface FramePointers {
   /** Every pointer held in a frame (for a word the analysis cannot name). */
   heldIn: (frame: number) => Ptr[];
   escaped: Set<number>;
+  /** The values this function stores (i32.store) at each word of its frames, by slotKey. */
+  storedAt: Map<string, Expr[]>;
   /** The summary's pointer part, by parameter (only parameters with something to say). */
   params: Map<number, ParamPointers>;
 }
@@ -270,5 +272,5 @@ export function framePointers(fn: IRFunction, assigns: Map<number, Expr[]>, fram
     }
   }
   for (const p of escaped) if (p < np) param(p).escapes = true;
-  return { ptrsOf, heldAt: (key) => heldAt(key, new Set()), heldIn, escaped, params };
+  return { ptrsOf, heldAt: (key) => heldAt(key, new Set()), heldIn, escaped, params, storedAt };
 }
