@@ -56,6 +56,20 @@ export interface CleanWords {
   paramWords: Set<string>;
   /** What its i32/i64 results are made of. */
   returns: Dep;
+  /** Who writes the function's frames (inert-frame-args.ts): absent from summaries of callees. */
+  frameWrites?: FrameWrites;
+}
+
+/** The writers of a function's frames, as far as cleanWords found them. */
+export interface FrameWrites {
+  frames: Set<number>;
+  escaped: Set<number>;
+  /** Bytes (`off@frame`) and whole frames written by anyone but the function's own stores at named words. */
+  byOthers: { bytes: Set<string>; frames: Set<number> };
+  /** The function's own stores at named words, by frame. */
+  ownStores: Map<number, { off: number; size: number; store: Expr & { kind: "store" } }[]>;
+  /** Whether an integer value is made of constants, integer parameters and clean words only (no float bits, nothing a caller must vouch for). */
+  cleanValue: (e: Expr) => boolean;
 }
 
 export type CalleeWords = Pick<CleanWords, "writes" | "paramWords" | "returns">;
@@ -79,8 +93,15 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   const escaped = fp.escaped;
 
   const words = new Map<string, Dep>(), frameAny = new Map<number, Dep>();
-  /** Bytes of frames (and frames, anywhere) written otherwise than by the function's own i32.store of the whole word: null until a pass has found them. */
-  let foreign: { bytes: Set<string>; frames: Set<number> } | null = null;
+  /** Bytes of frames (and frames, anywhere) written otherwise than by the function's own stores at named words (callees, unnamed stores, fills, copies): null until a pass has found them. */
+  let byOthers: { bytes: Set<string>; frames: Set<number> } | null = null;
+  /** The function's own stores at named words of its frames, by frame. */
+  const ownStores = new Map<number, { off: number; size: number; store: Expr & { kind: "store" } }[]>();
+  forEachNode(body, (n) => {
+    if (n.kind !== "store") return;
+    const k = parse(slotKey(n.addr, n.offset, assigns));
+    if (k && frames.has(k.root)) ownStores.set(k.root, [...(ownStores.get(k.root) ?? []), { off: k.off, size: accessBytes(n.op, n.value.type), store: n }]);
+  });
   /**
    * The one pointer an i32 tree holds, where certain: a parameter or frame plus a constant,
    * through single assignments and words of the function's own frames that only its own
@@ -102,12 +123,12 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
       const by = r !== null ? (e.op === "i32.sub" ? -r : r) : l;
       return p && p.off !== null && by !== null ? { base: p.base, off: p.off + by } : null;
     }
-    if (e.kind !== "load" || e.op !== "i32.load" || !foreign) return null;
+    if (e.kind !== "load" || e.op !== "i32.load" || !byOthers) return null;
     const key = slotKey(e.addr, e.offset, assigns), k = parse(key);
-    if (!k || !frames.has(k.root) || escaped.has(k.root) || foreign.frames.has(k.root)) return null;
-    for (let i = 0; i < 4; i++) if (foreign.bytes.has(`${k.off + i}@${k.root}`)) return null;
-    // (no own store of another word over these bytes)
-    for (const other of fp.storedAt.keys()) { const o = parse(other)!; if (o.root === k.root && o.off !== k.off && Math.abs(o.off - k.off) < 4) return null; }
+    if (!k || !frames.has(k.root) || escaped.has(k.root) || byOthers.frames.has(k.root)) return null;
+    for (let i = 0; i < 4; i++) if (byOthers.bytes.has(`${k.off + i}@${k.root}`)) return null;
+    // (no own store of another width or word over these bytes)
+    for (const o of ownStores.get(k.root) ?? []) if (o.off < k.off + 4 && k.off < o.off + o.size && (o.off !== k.off || o.store.op !== "i32.store")) return null;
     const vals = (fp.storedAt.get(key) ?? []).map((v) => exactPtr(v, depth + 1));
     if (!vals.length || vals.some((v) => !v || v.base !== vals[0]!.base || v.off !== vals[0]!.off)) return null;
     return vals[0];
@@ -169,13 +190,13 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
     return out;
   };
 
-  type Into = { words: Map<string, Dep>; frameAny: Map<number, Dep>; params: WriteSummary; foreign: { bytes: Set<string>; frames: Set<number> } };
+  type Into = { words: Map<string, Dep>; frameAny: Map<number, Dep>; params: WriteSummary; byOthers: { bytes: Set<string>; frames: Set<number> } };
   const param = (into: Into, p: number) => {
     if (!into.params.has(p)) {
       const ptrs = fp.params.get(p);
       // (the pointer part is structural, found once; the words written through loaded pointers are found with the rest)
       const through = new Map([...(ptrs?.through ?? [])].map(([k, t]) => [k, { words: new Map<number, Dep>(), any: null as Dep | null, escapes: t.escapes }]));
-      into.params.set(p, { words: new Map(), any: null, escapes: escaped.has(p), leaks: ptrs?.leaks ?? false, leakBytes: ptrs?.leakBytes ?? new Set(), holds: ptrs?.holds ?? new Map(), through });
+      into.params.set(p, { words: new Map(), any: null, escapes: escaped.has(p), leaks: ptrs?.leaks ?? false, leakBytes: ptrs?.leakBytes ?? new Set(), reads: ptrs?.reads ?? new Set(), readsAny: ptrs?.readsAny ?? false, holds: ptrs?.holds ?? new Map(), through });
     }
     return into.params.get(p)!;
   };
@@ -196,9 +217,9 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
       return;
     }
     if (frames.has(b.root)) {
-      if (at === null) { add(into.frameAny, b.root, dep); into.foreign.frames.add(b.root); } else for (let i = 0; i < size; i++) {
+      if (at === null) { add(into.frameAny, b.root, dep); into.byOthers.frames.add(b.root); } else for (let i = 0; i < size; i++) {
         add(into.words, `${at + i}@${b.root}`, dep);
-        if (!own) into.foreign.bytes.add(`${at + i}@${b.root}`);
+        if (!own) into.byOthers.bytes.add(`${at + i}@${b.root}`);
       }
       return;
     }
@@ -210,7 +231,7 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
     // (any other pointer reaches only escaped memory, whose words are dirty anyway)
   };
   /** Records a write of `dep` over `size` bytes at `offset` from address `addr` (offset null: anywhere the address may reach). */
-  /** (`own`: the function's own i32.store of a whole word, which exactPtr follows) */
+  /** (`own`: the function's own store at a named word, which exactPtr and inert-frame-args.ts follow) */
   const record = (addr: Expr, offset: number | null, dep: Dep, into: Into, size = 1, own = false) => {
     const k = offset === null ? null : parse(slotKey(addr, offset, assigns));
     if (k && (frames.has(k.root) || k.root < np)) { recordAt({ base: `r${k.root}`, off: 0 }, k.off, dep, into, size, own); return; }
@@ -219,10 +240,10 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
 
   const pass = (): Into => {
     localDeps = new Map();
-    const into: Into = { words: new Map(), frameAny: new Map(), params: new Map(), foreign: { bytes: new Set(), frames: new Set() } };
+    const into: Into = { words: new Map(), frameAny: new Map(), params: new Map(), byOthers: { bytes: new Set(), frames: new Set() } };
     for (const p of fp.params.keys()) param(into, p);
     forEachNode(body, (n) => {
-      if (n.kind === "store") record(n.addr, n.offset, valueDep(n.value), into, accessBytes(n.op, n.value.type), n.op === "i32.store");
+      if (n.kind === "store") record(n.addr, n.offset, valueDep(n.value), into, accessBytes(n.op, n.value.type), true);
       if (n.kind === "memory.fill") record(n.dest, null, clean(), into);
       if (n.kind === "memory.copy") record(n.dest, null, DIRTY, into);
       if (n.kind !== "call") return;
@@ -265,7 +286,7 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
     for (const [k, d] of next.words) words.set(k, d);
     for (const [k, d] of next.frameAny) frameAny.set(k, d);
     for (const [k, w] of next.params) writes.set(k, w);
-    foreign = next.foreign;
+    byOthers = next.byOthers;
     if (!changed) break;
     // (deps only grow, over finitely many words; a bound all the same)
     if (i === 64) { for (const f of frames) escaped.add(f); break; }
@@ -298,5 +319,6 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
     const d = wordDep(key, size);
     return !d.dirty && [...d.params].every(paramClean);
   };
-  return { isClean, writes, paramWords, returns };
+  const cleanValue = (e: Expr) => { localDeps = new Map(); const d = valueDep(e); return !d.dirty && !d.params.size; };
+  return { isClean, writes, paramWords, returns, frameWrites: { frames, escaped, byOthers: byOthers ?? { bytes: new Set(), frames: new Set(frames) }, ownStores, cleanValue } };
 }

@@ -37,6 +37,9 @@ export interface ParamPointers {
   leaks: boolean;
   /** Bytes of this memory read otherwise than as a whole i32 word (an f64, a byte, an i64 copy): a pointer kept over them escapes. */
   leakBytes: Set<number>;
+  /** Bytes of this memory it (or a callee) reads, and whether it reads where it cannot name (inert-frame-args.ts). */
+  reads: Set<number>;
+  readsAny: boolean;
   /** Pointers to parameters' memory (parameter `param` + `off`) the function stores at word k (i32.store at a named offset). */
   holds: Map<number, { param: number; off: number }[]>;
   /** What it does through the pointer loaded from word k. */
@@ -163,7 +166,7 @@ export function framePointers(fn: IRFunction, assigns: Map<number, Expr[]>, fram
   // escapes, and the summary's pointer part
   const escaped = new Set<number>();
   const params = new Map<number, ParamPointers>();
-  const param = (p: number) => { if (!params.has(p)) params.set(p, { escapes: false, leaks: false, leakBytes: new Set(), holds: new Map(), through: new Map() }); return params.get(p)!; };
+  const param = (p: number) => { if (!params.has(p)) params.set(p, { escapes: false, leaks: false, leakBytes: new Set(), reads: new Set(), readsAny: false, holds: new Map(), through: new Map() }); return params.get(p)!; };
   const through = (p: number, k: number) => { const w = param(p); if (!w.through.has(k)) w.through.set(k, { words: new Map(), any: null, escapes: false }); return w.through.get(k)!; };
   const leakyFrames = new Set<number>();
   const escapePtrs = (ps: Ptr[]) => {
@@ -192,6 +195,17 @@ export function framePointers(fn: IRFunction, assigns: Map<number, Expr[]>, fram
       }
     }
   };
+  /** Records reads of the bytes `at` from each pointer of `ps` (null: anywhere in its memory). */
+  const read = (ps: Ptr[], at: number[] | null) => {
+    for (const p of ps) {
+      const b = parseBase(p.base);
+      // (reading through a loaded pointer: the summary does not follow that memory)
+      if (!("root" in b)) { through(b.param, b.word).escapes = true; continue; }
+      if (b.root >= np) continue;
+      if (!at || p.off === null) param(b.root).readsAny = true;
+      else for (const x of at) param(b.root).reads.add(x + p.off);
+    }
+  };
   const range = (off: number, size: number) => Array.from({ length: size }, (_, i) => off + i);
   forEachNode(body, (n) => {
     switch (n.kind) {
@@ -213,24 +227,27 @@ export function framePointers(fn: IRFunction, assigns: Map<number, Expr[]>, fram
         // (reading through a loaded pointer: pointers kept there are lost to the summary)
         const k = named(n.addr, n.offset);
         const ps = ptrsOf(n.addr);
+        read(ps, range(n.offset, accessBytes(n.op, n.type)));
         if (!k || !(isFrame(k.root) || k.root < np)) { leak(ps); return; }
         if (n.op !== "i32.load") leak(ptrsOf(n.addr), range(n.offset, accessBytes(n.op, n.type)));
         return;
       }
       case "return": if (n.value?.type === "i32") escapePtrs(ptrsOf(n.value)); return;
-      case "memory.copy": { const s = ptrsOf(n.src); leak(s); escapePtrs(s); return; }
-      case "call_indirect": for (const a of n.args) if (a.type === "i32") escapePtrs(ptrsOf(a)); return;
+      case "memory.copy": { const s = ptrsOf(n.src); leak(s); escapePtrs(s); read(s, null); return; }
+      case "call_indirect": for (const a of n.args) if (a.type === "i32") { escapePtrs(ptrsOf(a)); read(ptrsOf(a), null); } return;
       case "call": {
         const s = callee(n.func);
         n.args.forEach((a, j) => {
           if (a.type !== "i32") return;
           const w = s ? s.get(j) : undefined;
-          if (!s) { escapePtrs(ptrsOf(a)); return; } // (an import)
+          if (!s) { escapePtrs(ptrsOf(a)); read(ptrsOf(a), null); return; } // (an import)
           if (!w) return;
           const ps = ptrsOf(a);
           if (w.escapes) escapePtrs(ps);
           if (w.leaks) leak(ps);
           if (w.leakBytes.size) leak(ps, [...w.leakBytes]);
+          if (w.readsAny) read(ps, null);
+          else if (w.reads.size) read(ps, [...w.reads]);
           for (const [k, t] of w.through) for (const p of ps) {
             const b = parseBase(p.base);
             if ("param" in b) { through(b.param, b.word).escapes = true; continue; }
