@@ -89,79 +89,95 @@ export function framePointers(fn: IRFunction, assigns: Map<number, Expr[]>, fram
     if (k && isFrame(k.root)) { const key = `${k.off}@${k.root}`; storedAt.set(key, [...(storedAt.get(key) ?? []), n.value]); }
   });
 
-  const heldAt = (key: string, seen: Set<string>): Ptr[] => {
-    if (seen.has(key)) return [];
-    seen.add(key);
-    const out = [...(heldByCallees.get(key) ?? [])];
-    for (const v of storedAt.get(key) ?? []) out.push(...ptrs(v, seen));
-    return dedupe(out);
+  // The pointers each local and each frame word may hold, found together to a fixpoint (a
+  // value's pointers depend on the locals and words it reads, whose pointers depend on theirs).
+  // A base seen with two offsets keeps the base with an unknown offset, so that a pointer
+  // bumped in a loop ends the iteration (and is placed nowhere in particular).
+  const localPtrs = new Map<number, Ptr[]>();
+  const wordPtrs = new Map<string, Ptr[]>();
+  const widen = (ps: Ptr[]): Ptr[] => {
+    const byBase = new Map<string, Ptr>();
+    for (const p of ps) {
+      const had = byBase.get(p.base);
+      byBase.set(p.base, !had || had.off === p.off ? p : { base: p.base, off: null });
+    }
+    return [...byBase.values()];
   };
-  const ptrs = (e: Expr, seen: Set<string>): Ptr[] => {
+  const constOf = (x: Expr): number | null => {
+    if (x.kind === "const") return Number(x.value);
+    if (x.kind !== "local.get") return null;
+    const vs = assigns.get(x.local) ?? [];
+    return vs.length === 1 && vs[0].kind === "const" ? Number(vs[0].value) : null;
+  };
+  /** The pointers an i32 tree may hold, from the locals' and words' as they stand (others point only to escaped memory). */
+  const ptrs = (e: Expr): Ptr[] => {
     switch (e.kind) {
-      case "local.get": {
+      case "local.get":
         if (isFrame(e.local) || e.local < np) return [{ base: rootBase(e.local), off: 0 }];
-        if (seen.has(`l${e.local}`)) return []; // (a cycle of copies adds no base: locals start at zero)
-        seen.add(`l${e.local}`);
-        const vs = assigns.get(e.local) ?? [];
-        // a local assigned in several places (a pointer bumped in a loop) keeps its bases, not its offsets
-        const out = vs.flatMap((v) => ptrs(v, seen));
-        return vs.length > 1 ? dedupe(shift(out, null)) : out;
-      }
+        return localPtrs.get(e.local) ?? [];
       case "load": {
         if (e.op !== "i32.load") return [];
         const k = named(e.addr, e.offset);
         if (!k) return [];
-        if (isFrame(k.root)) return heldAt(`${k.off}@${k.root}`, seen);
+        if (isFrame(k.root)) return wordPtrs.get(`${k.off}@${k.root}`) ?? [];
         if (k.root < np) return [{ base: loadedBase(k.root, k.off), off: 0 }];
         return [];
       }
       case "binary": {
         if (e.type !== "i32") return [];
-        const l = ptrs(e.left, seen), r = ptrs(e.right, seen);
         // (pointer ± constant keeps its offset; anything else made of a pointer may still point into the same memory)
-        const c = (x: Expr) => (x.kind === "const" ? Number(x.value) : constOf(x));
-        if (e.op === "i32.add" && c(e.right) !== null) return shift(l, c(e.right));
-        if (e.op === "i32.add" && c(e.left) !== null) return shift(r, c(e.left));
-        if (e.op === "i32.sub" && c(e.right) !== null) return shift(l, -c(e.right)!);
-        return dedupe(shift([...l, ...r], null));
+        const r = constOf(e.right), l = constOf(e.left);
+        if (e.op === "i32.add" && r !== null) return shift(ptrs(e.left), r);
+        if (e.op === "i32.add" && l !== null) return shift(ptrs(e.right), l);
+        if (e.op === "i32.sub" && r !== null) return shift(ptrs(e.left), -r);
+        return dedupe(shift([...ptrs(e.left), ...ptrs(e.right)], null));
       }
-      case "select": return dedupe([...ptrs(e.ifTrue, seen), ...ptrs(e.ifFalse, seen)]);
+      case "select": return dedupe([...ptrs(e.ifTrue), ...ptrs(e.ifFalse)]);
       // (a callee returning a pointer it got lets it escape there)
       default: return [];
     }
   };
-  const constOf = (x: Expr): number | null => {
-    if (x.kind !== "local.get") return null;
-    const vs = assigns.get(x.local) ?? [];
-    return vs.length === 1 && vs[0].kind === "const" ? Number(vs[0].value) : null;
-  };
-  const ptrsOf = (e: Expr) => ptrs(e, new Set());
-  const heldIn = (frame: number) => dedupe([...new Set([...storedAt.keys(), ...heldByCallees.keys()])].filter((k) => parseSlotKey(k)!.root === frame).flatMap((k) => heldAt(k, new Set())));
-
-  // what callees store into the function's frame words: mapped until nothing changes (their arguments' pointers may come from those words)
   const calls: (Expr & { kind: "call" })[] = [];
   forEachNode(body, (n) => { if (n.kind === "call") calls.push(n); });
+  const update = <K>(m: Map<K, Ptr[]>, k: K, add: Ptr[]): boolean => {
+    const had = m.get(k) ?? [];
+    const next = widen(dedupe([...had, ...add]));
+    if (next.length === had.length && next.every((p, i) => p.base === had[i].base && p.off === had[i].off)) return false;
+    m.set(k, next);
+    return true;
+  };
   for (let round = 0; ; round++) {
     let changed = false;
+    for (const [l, vs] of assigns) {
+      if (isFrame(l) || l < np) continue;
+      // a local assigned in several places (a pointer bumped in a loop) keeps its bases, not its offsets
+      const got = dedupe(vs.flatMap((v) => ptrs(v)));
+      if (update(localPtrs, l, vs.length > 1 ? shift(got, null) : got)) changed = true;
+    }
+    for (const [key, vs] of storedAt) if (update(wordPtrs, key, vs.flatMap((v) => ptrs(v)))) changed = true;
+    // what callees store into the function's frame words (their `holds`)
     for (const c of calls) {
-      const s = callee(c.func);
-      if (!s) continue;
-      for (const [j, w] of s) for (const [k, vals] of w.holds) {
-        const target = c.args[j] ? ptrsOf(c.args[j]) : [];
-        const values = dedupe(vals.flatMap((v) => (c.args[v.param] ? shift(ptrsOf(c.args[v.param]), v.off) : [])));
+      const sm = callee(c.func);
+      if (!sm) continue;
+      for (const [j, w] of sm) for (const [k, vals] of w.holds) {
+        const target = c.args[j] ? ptrs(c.args[j]) : [];
+        const values = dedupe(vals.flatMap((v) => (c.args[v.param] ? shift(ptrs(c.args[v.param]), v.off) : [])));
         for (const t of target) {
           const b = parseBase(t.base);
           if (!("root" in b) || !isFrame(b.root) || t.off === null) continue;
           const key = `${t.off + k}@${b.root}`;
-          const had = heldByCallees.get(key) ?? [];
-          const next = dedupe([...had, ...values]);
-          if (next.length !== had.length) { heldByCallees.set(key, next); changed = true; }
+          if (update(heldByCallees, key, values)) changed = true;
+          if (update(wordPtrs, key, values)) changed = true;
         }
       }
     }
     if (!changed) break;
-    if (round === 64) throw new Error("framePointers: no fixpoint"); // (callers take the function's pointers to escape)
+    // (sets only grow, and widening bounds them: a bound all the same; callers then take the function's pointers to escape)
+    if (round === 256) throw new Error("framePointers: no fixpoint");
   }
+  const ptrsOf = (e: Expr) => ptrs(e);
+  const heldAtKey = (key: string) => wordPtrs.get(key) ?? [];
+  const heldIn = (frame: number) => dedupe([...wordPtrs.keys()].filter((k) => parseSlotKey(k)!.root === frame).flatMap(heldAtKey));
 
   // escapes, and the summary's pointer part
   const escaped = new Set<number>();
@@ -185,9 +201,9 @@ export function framePointers(fn: IRFunction, assigns: Map<number, Expr[]>, fram
       if (isFrame(b.root)) {
         if (!bytes) { leakyFrames.add(b.root); continue; }
         // (the words kept over those bytes: a word at w covers w..w+3)
-        for (const key of new Set([...storedAt.keys(), ...heldByCallees.keys()])) {
+        for (const key of wordPtrs.keys()) {
           const k = parseSlotKey(key)!;
-          if (k.root === b.root && bytes.some((x) => x >= k.off && x < k.off + 4)) escapePtrs(heldAt(key, new Set()));
+          if (k.root === b.root && bytes.some((x) => x >= k.off && x < k.off + 4)) escapePtrs(heldAtKey(key));
         }
       } else if (b.root < np) {
         if (!bytes) param(b.root).leaks = true;
@@ -251,7 +267,7 @@ export function framePointers(fn: IRFunction, assigns: Map<number, Expr[]>, fram
           for (const [k, t] of w.through) for (const p of ps) {
             const b = parseBase(p.base);
             if ("param" in b) { through(b.param, b.word).escapes = true; continue; }
-            if (isFrame(b.root)) { if (t.escapes) escapePtrs(p.off === null ? heldIn(b.root) : heldAt(`${p.off + k}@${b.root}`, new Set())); continue; }
+            if (isFrame(b.root)) { if (t.escapes) escapePtrs(p.off === null ? heldIn(b.root) : heldAtKey(`${p.off + k}@${b.root}`)); continue; }
             if (b.root >= np) continue;
             if (p.off === null) { param(b.root).leaks = true; continue; }
             if (t.escapes) through(b.root, p.off + k).escapes = true;
@@ -289,5 +305,5 @@ export function framePointers(fn: IRFunction, assigns: Map<number, Expr[]>, fram
     }
   }
   for (const p of escaped) if (p < np) param(p).escapes = true;
-  return { ptrsOf, heldAt: (key) => heldAt(key, new Set()), heldIn, escaped, params, storedAt };
+  return { ptrsOf, heldAt: heldAtKey, heldIn, escaped, params, storedAt };
 }

@@ -72,4 +72,11 @@ describe("pointers kept in stack frames", () => {
     expect(err).toBeInstanceOf(UnsupportedError);
     expect(err.message).toMatch(/an integer loaded from memory that has a shadow/);
   });
+
+  it("float_through_selected: a kept pointer that may be either of two words of the frame makes both dirty: refused in reverse mode", async () => {
+    const p = await Program.fromWat(wat);
+    const err = await autodiff(ReverseWithPrimal, p.kernel("float_through_selected"), Duplicated(Float32Array.of(1.5), new Float32Array(1)), Duplicated(new Float32Array(1), Float32Array.of(1)), 0).catch((e) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(err.message).toMatch(/an integer loaded from memory that has a shadow/);
+  });
 });
