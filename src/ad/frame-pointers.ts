@@ -12,6 +12,7 @@ import type { Expr, IRFunction } from "../ir/types.js";
 import { forEachNode } from "../ir/walk.js";
 import { accessBytes, type Dep } from "./clean-words.js";
 import { parseSlotKey, slotKey } from "./memory-pointers.js";
+import { STACK_POINTER } from "./stack-frames.js";
 
 /**
  * A pointer value: a root local (`r5`: a parameter or a frame) or the pointer loaded from word
@@ -123,13 +124,15 @@ export function framePointers(fn: IRFunction, assigns: Map<number, Expr[]>, fram
         if (k.root < np) return [{ base: loadedBase(k.root, k.off), off: 0 }];
         return [];
       }
+      // (a pointer through any other operator, of any type, an i64 or a float conversion and back
+      // included, may still point into the same memory, at an offset not known)
+      case "unary": return shift(ptrs(e.value), null);
       case "binary": {
-        if (e.type !== "i32") return [];
         // (pointer ± constant keeps its offset; anything else made of a pointer may still point into the same memory)
         const r = constOf(e.right), l = constOf(e.left);
-        if (e.op === "i32.add" && r !== null) return shift(ptrs(e.left), r);
-        if (e.op === "i32.add" && l !== null) return shift(ptrs(e.right), l);
-        if (e.op === "i32.sub" && r !== null) return shift(ptrs(e.left), -r);
+        if (e.type === "i32" && e.op === "i32.add" && r !== null) return shift(ptrs(e.left), r);
+        if (e.type === "i32" && e.op === "i32.add" && l !== null) return shift(ptrs(e.right), l);
+        if (e.type === "i32" && e.op === "i32.sub" && r !== null) return shift(ptrs(e.left), -r);
         return dedupe(shift([...ptrs(e.left), ...ptrs(e.right)], null));
       }
       case "select": return dedupe([...ptrs(e.ifTrue), ...ptrs(e.ifFalse)]);
@@ -226,7 +229,8 @@ export function framePointers(fn: IRFunction, assigns: Map<number, Expr[]>, fram
   forEachNode(body, (n) => {
     switch (n.kind) {
       case "store": {
-        if (n.value.type !== "i32") return;
+        // (a pointer carried in a wider or other value stored anywhere: it escapes)
+        if (n.value.type !== "i32") { escapePtrs(ptrsOf(n.value)); return; }
         const k = named(n.addr, n.offset);
         if (k && isFrame(k.root) && n.op === "i32.store") return; // (storedAt follows it)
         const vals = ptrsOf(n.value);
@@ -248,13 +252,16 @@ export function framePointers(fn: IRFunction, assigns: Map<number, Expr[]>, fram
         if (n.op !== "i32.load") leak(ptrsOf(n.addr), range(n.offset, accessBytes(n.op, n.type)));
         return;
       }
-      case "return": if (n.value?.type === "i32") escapePtrs(ptrsOf(n.value)); return;
+      case "return": if (n.value) escapePtrs(ptrsOf(n.value)); return;
+      // (a pointer kept in a global: anyone may use it; the stack pointer moved over a frame is no such use)
+      case "global.set": if (n.global !== STACK_POINTER) escapePtrs(ptrsOf(n.value)); return;
       case "memory.copy": { const s = ptrsOf(n.src); leak(s); escapePtrs(s); read(s, null); return; }
-      case "call_indirect": for (const a of n.args) if (a.type === "i32") { escapePtrs(ptrsOf(a)); read(ptrsOf(a), null); } return;
+      case "call_indirect": for (const a of n.args) { escapePtrs(ptrsOf(a)); read(ptrsOf(a), null); } return;
       case "call": {
         const s = callee(n.func);
         n.args.forEach((a, j) => {
-          if (a.type !== "i32") return;
+          // (a pointer handed on in an i64 or a float: the summaries do not follow it)
+          if (a.type !== "i32") { escapePtrs(ptrsOf(a)); return; }
           const w = s ? s.get(j) : undefined;
           if (!s) { escapePtrs(ptrsOf(a)); read(ptrsOf(a), null); return; } // (an import)
           if (!w) return;
@@ -291,7 +298,7 @@ export function framePointers(fn: IRFunction, assigns: Map<number, Expr[]>, fram
       default: return;
     }
   });
-  if (body.type === "i32") escapePtrs(ptrsOf(body));
+  if (body.type !== "none" && body.type !== "unreachable") escapePtrs(ptrsOf(body));
   // an escaped or leaky frame lets the pointers kept in it escape, and so on
   for (let changed = true; changed;) {
     changed = false;
