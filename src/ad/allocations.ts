@@ -192,8 +192,19 @@ const pointerFlowCache = new WeakMap<IRModule, PointerFlow>();
 function pointerFlowFor(mod: IRModule): PointerFlow {
   let f = pointerFlowCache.get(mod);
   if (!f) {
-    const pointerResults = pointerResultsOf(mod.functions, pointerParamsOf(mod.functions));
-    f = { pointerParam: pointerParamsOf(mod.functions, (g) => pointerResults.has(g)), pointerResults };
+    // (until nothing changes: a parameter a function only returns is a pointer where its result
+    // is used as one, which may make the result of the call that gave the argument one too, as
+    // in core's chains of identity functions at -O0: `Unique::new_unchecked(NonNull::as_ptr(NonNull::cast(p)))`)
+    let pointerResults = pointerResultsOf(mod.functions, pointerParamsOf(mod.functions));
+    for (let round = 0; round < 16; round++) {
+      const known = pointerResults;
+      const next = pointerResultsOf(mod.functions, pointerParamsOf(mod.functions, (g) => known.has(g)));
+      for (const g of known) next.add(g);
+      if (next.size === known.size) break;
+      pointerResults = next;
+    }
+    const results = pointerResults;
+    f = { pointerParam: pointerParamsOf(mod.functions, (g) => results.has(g)), pointerResults: results };
     pointerFlowCache.set(mod, f);
   }
   return f;

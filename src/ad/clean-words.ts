@@ -13,9 +13,10 @@
 // lets it escape, to an import or to an indirect call), which anyone may write.
 import type { Expr, IRFunction } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
-import { assignmentsOf, forEachNode } from "../ir/walk.js";
+import { assignmentsOf, constantOf, forEachNode } from "../ir/walk.js";
 import { parseSlotKey, slotKey, wordAtCall } from "./memory-pointers.js";
 import { stackFrames } from "./stack-frames.js";
+import { framePointers, type ParamPointers, parseBase, type Ptr } from "./frame-pointers.js";
 
 /** What a value may come from: bytes that may be a float's (`dirty`), or words of the function's pointer parameters (`o@k`). */
 export interface Dep { dirty: boolean; params: Set<string> }
@@ -29,8 +30,12 @@ function join(a: Dep, b: Dep): Dep {
 }
 const same = (a: Dep, b: Dep) => a.dirty === b.dirty && a.params.size === b.params.size && [...a.params].every((p) => b.params.has(p));
 
-/** What a function does with its pointer parameter: the bytes written through it (by offset), writes at offsets it cannot name, and whether the pointer escapes. */
-export interface ParamWrites { words: Map<number, Dep>; any: Dep | null; escapes: boolean }
+/**
+ * What a function does with its pointer parameter: the bytes written through it (by offset),
+ * writes at offsets it cannot name, and (frame-pointers.ts) whether the pointer escapes, the
+ * pointers it keeps in that memory, and what it writes through the pointers it loads from it.
+ */
+export interface ParamWrites extends ParamPointers { words: Map<number, Dep>; any: Dep | null }
 export type WriteSummary = Map<number, ParamWrites>;
 
 /** The bytes a load or store reaches: `i32.store8` 1, `i64.load32_u` 4, else the type's size. */
@@ -51,6 +56,20 @@ export interface CleanWords {
   paramWords: Set<string>;
   /** What its i32/i64 results are made of. */
   returns: Dep;
+  /** Who writes the function's frames (inert-frame-args.ts): absent from summaries of callees. */
+  frameWrites?: FrameWrites;
+}
+
+/** The writers of a function's frames, as far as cleanWords found them. */
+export interface FrameWrites {
+  frames: Set<number>;
+  escaped: Set<number>;
+  /** Bytes (`off@frame`) and whole frames written by anyone but the function's own stores at named words. */
+  byOthers: { bytes: Set<string>; frames: Set<number> };
+  /** The function's own stores at named words, by frame. */
+  ownStores: Map<number, { off: number; size: number; store: Expr & { kind: "store" } }[]>;
+  /** Whether an integer value is made of constants, integer parameters and clean words only (no float bits, nothing a caller must vouch for). */
+  cleanValue: (e: Expr) => boolean;
 }
 
 export type CalleeWords = Pick<CleanWords, "writes" | "paramWords" | "returns">;
@@ -68,80 +87,65 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   const assigns = wordAssignments(body);
   const frames = new Set(stackFrames(body).keys());
   const parse = parseSlotKey;
-  const isFrameWord = (key: string) => { const k = parse(key); return !!k && frames.has(k.root); };
 
-  // pointer values this function stores into its own frame words, by word: loads of those words give them back
-  const storedAt = new Map<string, Expr[]>();
-  const framesPassed = new Set<number>();
-  forEachNode(body, (n) => {
-    if (n.kind === "store" && n.value.type === "i32") { const key = slotKey(n.addr, n.offset, assigns); if (isFrameWord(key)) storedAt.set(key, [...(storedAt.get(key) ?? []), n.value]); }
-  });
-
-  /** The frames and parameters a pointer may reach (through copies, pointer arithmetic and the function's own frame words), and whether it may reach other memory. */
-  const rootsOf = (e: Expr, seen = new Set<string>()): { roots: Set<number>; unknown: boolean } => {
-    const roots = new Set<number>();
-    let unknown = false;
-    const visit = (x: Expr) => {
-      switch (x.kind) {
-        case "local.get": {
-          if (seen.has(`l${x.local}`)) return;
-          seen.add(`l${x.local}`);
-          if (frames.has(x.local) || x.local < np) { roots.add(x.local); return; }
-          for (const v of assigns.get(x.local) ?? []) visit(v);
-          return;
-        }
-        case "load": {
-          const key = slotKey(x.addr, x.offset, assigns);
-          if (x.op !== "i32.load" || !isFrameWord(key)) { unknown = true; return; }
-          if (seen.has(key)) return;
-          seen.add(key);
-          for (const v of storedAt.get(key) ?? []) visit(v);
-          // callees given a pointer into the frame may have written a pointer there too
-          if (framesPassed.has(parse(key)!.root)) unknown = true;
-          return;
-        }
-        case "call": case "call_indirect": unknown = true; return;
-        case "binary": visit(x.left); visit(x.right); return;
-        case "select": visit(x.ifTrue); visit(x.ifFalse); return;
-        default: return;
-      }
-    };
-    visit(e);
-    return { roots, unknown };
-  };
-  // frames whose pointers are handed to callees (they may read pointers kept in them)
-  // (the derivative code's own helpers, `__ad_shadow_alloc(size, frame)`, read none of the kernel's words)
-  forEachNode(body, (n) => {
-    if ((n.kind === "call" && !n.func.startsWith("__ad_")) || n.kind === "call_indirect") for (const a of n.args) if (a.type === "i32") for (const r of rootsOf(a).roots) if (frames.has(r)) framesPassed.add(r);
-  });
-
-  // escapes: a pointer stored into memory other than the function's own frame words (or into
-  // frames whose pointers callees get), returned, or handed to a callee that lets it escape
-  const escaped = new Set<number>();
-  const escape = (e: Expr) => { for (const r of rootsOf(e).roots) escaped.add(r); };
-  forEachNode(body, (n) => {
-    if (n.kind === "store" && n.value.type === "i32") {
-      const k = parse(slotKey(n.addr, n.offset, assigns));
-      if (!k || !frames.has(k.root) || framesPassed.has(k.root)) escape(n.value);
-    }
-    if (n.kind === "return" && n.value?.type === "i32") escape(n.value);
-    // bytes copied out may hold pointers into it
-    if (n.kind === "memory.copy") escape(n.src);
-    if (n.kind === "call_indirect") n.args.forEach((a) => { if (a.type === "i32") escape(a); });
-    if (n.kind === "call") {
-      const s = callee(n.func);
-      n.args.forEach((a, j) => { if (a.type === "i32" && (!s || s.get(j)?.escapes)) escape(a); });
-    }
-  });
-  if (body.type === "i32") escape(body);
+  // which pointers its frame words hold, which escape, and the summary's pointer part (frame-pointers.ts)
+  const fp = framePointers(fn, assigns, frames, (f) => calleeWords(f)?.writes ?? null);
+  const escaped = fp.escaped;
 
   const words = new Map<string, Dep>(), frameAny = new Map<number, Dep>();
+  /** Bytes of frames (and frames, anywhere) written otherwise than by the function's own stores at named words (callees, unnamed stores, fills, copies): null until a pass has found them. */
+  let byOthers: { bytes: Set<string>; frames: Set<number> } | null = null;
+  /** The function's own stores at named words of its frames, by frame. */
+  const ownStores = new Map<number, { off: number; size: number; store: Expr & { kind: "store" } }[]>();
+  forEachNode(body, (n) => {
+    if (n.kind !== "store") return;
+    const k = parse(slotKey(n.addr, n.offset, assigns));
+    if (k && frames.has(k.root)) ownStores.set(k.root, [...(ownStores.get(k.root) ?? []), { off: k.off, size: accessBytes(n.op, n.value.type), store: n }]);
+  });
+  /**
+   * The one pointer an i32 tree holds, where certain: a parameter or frame plus a constant,
+   * through single assignments and words of the function's own frames that only its own
+   * i32.stores of that same pointer write (`store 28(F) p; q = load 28(F); load 4(q)` reads
+   * word 4 of p's memory). A word written by anyone else (a callee, a wider or narrower
+   * store, a fill or copy) is not certain. (As for every word here, a frame word is taken to be
+   * written before it is read: code that reads uninitialized stack memory is outside the model.)
+   */
+  const exactPtr = (e: Expr, depth = 0): Ptr | null => {
+    if (depth > 32) return null;
+    if (e.kind === "local.get") {
+      if (frames.has(e.local) || e.local < np) return { base: `r${e.local}`, off: 0 };
+      const vs = assigns.get(e.local) ?? [];
+      return vs.length === 1 ? exactPtr(vs[0], depth + 1) : null;
+    }
+    if (e.kind === "binary" && (e.op === "i32.add" || e.op === "i32.sub")) {
+      const r = constantOf(e.right, assigns), l = e.op === "i32.add" && r === null ? constantOf(e.left, assigns) : null;
+      const p = r !== null ? exactPtr(e.left, depth + 1) : l !== null ? exactPtr(e.right, depth + 1) : null;
+      const by = r !== null ? (e.op === "i32.sub" ? -r : r) : l;
+      return p && p.off !== null && by !== null ? { base: p.base, off: p.off + by } : null;
+    }
+    if (e.kind !== "load" || e.op !== "i32.load" || !byOthers) return null;
+    const key = slotKey(e.addr, e.offset, assigns), k = parse(key);
+    if (!k || !frames.has(k.root) || escaped.has(k.root) || byOthers.frames.has(k.root)) return null;
+    for (let i = 0; i < 4; i++) if (byOthers.bytes.has(`${k.off + i}@${k.root}`)) return null;
+    // (no own store of another width or word over these bytes)
+    for (const o of ownStores.get(k.root) ?? []) if (o.off < k.off + 4 && k.off < o.off + o.size && (o.off !== k.off || o.store.op !== "i32.store")) return null;
+    const vals = (fp.storedAt.get(key) ?? []).map((v) => exactPtr(v, depth + 1));
+    if (!vals.length || vals.some((v) => !v || v.base !== vals[0]!.base || v.off !== vals[0]!.off)) return null;
+    return vals[0];
+  };
+  /** A word named through a local that holds a certain pointer (exactPtr), as the parameter's or frame's word it is. */
+  const resolve = (key: string): string => {
+    const k = parse(key);
+    if (!k || frames.has(k.root) || k.root < np) return key;
+    const p = exactPtr({ kind: "local.get", type: "i32", local: k.root } as Expr);
+    return p && p.off !== null ? `${p.off + k.off}@${p.base.slice(1)}` : key;
+  };
   /** The words of parameters the function's values come from (what callers may vouch for). */
   const paramWords = new Set<string>();
   let localDeps = new Map<number, Dep>();
   /** What a word holds: a frame's (as far as known), a parameter's, or unknown memory's. */
   const wordDep = (key: string, size = 4): Dep => {
-    const k = parse(key);
+    const k = parse(resolve(key));
     if (!k) return DIRTY;
     if (k.root < np) {
       const keys = paramChunks(k.off, k.root, size);
@@ -186,37 +190,88 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
     return out;
   };
 
-  type Into = { words: Map<string, Dep>; frameAny: Map<number, Dep>; params: WriteSummary };
-  const param = (into: Into, p: number) => { if (!into.params.has(p)) into.params.set(p, { words: new Map(), any: null, escapes: escaped.has(p) }); return into.params.get(p)!; };
-  /** Records a write of `dep` over `size` bytes at `key` (or anywhere the address may reach, when it names no word). */
-  const record = (key: string, addr: Expr, dep: Dep, into: Into, size = 1) => {
-    const k = parse(key);
-    const add = <K>(m: Map<K, Dep>, at: K) => m.set(at, join(m.get(at) ?? clean(), dep));
-    if (k && frames.has(k.root)) { for (let i = 0; i < size; i++) add(into.words, `${k.off + i}@${k.root}`); return; }
-    if (k && k.root < np) { for (let i = 0; i < size; i++) add(param(into, k.root).words, k.off + i); return; }
-    for (const r of rootsOf(addr).roots) {
-      if (frames.has(r)) add(into.frameAny, r);
-      else { const w = param(into, r); w.any = join(w.any ?? clean(), dep); }
+  type Into = { words: Map<string, Dep>; frameAny: Map<number, Dep>; params: WriteSummary; byOthers: { bytes: Set<string>; frames: Set<number> } };
+  const param = (into: Into, p: number) => {
+    if (!into.params.has(p)) {
+      const ptrs = fp.params.get(p);
+      // (the pointer part is structural, found once; the words written through loaded pointers are found with the rest)
+      const through = new Map([...(ptrs?.through ?? [])].map(([k, t]) => [k, { words: new Map<number, Dep>(), any: null as Dep | null, escapes: t.escapes }]));
+      into.params.set(p, { words: new Map(), any: null, escapes: escaped.has(p), leaks: ptrs?.leaks ?? false, leakBytes: ptrs?.leakBytes ?? new Set(), reads: ptrs?.reads ?? new Set(), readsAny: ptrs?.readsAny ?? false, holds: ptrs?.holds ?? new Map(), through });
     }
+    return into.params.get(p)!;
+  };
+  const throughOf = (into: Into, p: number, k: number) => {
+    const w = param(into, p);
+    if (!w.through.has(k)) w.through.set(k, { words: new Map(), any: null, escapes: false });
+    return w.through.get(k)!;
+  };
+  const add = <K>(m: Map<K, Dep>, at: K, dep: Dep) => m.set(at, join(m.get(at) ?? clean(), dep));
+  /** Records a write of `dep` over `size` bytes at `off` bytes from pointer `p` (anywhere in its memory when either is unknown). */
+  const recordAt = (p: Ptr, off: number | null, dep: Dep, into: Into, size: number, own = false) => {
+    const b = parseBase(p.base);
+    const at = p.off === null || off === null ? null : p.off + off;
+    if ("param" in b) {
+      const t = throughOf(into, b.param, b.word);
+      if (at === null) t.any = join(t.any ?? clean(), dep);
+      else for (let i = 0; i < size; i++) add(t.words, at + i, dep);
+      return;
+    }
+    if (frames.has(b.root)) {
+      if (at === null) { add(into.frameAny, b.root, dep); into.byOthers.frames.add(b.root); } else for (let i = 0; i < size; i++) {
+        add(into.words, `${at + i}@${b.root}`, dep);
+        if (!own) into.byOthers.bytes.add(`${at + i}@${b.root}`);
+      }
+      return;
+    }
+    if (b.root < np) {
+      const w = param(into, b.root);
+      if (at === null) w.any = join(w.any ?? clean(), dep);
+      else for (let i = 0; i < size; i++) add(w.words, at + i, dep);
+    }
+    // (any other pointer reaches only escaped memory, whose words are dirty anyway)
+  };
+  /** Records a write of `dep` over `size` bytes at `offset` from address `addr` (offset null: anywhere the address may reach). */
+  /** (`own`: the function's own store at a named word, which exactPtr and inert-frame-args.ts follow) */
+  const record = (addr: Expr, offset: number | null, dep: Dep, into: Into, size = 1, own = false) => {
+    const k = offset === null ? null : parse(slotKey(addr, offset, assigns));
+    if (k && (frames.has(k.root) || k.root < np)) { recordAt({ base: `r${k.root}`, off: 0 }, k.off, dep, into, size, own); return; }
+    for (const p of fp.ptrsOf(addr)) recordAt(p, offset, dep, into, size);
   };
 
   const pass = (): Into => {
     localDeps = new Map();
-    const into: Into = { words: new Map(), frameAny: new Map(), params: new Map() };
-    for (let p = 0; p < np; p++) if (escaped.has(p)) param(into, p);
+    const into: Into = { words: new Map(), frameAny: new Map(), params: new Map(), byOthers: { bytes: new Set(), frames: new Set() } };
+    for (const p of fp.params.keys()) param(into, p);
     forEachNode(body, (n) => {
-      if (n.kind === "store") record(slotKey(n.addr, n.offset, assigns), n.addr, valueDep(n.value), into, accessBytes(n.op, n.value.type));
-      if (n.kind === "memory.fill") record("", n.dest, clean(), into);
-      if (n.kind === "memory.copy") record("", n.dest, DIRTY, into);
+      if (n.kind === "store") record(n.addr, n.offset, valueDep(n.value), into, accessBytes(n.op, n.value.type), true);
+      if (n.kind === "memory.fill") record(n.dest, null, clean(), into);
+      if (n.kind === "memory.copy") record(n.dest, null, DIRTY, into);
       if (n.kind !== "call") return;
       const summary = callee(n.func);
       if (!summary) return; // (an import's pointer arguments escaped above)
       n.args.forEach((a, j) => {
         const w = a.type === "i32" ? summary.get(j) : undefined;
         if (!w) return;
-        const b = parse(slotKey(a, 0, assigns));
-        for (const [o, d] of w.words) record(b ? `${b.off + o}@${b.root}` : "", a, mapCalleeDep(n, d), into);
-        if (w.any) record("", a, mapCalleeDep(n, w.any), into);
+        for (const [o, d] of w.words) record(a, o, mapCalleeDep(n, d), into);
+        if (w.any) record(a, null, mapCalleeDep(n, w.any), into);
+        // writes through the pointers the callee loads from this memory: through the pointers kept there
+        for (const [k, t] of w.through) for (const p of fp.ptrsOf(a)) {
+          const b = parseBase(p.base);
+          let held: Ptr[];
+          if ("param" in b) held = []; // (a pointer kept behind a loaded pointer escaped: frame-pointers.ts)
+          else if (frames.has(b.root)) held = p.off === null ? fp.heldIn(b.root) : fp.heldAt(`${p.off + k}@${b.root}`);
+          else if (b.root < np && p.off !== null) {
+            // (this function's own `through`: the caller places it)
+            const mine = throughOf(into, b.root, p.off + k);
+            for (const [o, d] of t.words) add(mine.words, o, mapCalleeDep(n, d));
+            if (t.any) mine.any = join(mine.any ?? clean(), mapCalleeDep(n, t.any));
+            held = [];
+          } else held = []; // (an unknown word of a parameter's memory: that memory leaks, frame-pointers.ts)
+          for (const h of held) {
+            for (const [o, d] of t.words) recordAt(h, o, mapCalleeDep(n, d), into, 1);
+            if (t.any) recordAt(h, null, mapCalleeDep(n, t.any), into, 1);
+          }
+        }
       });
     });
     return into;
@@ -224,12 +279,14 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   const writes: WriteSummary = new Map();
   for (let i = 0; ; i++) {
     const next = pass();
-    const changed = next.words.size !== words.size || [...next.words].some(([k, d]) => !words.has(k) || !same(words.get(k)!, d))
+    // (which bytes others write is structural: found by the first pass, used by exactPtr from the second on)
+    const changed = i === 0 || next.words.size !== words.size || [...next.words].some(([k, d]) => !words.has(k) || !same(words.get(k)!, d))
       || next.frameAny.size !== frameAny.size || [...next.frameAny].some(([k, d]) => !frameAny.has(k) || !same(frameAny.get(k)!, d));
     words.clear(); frameAny.clear(); writes.clear();
     for (const [k, d] of next.words) words.set(k, d);
     for (const [k, d] of next.frameAny) frameAny.set(k, d);
     for (const [k, w] of next.params) writes.set(k, w);
+    byOthers = next.byOthers;
     if (!changed) break;
     // (deps only grow, over finitely many words; a bound all the same)
     if (i === 64) { for (const f of frames) escaped.add(f); break; }
@@ -239,14 +296,22 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   let returns = clean();
   forEachNode(body, (n) => { if (n.kind === "return" && n.value && !isFloat(n.value.type)) returns = join(returns, valueDep(n.value)); });
   if (body.type === "i32" || body.type === "i64") returns = join(returns, valueDep(body));
+  // and every integer word it loads from its parameters' memory (a length passed on to a callee,
+  // `Vec::deref`'s): integer-copies.ts asks about those too, and callers may vouch for them
+  forEachNode(body, (n) => {
+    if (n.kind !== "load" || isFloat(n.type)) return;
+    const k = parse(resolve(slotKey(n.addr, n.offset, assigns)));
+    if (k && k.root < np) for (const pk of paramChunks(k.off, k.root, accessBytes(n.op, n.type))) paramWords.add(pk);
+  });
   // the words of parameters callees' values come from, through pointers into the parameters passed on
   forEachNode(body, (n) => {
     const c = n.kind === "call" ? calleeWords(n.func) : null;
     if (n.kind !== "call" || !c) return;
-    for (const pk of c.paramWords) { const at = wordAtCall(n, pk, assigns); if (at && parse(at)!.root < np) paramWords.add(at); }
+    for (const pk of c.paramWords) { const at = wordAtCall(n, pk, assigns); if (at && parse(resolve(at))!.root < np) paramWords.add(resolve(at)); }
   });
   /** Whether a word holds no float bits, given which words of the parameters do not (`paramClean`, from the callers). */
   const isClean = (key: string, paramClean: (paramWord: string) => boolean = () => false, size = 4) => {
+    key = resolve(key);
     const k = parse(key);
     if (!k) return false;
     if (k.root < np) return paramChunks(k.off, k.root, size).every(paramClean);
@@ -254,5 +319,6 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
     const d = wordDep(key, size);
     return !d.dirty && [...d.params].every(paramClean);
   };
-  return { isClean, writes, paramWords, returns };
+  const cleanValue = (e: Expr) => { localDeps = new Map(); const d = valueDep(e); return !d.dirty && !d.params.size; };
+  return { isClean, writes, paramWords, returns, frameWrites: { frames, escaped, byOthers: byOthers ?? { bytes: new Set(), frames: new Set(frames) }, ownStores, cleanValue } };
 }

@@ -29,6 +29,7 @@ import { refuseIntegerCopies } from "./integer-copies.js";
 import { retypeCopies } from "./typed-copies.js";
 import { type FloatSummary, floatWidths } from "./float-widths.js";
 import { type CalleeWords, type CleanWords, cleanWords, type Dep, wordAssignments } from "./clean-words.js";
+import { inertFrameArgs } from "./inert-frame-args.js";
 import { deltaOfFunction, type ParameterWords, parameterWords, pointerDeltaFunction, wordAtCall, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
 import { STACK_POINTER } from "./stack-frames.js";
 import { allocatorOf, reallocatorOf, RETURN_DELTA } from "../analysis/allocators.js";
@@ -159,16 +160,23 @@ export class Differentiator {
   }
 
   analyze(name: string, sig: ActivitySignature, mode: "forward" | "reverse"): Analyzed {
+    const stack = this.module.globals.some((g) => g.name === STACK_POINTER);
+    let words: CleanWords | null = null;
     const analyses = (fn: IRFunction): Analyzed => {
       const ptr = new PointerAnalysis(fn, sig);
       const act = new ActivityAnalysis(fn, sig, ptr, (call, argActive) => callResultActive(this.module, call, argActive));
+      // pointers into the function's frames through which callees read only constants carry no derivative
+      if (stack) {
+        words = cleanWords(fn, (f) => this.calleeWordsOf(f));
+        for (const a of inertFrameArgs(fn, act, ptr, words.frameWrites!, (f) => this.calleeWordsOf(f)?.writes ?? null)) act.inertArgs.add(a);
+      }
       const stable = new StableMemory(fn, ptr, this.stores, this.entry, this.entry === name && this.isCalled(name));
       return { fn, ptr, act, stable };
     };
     const first = analyses(this.normalizedFn(name));
     refuseBitReads(first);
     refusePointerGlobals(first);
-    refuseIntegerCopies(first, this.takesUserArguments(name), (f) => !this.isImport(f), mode, (f) => this.parameterWordsOf(f), this.cleanWordsIn(first.fn, name), (f) => this.resultOf(f));
+    refuseIntegerCopies(first, this.takesUserArguments(name), (f) => !this.isImport(f), mode, (f) => this.parameterWordsOf(f), this.cleanWordsIn(first.fn, name, words), (f) => this.resultOf(f));
     refuseViewFieldStores(first, (f) => this.mayStore(f));
     this.refuseMixedFloatWidths(first.fn, name, mode);
     if (mode === "forward") return first;
@@ -204,7 +212,7 @@ export class Differentiator {
     const f = this.module.functions.find((x) => x.name === name);
     if (!f || f.import || !f.body || name.startsWith("__ad_")) return null;
     // recursion: while the summary is computed, every pointer parameter escapes
-    const escaping: CleanWords = { isClean: () => false, paramWords: new Set(), returns: { dirty: true, params: new Set() }, writes: new Map(f.params.map((_, i) => [i, { words: new Map(), any: null, escapes: true }])) };
+    const escaping: CleanWords = { isClean: () => false, paramWords: new Set(), returns: { dirty: true, params: new Set() }, writes: new Map(f.params.map((_, i) => [i, { words: new Map(), any: null, escapes: true, leaks: true, leakBytes: new Set<number>(), reads: new Set<number>(), readsAny: true, holds: new Map(), through: new Map() }])) };
     this.wordSummaries.set(name, escaping);
     // (in the form the function is differentiated in: frame fields forwarded to locals name the same words)
     let w = escaping;
@@ -236,10 +244,10 @@ export class Differentiator {
    * word of its parameters every caller vouches for. Vouches for the words of fn's callees as
    * it goes; a callee differentiated earlier on words this call cannot vouch for is refused.
    */
-  private cleanWordsIn(fn: IRFunction, name: string): (key: string, size?: number) => boolean {
+  private cleanWordsIn(fn: IRFunction, name: string, found: CleanWords | null = null): (key: string, size?: number) => boolean {
     // without a C/Rust stack there are no frames, and nothing a caller could vouch for (the entry's words never are)
     if (!this.module.globals.some((g) => g.name === STACK_POINTER)) return () => false;
-    const words = cleanWords(fn, (f) => this.calleeWordsOf(f));
+    const words = found ?? cleanWords(fn, (f) => this.calleeWordsOf(f));
     const inTable = this.module.tables.some((t) => t.segments.some((sg) => sg.funcs.includes(name)));
     // (a function that calls itself would vouch for its own words: it takes nothing on its callers' word)
     let recursive = false;

@@ -112,6 +112,24 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
     });
     return out;
   };
+  /** Whether an i32 tree is 0 or 1 made by a comparison: a comparison, `eqz`, `&` with one, or a local only ever assigned such. */
+  const truthSeen = new Set<number>();
+  const isTruth = (e: Expr, depth = 0): boolean => {
+    if (depth > 32 || e.type !== "i32") return false;
+    if (e.kind === "unary") return e.op === "i32.eqz" || e.op === "i64.eqz";
+    if (e.kind === "binary") {
+      if (/\.(eq|ne|lt_[su]|gt_[su]|le_[su]|ge_[su]|lt|gt|le|ge)$/.test(e.op)) return true;
+      return e.op === "i32.and" && (isTruth(e.left, depth + 1) || isTruth(e.right, depth + 1));
+    }
+    if (e.kind !== "local.get" || e.local < fn.params.length) return false;
+    // (a cycle of copies adds no value that is not a truth value)
+    if (truthSeen.has(e.local)) return true;
+    truthSeen.add(e.local);
+    const vs = assigns.get(e.local) ?? [];
+    const ok = vs.length > 0 && vs.every((v) => isTruth(v, depth + 1));
+    truthSeen.delete(e.local);
+    return ok;
+  };
   /** Whether a stored word is shown to be an integer: the value (its local) or every word it is loaded from. */
   const isInteger = (v: Expr) => (v.kind === "local.get" && ints().locals.has(v.local)) || loadsOf(v).every((k) => ints().slots.has(k));
   forEachNode(fn.body as Expr, (n) => {
@@ -141,6 +159,9 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
     // bytes; in reverse mode only for integers and pointers, whose shadows are no adjoints. An
     // integer shown to be one gets shadow word 0, in both modes
     // (or the word it goes to is read back as an integer or an address: no float's bits are used so)
+    // a truth value (a comparison's 0 or 1, `& 1` of one) is a new integer, no copy of bytes: its
+    // derivative is zero, as for the comparison itself (Rust's `Option` tags and `bool` flags at -O0)
+    if (isTruth(n.value)) return;
     const intoInteger = n.op === "i32.store" && ints().slots.has(slotKey(n.addr, n.offset, assigns));
     if (n.op === "i32.store" && ((mode === "forward" && hasShadow(a.ptr.of(n.value))) || ((isInteger(n.value) || intoInteger) && !mixed(n)))) return;
     const p = a.ptr.of(n.addr);

@@ -13,6 +13,8 @@ export class ActivityAnalysis {
   readonly activeLocals: boolean[];
 
   private readonly hasShadows: boolean;
+  /** Pointer arguments (nodes of calls with no float result) shown to carry no derivative (src/ad/inert-frame-args.ts). */
+  readonly inertArgs = new Set<Expr>();
 
   constructor(readonly fn: IRFunction, sig: ActivitySignature, private readonly ptr: PointerAnalysis,
     /** Whether a call's float result may depend on active data (decided by the call-site model). */
@@ -48,6 +50,7 @@ export class ActivityAnalysis {
 
   /** Whether an argument passes a derivative to a callee: an active float or a shadowed pointer. */
   argCarriesDerivative(a: Expr): boolean {
+    if (this.inertArgs.has(a)) return false;
     if (isFloat(a.type)) return this.isActive(a);
     if (a.type === "i32") {
       const p = this.ptr.of(a);

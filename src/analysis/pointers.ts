@@ -59,6 +59,20 @@ function spreadThrough(sets: { local: number; value: Expr }[], marked: Set<numbe
   }
 }
 
+/** The i32 locals (not parameters) every assignment of which is null or a copy of such a local. */
+function nullLocals(fn: IRFunction): Set<number> {
+  const assigns = new Map<number, Expr[]>();
+  forEachNode(fn.body as Expr, (n) => { if (n.kind === "local.set" && fn.locals[n.local] === "i32" && n.local >= fn.params.length) assigns.set(n.local, [...(assigns.get(n.local) ?? []), n.value]); });
+  // (greatest fixpoint from every candidate: a cycle of copies of nulls holds null)
+  const out = new Set<number>();
+  for (const [l, vs] of assigns) if (vs.every((v) => isNull(v) || v.kind === "local.get")) out.add(l);
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const l of out) if (!assigns.get(l)!.every((v) => isNull(v) || (v.kind === "local.get" && out.has(v.local)))) { out.delete(l); changed = true; }
+  }
+  return out;
+}
+
 export class PointerAnalysis {
   private readonly locals: (Provenance | undefined)[];
   /** Whether the function allocates memory that has a shadow. */
@@ -81,9 +95,13 @@ export class PointerAnalysis {
     this.allocates = blocks.size > 0;
     for (const [block, delta] of blocks) this.locals[block] = { kind: "alloc", delta };
     const mixed: { local: number; value: Expr }[] = [];
+    // locals that only ever hold null (`None` kept in a local at -O0, then copied into an
+    // Option<NonNull> that otherwise holds a pointer): a copy of one is a null too
+    const nulls = nullLocals(fn);
+    const nullish = (v: Expr) => isNull(v) || (v.kind === "local.get" && nulls.has(v.local));
     forEachNode(fn.body as Expr, (n) => {
       // null is no buffer: `p = 0` (a C null, an inlined callee's locals starting at zero) leaves p's buffer as it is
-      if (n.kind === "local.set" && fn.locals[n.local] === "i32" && !isNull(n.value)) (blocks.has(n.local) ? mixed : sets).push({ local: n.local, value: n.value });
+      if (n.kind === "local.set" && fn.locals[n.local] === "i32" && !nullish(n.value)) (blocks.has(n.local) ? mixed : sets).push({ local: n.local, value: n.value });
       if (n.kind === "tuple.set") n.locals.forEach((l) => { if (fn.locals[l] === "i32") this.locals[l] = join(this.locals[l], unknown("it is returned by a call")); });
     });
     // object parameters whose data pointer is read from a field: only while the parameter keeps its value

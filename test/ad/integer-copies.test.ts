@@ -92,3 +92,38 @@ describe("integer copies into memory without a shadow", () => {
       await expect(autodiff(mode, p.kernel("bits"), Duplicated(new Float64Array([3]), new Float64Array([1])))).rejects.toThrow(/stored into memory that has none/);
   });
 });
+
+// A truth value made from loaded bytes (a comparison's 0 or 1, as Rust's `Option` tags and
+// `bool` flags at -O0 are stored) is a new integer, not a copy of the bytes: its derivative is
+// zero, as the comparison's is. Anything more made of it is not.
+const truths = `(module (memory (export "memory") 1)
+  ;; y's byte 8 = (x's word 8 == 0); returns x[0] · (1 + that byte)
+  (func (export "flag") (param $x i32) (param $y i32) (result f64) (local $t i32)
+    (local.set $t (i32.and (i32.eqz (i32.load offset=8 (local.get $x))) (i32.const 1)))
+    (i32.store8 offset=8 (local.get $y) (local.get $t))
+    (f64.mul (f64.load (local.get $x)) (f64.convert_i32_u (i32.add (i32.load8_u offset=8 (local.get $y)) (i32.const 1)))))
+  ;; the same truth value shifted into the top bit of the byte: no longer 0 or 1
+  (func (export "shifted") (param $x i32) (param $y i32) (result f64)
+    (i32.store8 offset=8 (local.get $y) (i32.shl (i32.eqz (i32.load offset=8 (local.get $x))) (i32.const 7)))
+    (f64.load (local.get $x))))`;
+
+describe("truth values stored beside floats", () => {
+  it("a comparison of loaded bytes stored as a byte: exact in both modes", async () => {
+    const p = await Program.fromWat(truths);
+    const k = p.kernel("flag");
+    const dx = new Float64Array(2);
+    await autodiff(Reverse, k, Duplicated(Float64Array.of(3, 0), dx), Duplicated(new Float64Array(2), new Float64Array(2)));
+    expect(Array.from(dx)).toEqual([2, 0]);
+    const fw = await autodiff(Forward, k, Duplicated(Float64Array.of(3, 0), Float64Array.of(0.5, 7)), Duplicated(new Float64Array(2), new Float64Array(2)));
+    expect(fw.tangent).toBe(1);
+  });
+
+  it("more than a truth value made of loaded bytes is refused in both modes", async () => {
+    const p = await Program.fromWat(truths);
+    for (const mode of [Reverse, Forward]) {
+      const err = await autodiff(mode, p.kernel("shifted"), Duplicated(Float64Array.of(3, 0), new Float64Array(2)), Duplicated(new Float64Array(2), new Float64Array(2))).catch((e) => e);
+      expect(err).toBeInstanceOf(UnsupportedError);
+      expect(err.message).toMatch(/an integer loaded from memory that has a shadow/);
+    }
+  });
+});

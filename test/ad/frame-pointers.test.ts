@@ -1,0 +1,82 @@
+// Pointers kept in stack frames (src/ad/frame-pointers.ts, clean-words.ts) and calls that read
+// only constants out of a frame (src/ad/inert-frame-args.ts), on the shapes Rust's core takes at
+// -O0 (test/fixtures/frame-pointers/kept.wat): exact where the analyses show the words to hold
+// integers or constants, refused where float data reaches them.
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { ActivityError, Duplicated, Forward, Program, ReverseWithPrimal, TrapError, UnsupportedError, autodiff } from "../../src/index.js";
+
+const wat = readFileSync(new URL("../fixtures/frame-pointers/kept.wat", import.meta.url), "utf8");
+
+describe("pointers kept in stack frames", () => {
+  it("a length counted through a pointer kept in the frame is an integer: exact in both modes", async () => {
+    const p = await Program.fromWat(wat);
+    const k = p.kernel("setlen");
+    const x = Float32Array.of(0.5, -1.25, 2);
+    // f = (x0 + x1 + x2²) · 3
+    const g = new Float32Array(3);
+    const r = await autodiff(ReverseWithPrimal, k, Duplicated(x.slice(), g));
+    expect(r.primal).toBeCloseTo((0.5 - 1.25 + 4) * 3, 5);
+    expect(Array.from(g)).toEqual([3, 3, 12]);
+    const t = Float32Array.of(1, 2, 0.5);
+    const fw = await autodiff(Forward, k, Duplicated(x.slice(), t));
+    expect(fw.tangent).toBeCloseTo(3 * 1 + 3 * 2 + 12 * 0.5, 5);
+  });
+
+  // (forward mode may copy the word with its shadow word, which is exact for any bytes: it must then give the tangent exactly)
+  it.each(["float_through_kept", "float_through_param"])("%s: a float written through a kept pointer and copied as an integer is refused in reverse mode, exact or refused in forward mode", async (name) => {
+    const p = await Program.fromWat(wat);
+    const err = await autodiff(ReverseWithPrimal, p.kernel(name), Duplicated(Float32Array.of(1.5), new Float32Array(1)), Duplicated(new Float32Array(1), Float32Array.of(1))).catch((e) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(err.message).toMatch(/an integer loaded from memory that has a shadow/);
+    const ty = new Float32Array(1);
+    const fw = await autodiff(Forward, p.kernel(name), Duplicated(Float32Array.of(1.5), Float32Array.of(0.25)), Duplicated(new Float32Array(1), ty)).catch((e) => e);
+    if (fw instanceof Error) expect(fw).toBeInstanceOf(UnsupportedError);
+    else expect(ty[0]).toBe(0.25);
+  });
+
+  it("a callee reading only a constant out of the frame (is_zero's bit test) is called as the primal: exact in both modes", async () => {
+    const p = await Program.fromWat(wat);
+    const k = p.kernel("zero_elem");
+    const x = Float64Array.of(0.75, -2);
+    // f = (x0² + x1) · 2
+    const g = new Float64Array(2);
+    const r = await autodiff(ReverseWithPrimal, k, Duplicated(x.slice(), g));
+    expect(r.primal).toBe((0.75 * 0.75 - 2) * 2);
+    expect(Array.from(g)).toEqual([3, 2]);
+    const fw = await autodiff(Forward, k, Duplicated(x.slice(), Float64Array.of(1, 3)));
+    expect(fw.tangent).toBe(3 + 2 * 3);
+  });
+
+  it.each(["active_elem", "clearing_elem", "overwritten_elem"])("%s: the bits of a float that may carry a derivative (or a callee writing there) are refused in both modes", async (name) => {
+    const p = await Program.fromWat(wat);
+    for (const mode of [ReverseWithPrimal, Forward]) {
+      const err = await autodiff(mode, p.kernel(name), Duplicated(Float64Array.of(0.5, 1), new Float64Array(2))).catch((e) => e);
+      expect(err instanceof UnsupportedError || err instanceof ActivityError || err instanceof TrapError, String(err)).toBe(true);
+    }
+  });
+
+  it("a pointer parameter kept in the callee's frame and loaded back names the parameter's word: exact in both modes", async () => {
+    const p = await Program.fromWat(wat);
+    const k = p.kernel("len_kept");
+    const g = new Float32Array(1);
+    const r = await autodiff(ReverseWithPrimal, k, Duplicated(Float32Array.of(1.5), g));
+    expect(r.primal).toBe(4.5);
+    expect(g[0]).toBe(3);
+    expect((await autodiff(Forward, k, Duplicated(Float32Array.of(1.5), Float32Array.of(2)))).tangent).toBe(6);
+  });
+
+  it("len_retargeted: where a callee may have replaced the kept pointer, the word read is not shown to be an integer: refused in reverse mode", async () => {
+    const p = await Program.fromWat(wat);
+    const err = await autodiff(ReverseWithPrimal, p.kernel("len_retargeted"), Duplicated(Float32Array.of(1.5), new Float32Array(1)), Duplicated(new Float32Array(1), Float32Array.of(1))).catch((e) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(err.message).toMatch(/an integer loaded from memory that has a shadow/);
+  });
+
+  it("float_through_selected: a kept pointer that may be either of two words of the frame makes both dirty: refused in reverse mode", async () => {
+    const p = await Program.fromWat(wat);
+    const err = await autodiff(ReverseWithPrimal, p.kernel("float_through_selected"), Duplicated(Float32Array.of(1.5), new Float32Array(1)), Duplicated(new Float32Array(1), Float32Array.of(1)), 0).catch((e) => e);
+    expect(err).toBeInstanceOf(UnsupportedError);
+    expect(err.message).toMatch(/an integer loaded from memory that has a shadow/);
+  });
+});
