@@ -8,7 +8,7 @@
 //    the function's float accesses to the same buffers (f64 or f32); a copy whose type is not
 //    known there, or regions that overlap at run time, are refused rather than guessed.
 import { STACK_POINTER } from "./stack-frames.js";
-import { binary, get, i32, load, set, store } from "../ir/builder.js";
+import { binary, get, i32, load, set, store, unary } from "../ir/builder.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import type { Expr, IRFunction, IRModule, ValType } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
@@ -85,4 +85,28 @@ export function copyAdjointFunctions(): IRFunction[] {
       ] },
     } satisfies IRFunction;
   });
+}
+
+/** The global a derivative module's run-time stops set (to their site number) just before they trap. */
+export const STOP_GLOBAL = "__ad_stop";
+export const COPY_STOP = "__ad_copy_stop";
+
+/**
+ * `__ad_copy_stop(dest shadow, src shadow, bytes, site)`: the reversal of a copy whose float
+ * type the function does not show. Adjoints are added back element by element, which needs the
+ * type, so when such a copy actually moved bytes the call stops here (run time, not compile
+ * time: Rust's `Vec` code at -O0 carries such a copy in `Global::grow_impl`, on a path that
+ * does not run when the alignment stays the same; refusing the kernel for it would refuse
+ * every `Vec` that may grow). The runtime names the site from the global.
+ */
+export function copyStopFunction(): IRFunction {
+  const d = get(0, "i32"), s = get(1, "i32"), n = get(2, "i32");
+  return {
+    name: COPY_STOP, inactive: true, params: ["i32", "i32", "i32", "i32"], results: [], locals: ["i32", "i32", "i32", "i32"], localNames: ["dest", "src", "bytes", "site"],
+    body: { kind: "block", type: "none", label: null, body: [
+      { kind: "if", type: "none", cond: binary("i32.or", unary("i32.eqz", n), binary("i32.eq", d, s)), then: { kind: "return", type: "unreachable", value: null }, else: null },
+      { kind: "global.set", type: "none", global: STOP_GLOBAL, value: get(3, "i32") },
+      { kind: "unreachable", type: "unreachable" },
+    ] },
+  } satisfies IRFunction;
 }

@@ -85,6 +85,7 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   const np = fn.params.length;
   // (zero aside: an inlined callee's locals start at zero before they get their values)
   const assigns = wordAssignments(body);
+  const allAssigns = assignmentsOf(body);
   const frames = new Set(stackFrames(body).keys());
   const parse = parseSlotKey;
 
@@ -158,6 +159,16 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
     for (let i = 0; i < size; i++) d = join(d, words.get(`${k.off + i}@${k.root}`) ?? clean());
     return d;
   };
+  /** Whether an address is a constant (module data): consts, sums of them, non-parameter locals only ever assigned them. */
+  const fixedAddress = (e: Expr, depth = 0): boolean => {
+    // (a local on a cycle of its own assignments, a moving address, is not taken as fixed)
+    if (depth > 8) return false;
+    if (e.kind === "const") return true;
+    if (e.kind === "binary" && e.op === "i32.add") return fixedAddress(e.left, depth + 1) && fixedAddress(e.right, depth + 1);
+    if (e.kind !== "local.get" || e.local < np) return false;
+    const vs = allAssigns.get(e.local) ?? [];
+    return vs.length > 0 && vs.every((v) => fixedAddress(v, depth + 1));
+  };
   const valueDep = (e: Expr): Dep => {
     // (an i64 may hold a double's bits where it comes in from outside: a parameter, a call's result)
     if (isFloat(e.type)) return DIRTY;
@@ -173,7 +184,10 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
         localDeps.set(e.local, d);
         return d;
       }
-      case "load": return wordDep(slotKey(e.addr, e.offset, assigns), accessBytes(e.op, e.type));
+      // (memory at a constant address, module data such as Rust's `RawVec::NEW`, has no shadow: no
+      // derivative is ever stored there (integer-copies.ts and the activity checks refuse it), so
+      // whatever its bytes are, they carry none)
+      case "load": return fixedAddress(e.addr) ? clean() : wordDep(slotKey(e.addr, e.offset, assigns), accessBytes(e.op, e.type));
       case "unary": return /reinterpret/.test(e.op) || isFloat(e.value.type) ? DIRTY : valueDep(e.value);
       case "binary": return join(valueDep(e.left), valueDep(e.right));
       case "select": return join(join(valueDep(e.ifTrue), valueDep(e.ifFalse)), valueDep(e.cond));

@@ -24,7 +24,7 @@ import { UnsupportedError } from "../errors.js";
 import { printExpr } from "../ir/print.js";
 import { moduleAllocates, shadowAllocFunction, shadowReallocFunctions, withShadowAllocations } from "./allocations.js";
 import { inlineAllocatingCalls } from "./inline-allocating.js";
-import { copyAdjointFunctions, lowerMemFunctions } from "./bulk-memory.js";
+import { COPY_STOP, copyAdjointFunctions, copyStopFunction, lowerMemFunctions, STOP_GLOBAL } from "./bulk-memory.js";
 import { refuseIntegerCopies } from "./integer-copies.js";
 import { retypeCopies } from "./typed-copies.js";
 import { type FloatSummary, floatWidths } from "./float-widths.js";
@@ -329,6 +329,20 @@ export class Differentiator {
   }
   /** Globals the generated code needs beyond the tape's (the reverse entry's buffer lengths). */
   readonly extraGlobals: IRGlobal[] = [];
+
+  /** The run-time stops of the derivative code (bulk-memory.ts), by site number - 1: the error each stands for. */
+  readonly stops: UnsupportedError[] = [];
+  /** A site number for a run-time stop, and the function that stops (`__ad_copy_stop`), added on first use. */
+  stopSite(error: UnsupportedError): { site: number; func: string } {
+    if (!this.stops.length) {
+      this.extraGlobals.push({ name: STOP_GLOBAL, type: "i32", mutable: true, init: { kind: "const", type: "i32", value: 0 } });
+      this.added.push(copyStopFunction());
+    }
+    const known = this.stops.findIndex((e) => e.message === error.message);
+    if (known >= 0) return { site: known + 1, func: COPY_STOP };
+    this.stops.push(error);
+    return { site: this.stops.length, func: COPY_STOP };
+  }
 
   /** Whether `name` is an imported function: the module's own, or a Math import added for a rule. */
   isImport(name: string): boolean {

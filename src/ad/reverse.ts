@@ -257,8 +257,7 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
       if (s.kind === "memory.fill" && hasShadow(p)) return { stmts: [cx.remap(s)], after: [] };
       if (s.kind === "memory.copy") {
         const q = a.ptr.of(s.src);
-        if (hasShadow(p) && hasShadow(q) && !copiedElementType(fn, a.ptr, [s.dest, s.src]))
-          throw new UnsupportedError(fn.name, "memory.copy (or memcpy/memmove)", "the copied buffers have a shadow, but this function reads or writes them as neither only f64 nor only f32, so the adjoints cannot be added back; access the data in this function, or copy element by element");
+        // (a copy whose float type the function does not show is reversed by a run-time stop: see the reverse sweep)
         // between blocks the function allocated (no seeds there) the shadow goes along: pointers' shadow words
         if (hasShadow(p) && hasShadow(q) && cx.owned(s.dest) && cx.owned(s.src) && wordTraffic)
           return { stmts: [cx.remap(s), { ...s, dest: cx.shadowAddress(s.dest, cx.remap(s.dest), () => "memory.copy")!, src: cx.shadowAddress(s.src, cx.remap(s.src), () => "memory.copy")!, size: cx.remap(s.size) }], after: [] };
@@ -463,8 +462,15 @@ export function generateReverse(d: Differentiator, names: { aug: string; rev: st
         const dsh = temp(rx.shadowAddress(s.dest, dest, () => "memory.copy", val)!, out, "sa");
         const zero: Expr = { kind: "memory.fill", type: "none", dest: dsh, value: i32(0), size: val(s.size) };
         const srcShadowed = hasShadow(a.ptr.of(s.src));
-        const add: Expr | null = srcShadowed ? { kind: "call", type: "none", func: copyAdjointName(copiedElementType(fn, a.ptr, [s.dest, s.src])!),
-          args: [dsh, rx.shadowAddress(s.src, val(s.src), () => "memory.copy", val)!, val(s.size)] } : null;
+        const srcShadow = srcShadowed ? rx.shadowAddress(s.src, val(s.src), () => "memory.copy", val)! : null;
+        const type = srcShadowed ? copiedElementType(fn, a.ptr, [s.dest, s.src]) : null;
+        // adjoints are added back element by element, as the function's one float type; where it
+        // shows none, a copy that moves bytes at run time stops the call with this error (bulk-memory.ts)
+        const stop = srcShadowed && !type ? d.stopSite(new UnsupportedError(fn.name, "memory.copy (or memcpy/memmove)",
+          "the call copied bytes between buffers that have a shadow, and this function reads or writes them as neither only f64 nor only f32, so their adjoints cannot be added back; " +
+          "the caller's arrays were left unchanged. Access the data as floats in this function, copy element by element, or use Forward mode, which carries the bytes of any copy")) : null;
+        const add: Expr | null = !srcShadow ? null : stop ? { kind: "call", type: "none", func: stop.func, args: [dsh, srcShadow, val(s.size), i32(stop.site)] }
+          : { kind: "call", type: "none", func: copyAdjointName(type!), args: [dsh, srcShadow, val(s.size)] };
         out.push(...copyWithConstEnds(rx.constPointer(s.dest, val), srcShadowed ? rx.constPointer(s.src, val) : null, zero, add));
         return;
       }

@@ -1,6 +1,6 @@
 // Validate, optimize and emit: the last step from IR to Wasm bytes. Validation comes
 // before optimization because binaryen's optimizer can silently "repair" invalid modules.
-import { B, BModule, describeBinaryenError, optimizeModule, runModulePasses, validateModule } from "../binaryen/adapter.js";
+import { B, BModule, describeBinaryenError, optimizeModule, runFunctionPasses, runModulePasses, validateModule } from "../binaryen/adapter.js";
 import { BackendError } from "../errors.js";
 import { verifyModule } from "../ir/verify.js";
 import type { IRModule } from "../ir/types.js";
@@ -17,6 +17,8 @@ import { withoutUnusedFunctions } from "./reachable.js";
  * simplify-locals is left out: the same speed, and most of the time -O3 spends on a GMM.
  */
 export const FAST_PASSES = ["inlining", "local-cse", "coalesce-locals", "optimize-instructions", "remove-unused-module-elements"] as const;
+/** Above this many locals a function (after inlining) skips coalesce-locals, whose time grows too fast with them. */
+const COALESCE_MAX_LOCALS = 3000;
 
 export interface EmitOptions {
   /** binaryen optimize level (0 turns optimization off), or "fast" (FAST_PASSES); default 3. */
@@ -39,7 +41,11 @@ export function emitModule(mod: IRModule, opts: EmitOptions = {}): { bytes: Uint
     const complaint = validateModule(m);
     if (complaint) throw new BackendError(`binaryen rejected the generated module (a bug in wasm-autodiff):\n${complaint.slice(0, 4000)}`);
     const level = opts.optimize ?? 3;
-    if (level === "fast") runModulePasses(m, FAST_PASSES);
+    if (level === "fast") {
+      runModulePasses(m, ["inlining"]);
+      runFunctionPasses(m, ["local-cse", "coalesce-locals", "optimize-instructions"], "coalesce-locals", COALESCE_MAX_LOCALS);
+      runModulePasses(m, ["remove-unused-module-elements"]);
+    }
     else if (level > 0) optimizeModule(m, level);
     B.setDebugInfo(!!opts.names);
     const bytes: Uint8Array = m.emitBinary();

@@ -120,3 +120,25 @@ export function runModulePasses(m: BModule, passes: readonly string[]): void {
   B.setLowMemoryUnused(false);
   m.runPasses([...passes]);
 }
+
+/**
+ * Runs `passes` function by function, with `heavy` left out of functions of more than
+ * `maxLocals` locals (coalesce-locals grows with locals times their live ranges: 100 s on the
+ * 9,000-local derivative of a Rust kernel at -O0, into which everything was inlined).
+ */
+export function runFunctionPasses(m: BModule, passes: readonly string[], heavy: string, maxLocals: number): void {
+  B.setOptimizeLevel(3);
+  B.setShrinkLevel(0);
+  B.setLowMemoryUnused(false);
+  const big: string[] = [];
+  for (let i = 0; i < m.getNumFunctions(); i++) {
+    const info = B.getFunctionInfo(m.getFunctionByIndex(i));
+    if (info.body && info.vars.length > maxLocals) big.push(info.name);
+  }
+  if (!big.length) { m.runPasses([...passes]); return; }
+  const light = passes.filter((p) => p !== heavy);
+  for (let i = 0; i < m.getNumFunctions(); i++) {
+    const info = B.getFunctionInfo(m.getFunctionByIndex(i));
+    if (info.body) m.runPassesOnFunction(info.name, big.includes(info.name) ? light : [...passes]);
+  }
+}

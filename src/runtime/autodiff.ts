@@ -42,7 +42,7 @@ export async function autodiff(mode: Mode, kernel: Kernel, ...args: unknown[]): 
     for (const p of plans) if (p.activity === "dup") callArgs.push(shadowArg(p));
     if (sig.resultActive) callArgs.push(1.0);
     callArgs.push(tapeBase, ...plans.map(byteLengthOf));
-    const out = runGuarded(kernel, () => compiled.entry(...callArgs), true);
+    const out = runGuarded(kernel, () => compiled.entry(...callArgs), true, compiled.stopped);
     const values = Array.isArray(out) ? out : [out];
     copyBack(kernel, plans);
     let k = 0;
@@ -57,7 +57,7 @@ export async function autodiff(mode: Mode, kernel: Kernel, ...args: unknown[]): 
     else if (p.activity === "dup") callArgs.push(shadowArg(p));
   }
   callArgs.push(tapeBase); // shadow blocks of the kernel's own allocations go on a tape there
-  const out = runGuarded(kernel, () => compiled.entry(...callArgs), true);
+  const out = runGuarded(kernel, () => compiled.entry(...callArgs), true, compiled.stopped);
   copyBack(kernel, plans);
   const derivs = plans.map(() => null);
   if (!hasResult) return { derivs, stats };

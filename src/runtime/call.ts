@@ -190,12 +190,12 @@ export const shadowArg = (p: ArgPlan): number => (p.view ? p.view.shadowObject :
  */
 const UNTRACKED_POINTER = "; in derivative code this is also how a pointer without a shadow stops the call: a pointer kept in memory (a struct field, a C stack slot at -O0) that came from an integer, from a function's return value, from a choice between two buffers (a select) or from memory the derivative code did not see written was used to reach data that carries derivatives; pass such data as a Duplicated buffer argument, or build with -O1 or higher so pointers stay in locals";
 
-export function runGuarded<T>(kernel: Kernel, f: () => T, derivative = false): T {
+export function runGuarded<T>(kernel: Kernel, f: () => T, derivative = false, stopped: () => Error | null = () => null): T {
   try {
     return f();
   } catch (e) {
     if (e instanceof WebAssembly.RuntimeError)
-      throw kernel.program.heapExhausted(kernel.name) ?? new TrapError(`kernel ${kernel.name} trapped: ${e.message}; the caller's arrays were left unchanged${derivative && /out of bounds/.test(e.message) ? UNTRACKED_POINTER : ""}`, { cause: e });
+      throw kernel.program.heapExhausted(kernel.name) ?? stopped() ?? new TrapError(`kernel ${kernel.name} trapped: ${e.message}; the caller's arrays were left unchanged${derivative && /out of bounds/.test(e.message) ? UNTRACKED_POINTER : ""}`, { cause: e });
     throw e;
   }
 }

@@ -11,7 +11,8 @@ import { ArgumentError, ParseError, TrapError } from "../errors.js";
 import { liftModule, readWasm, splitLocals } from "../frontend/lift.js";
 import { watToWasm } from "../frontend/wat.js";
 import { type AscMath, type AscOptions, type AscParam, compileAssemblyScriptWithParams } from "../frontend/assemblyscript.js";
-import type { Expr, IRFunction, IRModule } from "../ir/types.js";
+import type { Expr, IRExport, IRFunction, IRModule } from "../ir/types.js";
+import { STOP_GLOBAL } from "../ad/bulk-memory.js";
 import { typeOfCallResults } from "../ir/types.js";
 import { hostMath } from "./host-math.js";
 import { mathImportName } from "../ir/math-imports.js";
@@ -67,6 +68,8 @@ export interface CompiledDerivative {
   entry: (...args: unknown[]) => unknown;
   compileMs: number;
   bytes: number;
+  /** After a trap: the error of the run-time stop that caused it (bulk-memory.ts), if one did (it is cleared). */
+  stopped: () => Error | null;
 }
 
 export class Kernel {
@@ -342,10 +345,11 @@ export class Program {
 
   /** The derivative module's IR, for inspection and tests (not optimized, not instantiated). */
   derivativeIR(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature, opts: { primalUsed?: boolean } = {}): IRModule {
-    return this.derivativeModule(kernel, mode, sig, opts.primalUsed ?? true);
+    return this.derivativeModule(kernel, mode, sig, opts.primalUsed ?? true).mod;
   }
 
-  private derivativeModule(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature, primalUsed = true): IRModule {
+  /** The derivative module, and the errors its run-time stops stand for (by site number - 1). */
+  private derivativeModule(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature, primalUsed = true): { mod: IRModule; stops: Error[] } {
     const ir = this.ir;
     const shared: IRModule = {
       ...ir,
@@ -367,17 +371,15 @@ export class Program {
     if (views.size) shared.functions = shared.functions.map((f) => (f === kernel.fn ? { ...f, viewParams: views } : f));
     const d = new Differentiator(shared);
     d.entry = target;
-    if (mode === "reverse") {
-      const entry = reverseEntry(d, target, sig, "__ad_entry", primalUsed);
-      return { ...d.finish([entry]), exports: [{ name: "entry", kind: "function", target: entry.name }] };
-    }
-    const entry = forwardEntry(d, target, sig, "__ad_entry");
-    return { ...d.finish([entry]), exports: [{ name: "entry", kind: "function", target: entry.name }] };
+    const entry = mode === "reverse" ? reverseEntry(d, target, sig, "__ad_entry", primalUsed) : forwardEntry(d, target, sig, "__ad_entry");
+    const mod = d.finish([entry]);
+    const stop: IRExport[] = d.stops.length ? [{ name: "stop", kind: "global", target: STOP_GLOBAL }] : [];
+    return { mod: { ...mod, exports: [{ name: "entry", kind: "function", target: entry.name }, ...stop] }, stops: d.stops };
   }
 
   private async compile(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature, primalUsed: boolean): Promise<CompiledDerivative> {
     const t0 = performance.now();
-    const mod = this.derivativeModule(kernel, mode, sig, primalUsed);
+    const { mod, stops } = this.derivativeModule(kernel, mode, sig, primalUsed);
     if (debugEnabled()) {
       // WASM_AUTODIFF_DEBUG=1: the generated functions as IR, before binaryen optimizes them
       for (const f of mod.functions) if (f.body && f.name.includes("__")) console.error(printFunction(f));
@@ -388,6 +390,13 @@ export class Program {
     for (const g of this.ir.globals)
       if (g.mutable && !g.import) imports[SHARED][`g_${g.name}`] = this.instance.exports[`${SHARED}_g_${g.name}`];
     const { instance } = await WebAssembly.instantiate(bytes as BufferSource, imports as WebAssembly.Imports);
-    return { entry: instance.exports.entry as (...a: unknown[]) => unknown, compileMs: performance.now() - t0, bytes: bytes.length };
+    const flag = instance.exports.stop as WebAssembly.Global | undefined;
+    const stopped = () => {
+      const site = flag ? (flag.value as number) : 0;
+      if (!site) return null;
+      flag!.value = 0;
+      return stops[site - 1] ?? null;
+    };
+    return { entry: instance.exports.entry as (...a: unknown[]) => unknown, compileMs: performance.now() - t0, bytes: bytes.length, stopped };
   }
 }

@@ -2,26 +2,14 @@
 // cdylib, opt-level 0 and 2; the .wasm files are committed). std's libm (sin, exp, tanh) and its
 // allocator (__rust_alloc_zeroed/__rust_alloc/__rust_dealloc over dlmalloc) are compiled into the
 // module: each kernel is checked against a JS reference, reverse against finite differences,
-// forward against reverse. Kernels refused today are skipped, with the reason in REFUSED.
+// forward against reverse.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { Active, Const, Duplicated, Forward, Program, ReverseWithPrimal, UnsupportedError, autodiff } from "../../src/index.js";
+import { Active, Const, Duplicated, Forward, Program, ReverseWithPrimal, autodiff } from "../../src/index.js";
 import { relErr, richardsonFD } from "../helpers/check.js";
 
 const load = (name: string, opt: 0 | 2) =>
   Program.fromWasm(readFileSync(new URL(`../../corpus/rust/wasm/${name}.O${opt}.wasm`, import.meta.url)), { splitLocals: true });
-
-const O0_GROW_COPY = "at opt-level 0 `Global::grow_impl` (reached from `reserve`/`reserve_for_push` whether or not the Vec grows at run time) moves the old block into the new one with `copy_nonoverlapping::<u8>`, a byte-wise memory.copy in a function that reads the data as no float type, so reverse mode cannot add the adjoints back and refuses; forward mode carries the shadow bytes along and is exact (below)";
-const O0_GROW = "at opt-level 0 `mlp_grow` is refused in reverse mode where `Vec::deref` hands `NonNull::as_ptr` the Vec's data pointer loaded from the Vec, which the reallocation path leaves no function showing to be an integer or a pointer (and the byte-wise copy of `Global::grow_impl` above); forward mode carries the shadow words along and is exact (below)";
-/** Kernels refused today (UnsupportedError), by name and opt-level, with why; a test runs as soon as its entry is removed. */
-const REFUSED: Record<string, Partial<Record<0 | 2, string>>> = {
-  mlp: { 0: O0_GROW_COPY },
-  mlp_push: { 0: O0_GROW_COPY },
-  mlp_grow: { 0: O0_GROW },
-};
-/** Of those, kernels whose forward mode differentiates (checked below against finite differences and the -O2 build's reverse gradient). */
-const FORWARD_ONLY: Record<string, Partial<Record<0 | 2, true>>> = { mlp: { 0: true }, mlp_push: { 0: true }, mlp_grow: { 0: true } };
-const itUnless = (kernel: string, opt: 0 | 2) => (REFUSED[kernel]?.[opt] ? it.skip : it);
 
 /** corpus/rust/physics.rs in JS: n positions then n velocities, updated in place; returns the energy. */
 function simulateRef(s: Float64Array, n: number, dt: number, steps: number): number {
@@ -54,7 +42,7 @@ function mlpRef(x: Float64Array, w: Float64Array, ni: number, nh: number): numbe
 }
 
 describe.each([0, 2] as const)("Rust kernels (rustc -C opt-level=%i, wasm32-unknown-unknown)", (opt) => {
-  itUnless("simulate", opt)("simulate (sin, exp from std's libm; state updated in place through a raw pointer): reverse against finite differences, forward against reverse", async () => {
+  it("simulate (sin, exp from std's libm; state updated in place through a raw pointer): reverse against finite differences, forward against reverse", async () => {
     const p = await load("physics", opt);
     expect(p.ir.functions.filter((f) => ["sin", "exp"].includes(f.name)).length).toBe(2); // compiled in, not imported
     const k = p.kernel("simulate");
@@ -86,7 +74,7 @@ describe.each([0, 2] as const)("Rust kernels (rustc -C opt-level=%i, wasm32-unkn
     ["mlp_push", "Vec::with_capacity and push: __rust_alloc, reserve_for_push"],
     ["mlp_grow", "Vec::new and push, which reallocates as it grows: reserve_for_push, __rust_realloc"],
   ] as const)("%s (hidden layer in a Vec<f64>, %s, and __rust_dealloc; tanh from std's libm)", (name, _alloc) => {
-    itUnless(name, opt)("reverse against finite differences, forward against reverse, for several layer sizes", async () => {
+    it("reverse against finite differences, forward against reverse, for several layer sizes", async () => {
       const p = await load("network", opt);
       expect(p.ir.functions.some((f) => f.name === "tanh")).toBe(true);
       const k = p.kernel(name);
@@ -108,28 +96,6 @@ describe.each([0, 2] as const)("Rust kernels (rustc -C opt-level=%i, wasm32-unkn
         const want = tx.reduce((a, v, i) => a + v * dx[i], 0) + tw.reduce((a, v, i) => a + v * dw[i], 0);
         expect(relErr(fw.tangent!, want), at).toBeLessThan(1e-12);
       }
-    });
-
-    (FORWARD_ONLY[name]?.[opt] ? it : it.skip)("forward mode (reverse refused, see REFUSED): against finite differences and the -O2 build's reverse gradient, for several layer sizes", async () => {
-      const p = await load("network", opt), p2 = await load("network", 2);
-      const k = p.kernel(name), k2 = p2.kernel(name);
-      for (const [ni, nh] of [[1, 1], [3, 4], [5, 9], [2, 17]]) {
-        const nw = nh * ni + 2 * nh + 1, at = `ni=${ni} nh=${nh}`;
-        const x = Float64Array.from({ length: ni }, (_, i) => 0.9 * Math.cos(2.3 * i + 0.5));
-        const w = Float64Array.from({ length: nw }, (_, i) => 0.6 * Math.sin(1.7 * i + 0.3));
-        const tx = Float64Array.from({ length: ni }, (_, i) => Math.cos(i + 1)), tw = Float64Array.from({ length: nw }, (_, i) => Math.sin(2 * i + 1));
-        const f = (h: number) => k.call(x.map((v, i) => v + h * tx[i]), w.map((v, i) => v + h * tw[i]), ni, nh) as number;
-        expect(relErr(f(0), mlpRef(x, w, ni, nh)), at).toBeLessThan(1e-12);
-        const fw = await autodiff(Forward, k, Duplicated(x.slice(), tx.slice()), Duplicated(w.slice(), tw.slice()), Const(ni), Const(nh));
-        expect(relErr(fw.tangent!, richardsonFD(f, 1e-3)), at).toBeLessThan(1e-8);
-        const dx = new Float64Array(ni), dw = new Float64Array(nw);
-        await autodiff(ReverseWithPrimal, k2, Duplicated(x.slice(), dx), Duplicated(w.slice(), dw), Const(ni), Const(nh));
-        const want = tx.reduce((a, v, i) => a + v * dx[i], 0) + tw.reduce((a, v, i) => a + v * dw[i], 0);
-        expect(relErr(fw.tangent!, want), at).toBeLessThan(1e-12);
-      }
-      // (reverse mode is still refused; when it is not, move the kernel out of REFUSED)
-      const err = await autodiff(ReverseWithPrimal, k, Duplicated(Float64Array.of(0.5), new Float64Array(1)), Duplicated(new Float64Array(4), new Float64Array(4)), Const(1), Const(1)).catch((e) => e);
-      expect(err).toBeInstanceOf(UnsupportedError);
     });
   });
 });
