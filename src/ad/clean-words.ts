@@ -47,7 +47,7 @@ export function accessBytes(op: string, type: string): number {
 const paramChunks = (off: number, param: number, size: number) => Array.from({ length: Math.ceil(size / 4) }, (_, i) => `${off + 4 * i}@${param}`);
 
 /** The assignments cleanWords names words with (slotKey): zeros left out. */
-export const wordAssignments = (body: Expr) => assignmentsOf(body, true);
+export const wordAssignments = (body: Expr) => assignmentsOf(body);
 
 export interface CleanWords {
   /** Whether the `size` bytes (4 unless given) at word `key` hold no float bits. */
@@ -83,7 +83,6 @@ export function cleanWords(fn: IRFunction, calleeWords: (f: string) => CalleeWor
   const callee = (f: string) => calleeWords(f)?.writes ?? null;
   const body = fn.body as Expr;
   const np = fn.params.length;
-  // (zero aside: an inlined callee's locals start at zero before they get their values)
   const assigns = wordAssignments(body);
   const allAssigns = assignmentsOf(body);
   const frames = new Set(stackFrames(body).keys());

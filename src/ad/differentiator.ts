@@ -7,7 +7,7 @@ import { StableMemory, StoreSummary } from "../analysis/stable-memory.js";
 import { assignmentsOf, forEachNode } from "../ir/walk.js";
 import type { ActivitySignature } from "../analysis/signature.js";
 import { signatureKey } from "../analysis/signature.js";
-import { normalizeFunction } from "../ir/normalize.js";
+import { normalizeFunction, withParamsUnassigned } from "../ir/normalize.js";
 import type { CallIndirect, Expr, IRFunction, IRGlobal, IRModule, IRTable, ValType } from "../ir/types.js";
 import { sameTypes } from "./calls.js";
 import { verifyFunction } from "../ir/verify.js";
@@ -143,7 +143,7 @@ export class Differentiator {
   /** A function of the module in statement form, as written (before inlining and shadow allocations). */
   private plainNormalized(name: string): IRFunction {
     let f = this.plain.get(name);
-    if (!f) { f = lowerMemFunctions(normalizeFunction(this.module.functions.find((x) => x.name === name)!), this.module); this.plain.set(name, f); }
+    if (!f) { f = lowerMemFunctions(withParamsUnassigned(normalizeFunction(this.module.functions.find((x) => x.name === name)!)), this.module); this.plain.set(name, f); }
     return f;
   }
 
@@ -152,7 +152,7 @@ export class Differentiator {
     if (!f) {
       const orig = this.module.functions.find((x) => x.name === name);
       if (!orig) throw new Error(`unknown function ${name}`);
-      f = withShadowAllocations(retypeCopies(inlineAllocatingCalls(lowerMemFunctions(normalizeFunction(orig), this.module), this.module, (n) => this.plainNormalized(n), this.wrappers)), this.module);
+      f = withShadowAllocations(retypeCopies(inlineAllocatingCalls(lowerMemFunctions(withParamsUnassigned(normalizeFunction(orig)), this.module), this.module, (n) => this.plainNormalized(n), this.wrappers)), this.module);
       verifyFunction(f, this.module);
       this.normalized.set(name, f);
     }

@@ -9,6 +9,7 @@ import { get, set, zero } from "../ir/builder.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import type { Expr, IRFunction, IRModule } from "../ir/types.js";
 import { forEachNode, mapTree } from "../ir/walk.js";
+import { assignedBeforeRead } from "../ir/definite-assignment.js";
 import { withShadowAllocations } from "./allocations.js";
 
 const MAX_DEPTH = 4;
@@ -35,6 +36,7 @@ export function inlineAllocatingCalls(fn: IRFunction, mod: IRModule, normalized:
     localNames[result] = `ret${result}`;
     const exit = `inl${base}`;
     const relabel = (l: string) => `${l}_${exit}`;
+    const assignedFirst = assignedBeforeRead(w.body as Expr);
     const moved = mapTree(w.body as Expr, (n) => {
       switch (n.kind) {
         case "local.get": return { ...n, local: n.local + base };
@@ -53,7 +55,9 @@ export function inlineAllocatingCalls(fn: IRFunction, mod: IRModule, normalized:
     out.push(
       ...call.args.map((a, i) => set(args[i], a)),
       ...w.params.map((t, i) => set(base + i, get(args[i], t))),
-      ...w.locals.slice(w.params.length).map((t, i) => set(base + w.params.length + i, zero(t))),
+      // (only those read before they are certainly assigned: a zero that no read sees would pass,
+      // in analyses that name words by constant offsets, for a value the local never has when read)
+      ...w.locals.slice(w.params.length).flatMap((t, i) => (assignedFirst.has(w.params.length + i) ? [] : [set(base + w.params.length + i, zero(t))])),
       { kind: "block", type: "none", label: exit, body: [moved] },
       ...(s.kind === "local.set" ? [set(s.local, get(result, resultType))] : []),
     );

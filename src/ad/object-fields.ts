@@ -15,6 +15,7 @@
 import { DEALLOCATORS, SHADOW_ALLOC, SHADOW_REALLOC } from "../analysis/allocators.js";
 import { binary, get, i32, set } from "../ir/builder.js";
 import { loadOps, storeOps } from "../ir/ops.js";
+import { assignedBeforeRead } from "../ir/definite-assignment.js";
 import { rewriteStatements } from "../ir/normalize.js";
 import type { Expr } from "../ir/types.js";
 import { assignmentsOf, constantOf, forEachNode, isNull, mapTree } from "../ir/walk.js";
@@ -204,7 +205,8 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
     pre.push(set(t, read(f!, bs)));
     return get(t, "i32");
   });
-  return rewriteStatements(body, (s, out) => {
+  const inits = new Set<Expr>();
+  const rewritten = rewriteStatements(body, (s, out) => {
     if (s.kind === "store" && s.op === "i32.store") {
       const f = fieldAt(s.addr, s.offset);
       const bs = f && fieldOf(f);
@@ -225,6 +227,11 @@ export function forwardObjectFields(body: Expr, blocks: Set<number>, fresh: (hin
     out.push(...pre, rebuilt);
     // a new object's fields start at zero
     if (s.kind === "local.set" && blocks.has(s.local))
-      for (const [key, fl] of fieldLocals) if (key.startsWith(`${s.local}:`)) out.push(set(fl, i32(0)));
+      for (const [key, fl] of fieldLocals) if (key.startsWith(`${s.local}:`)) { const z = set(fl, i32(0)); inits.add(z); out.push(z); }
   }, (c, out) => replaceLoads(c, out));
+  // (only where a read may come before the field's first store: a zero no read sees would stand
+  // in the way of analyses that follow a local's one assignment, definite-assignment.ts)
+  const drop = (keep: (z: Expr) => boolean) => rewriteStatements(rewritten, (s, out) => { if (!inits.has(s) || keep(s)) out.push(s); });
+  const storedFirst = assignedBeforeRead(drop(() => false));
+  return drop((z) => !storedFirst.has((z as Expr & { kind: "local.set" }).local));
 }

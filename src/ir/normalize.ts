@@ -7,7 +7,7 @@
 import type { Expr, IRFunction, LocalGet, ValType } from "./types.js";
 import { isValType } from "./types.js";
 import { stmtBlock } from "./builder.js";
-import { forEachNode } from "./walk.js";
+import { forEachNode, mapTree } from "./walk.js";
 
 const PURE = new Set(["const", "local.get", "global.get", "unary", "binary", "select", "load"]);
 export const isPureTree = (e: Expr): boolean => {
@@ -258,4 +258,27 @@ export function normalizeFunction(fn: IRFunction): IRFunction {
   // it types as unreachable rather than as none in a function with results
   if (v === "dead" && fn.results.length && stmts[stmts.length - 1]?.type !== "unreachable") stmts.push({ kind: "unreachable", type: "unreachable" });
   return { ...fn, locals, localNames, body: stmtBlock(stmts) };
+}
+
+/**
+ * fn with no parameter ever assigned: a parameter the body assigns (binaryen's coalesce-locals
+ * reuses them; hand-written code reassigns them) is copied into a fresh local at entry, and the
+ * body uses that local instead. Analyses may then take a parameter's local to hold the value
+ * the caller passed everywhere in the body, as a pointer into the caller's memory above all.
+ */
+export function withParamsUnassigned(fn: IRFunction): IRFunction {
+  if (!fn.body || ("kind" in fn.body && fn.body.kind === "cfg")) return fn;
+  const assigned = new Set<number>();
+  forEachNode(fn.body as Expr, (n) => {
+    if (n.kind === "local.set" && n.local < fn.params.length) assigned.add(n.local);
+    if (n.kind === "tuple.set") for (const l of n.locals) if (l < fn.params.length) assigned.add(l);
+  });
+  if (!assigned.size) return fn;
+  const locals = [...fn.locals], localNames = [...(fn.localNames ?? [])];
+  const copy = new Map<number, number>();
+  for (const p of assigned) { copy.set(p, locals.push(fn.params[p]) - 1); localNames[locals.length - 1] = `${localNames[p] ?? "p" + p}_var`; }
+  const to = (l: number) => copy.get(l) ?? l;
+  const body = mapTree(fn.body as Expr, (n) => (n.kind === "local.get" || n.kind === "local.set" ? { ...n, local: to(n.local) } : n.kind === "tuple.set" ? { ...n, locals: n.locals.map(to) } : n));
+  const entry: Expr[] = [...copy].map(([p, l]) => ({ kind: "local.set", type: "none", local: l, value: { kind: "local.get", type: fn.params[p], local: p }, tee: false }) as Expr);
+  return { ...fn, locals, localNames, body: { kind: "block", type: body.type, label: null, body: [...entry, body] } };
 }

@@ -72,12 +72,16 @@ export function assignmentsOf(e: Expr, skipNull = false): Map<number, Expr[]> {
 }
 
 /**
- * The constant e stands for: a const, or a local whose only assignment (nulls aside) is such a
- * value (-O0 code keeps even constants in locals). `assigns` as from assignmentsOf.
+ * The constant e stands for: a const, or a local every assignment of which is that value (-O0
+ * code keeps even constants in locals). `assigns` as from assignmentsOf, with the zeros: where
+ * they were left out, a local set to 0 before its other value would pass for a constant.
  */
 export function constantOf(e: Expr, assigns: Map<number, Expr[]>, depth = 0): number | null {
   if (e.kind === "const") return Number(e.value);
   if (e.kind !== "local.get" || depth > 64) return null;
-  const vs = (assigns.get(e.local) ?? []).filter((v) => !isNull(v));
-  return vs.length === 1 ? constantOf(vs[0], assigns, depth + 1) : null;
+  // (every assignment, zeros too: a local set to 0 and later to 8 is no constant 8 where it is read before)
+  const vs = assigns.get(e.local) ?? [];
+  if (!vs.length) return null;
+  const first = constantOf(vs[0], assigns, depth + 1);
+  return first !== null && vs.every((v, i) => i === 0 || constantOf(v, assigns, depth + 1) === first) ? first : null;
 }
