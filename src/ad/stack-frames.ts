@@ -5,7 +5,7 @@
 // (allocations.ts), and slots holding pointers and integers are read as locals where that is
 // exact (object-fields.ts), so a shadow stack follows the C stack.
 import type { Expr } from "../ir/types.js";
-import { assignmentsOf, constantOf } from "../ir/walk.js";
+import { assignmentsOf, children, constantOf, forEachNode } from "../ir/walk.js";
 
 export const STACK_POINTER = "__stack_pointer";
 
@@ -16,8 +16,8 @@ export const STACK_POINTER = "__stack_pointer";
  * stack pointer without moving it.
  */
 export function stackFrames(body: Expr): Map<number, Expr> {
-  // zero (an inlined callee's locals start at zero) is not an assignment that matters here
-  const assigns = assignmentsOf(body, true);
+  // (zeros count: the inliner resets only locals a read may see first, definite-assignment.ts)
+  const assigns = assignmentsOf(body);
   const only = (l: number) => { const v = assigns.get(l); return v && v.length === 1 ? v[0] : null; };
   // the stack pointer, a copy of it, or a frame (memory carved below a frame is a block of its own)
   const isSP = (e: Expr, depth = 0): boolean => depth < 64 && ((e.kind === "global.get" && e.global === STACK_POINTER)
@@ -30,5 +30,75 @@ export function stackFrames(body: Expr): Map<number, Expr> {
     const k = constantOf(v.right, assigns);
     if (k === null || k > 0) frames.set(f, k === null ? v.right : { kind: "const", type: "i32", value: k });
   }
-  return frames;
+  // (memory reached through another copy of the stack pointer, or two frames carved from one
+  // value of it, would alias a frame where the analyses see none: then no frame is known)
+  return frames.size && !framesAccountForStackPointer(body, frames, only) ? new Map() : frames;
+}
+
+/**
+ * Whether every read of the stack pointer is the start of a frame's carving (`F = sp - K`,
+ * directly or through copies only used so), and frames carved from one value of the stack
+ * pointer (no `__stack_pointer = …` between them: leaves inlined one after another) do not
+ * live at once: the earlier is not used after the later is carved, nor does its address
+ * leave the function's locals (in a leaf, `sp - 16` twice is one block under two names).
+ */
+const madeFrom = (v: Expr, made: Set<number>): boolean => (v.kind === "local.get" && made.has(v.local))
+  || (v.kind === "binary" && (v.op === "i32.add" || v.op === "i32.sub") && (madeFrom(v.left, made) || (v.op === "i32.add" && madeFrom(v.right, made))));
+
+function framesAccountForStackPointer(body: Expr, frames: Map<number, Expr>, only: (l: number) => Expr | null): boolean {
+  const copies = new Set<number>();
+  const isRead = (e: Expr) => (e.kind === "global.get" && e.global === STACK_POINTER) || (e.kind === "local.get" && copies.has(e.local));
+  for (let changed = true; changed;) {
+    changed = false;
+    forEachNode(body, (n) => {
+      if (n.kind === "local.set" && !copies.has(n.local) && !frames.has(n.local) && only(n.local) === n.value && isRead(n.value)) { copies.add(n.local); changed = true; }
+    });
+  }
+  let ok = true, at = 0;
+  /** Frames carved from the stack pointer since it was last set, with where. */
+  let open: { frame: number; at: number }[] = [];
+  const twins: { frame: number; until: number }[] = [];
+  const gets = new Map<number, { at: number; parent: Expr | null; grand: Expr | null }[]>();
+  const visit = (e: Expr, parent: Expr | null, grand: Expr | null) => {
+    if (!ok) return;
+    at++;
+    if (e.kind === "local.get") gets.set(e.local, [...(gets.get(e.local) ?? []), { at, parent, grand }]);
+    if (isRead(e)) {
+      const copy = parent?.kind === "local.set" && copies.has(parent.local);
+      const carving = parent?.kind === "binary" && parent.op === "i32.sub" && parent.left === e && grand?.kind === "local.set" && frames.has(grand.local);
+      if (!copy && !carving) { ok = false; return; }
+      if (carving) {
+        const f = (grand as Expr & { kind: "local.set" }).local;
+        for (const o of open) twins.push({ frame: o.frame, until: at });
+        open.push({ frame: f, at });
+      }
+    }
+    for (const c of children(e)) visit(c, e, parent);
+    if (e.kind === "global.set" && e.global === STACK_POINTER) open = [];
+  };
+  visit(body, null, null);
+  if (!ok) return false;
+  for (const t of twins) {
+    // the earlier frame and the locals made from it: used only as addresses before the later carving
+    const made = new Set([t.frame]);
+    for (let changed = true; changed;) {
+      changed = false;
+      forEachNode(body, (n) => {
+        if (n.kind !== "local.set" || made.has(n.local)) return;
+        // (an address made from it: a copy or an offset; a value loaded through it is no address into it)
+        if (madeFrom(n.value, made)) { made.add(n.local); changed = true; }
+      });
+    }
+    /** Whether a read of an address made from the frame goes into an address (or a local made from it), nowhere else. */
+    // (or into the derivative code's own helpers, `__ad_shadow_alloc(size, frame)`, which keep no address)
+    const staysAddress = (e: Expr, p: Expr | null): boolean => !!p && ((p.kind === "load" && p.addr === e) || (p.kind === "store" && p.addr === e)
+      || (p.kind === "local.set" && made.has(p.local)) || (p.kind === "call" && p.func.startsWith("__ad_")));
+    for (const l of made) for (const g of gets.get(l) ?? []) {
+      if (g.at > t.until) return false;
+      const self = g.parent && children(g.parent).find((c) => c.kind === "local.get" && c.local === l) || null;
+      const offset = g.parent?.kind === "binary" && (g.parent.op === "i32.add" || g.parent.op === "i32.sub") && staysAddress(g.parent, g.grand);
+      if (!(self && staysAddress(self, g.parent)) && !offset) return false;
+    }
+  }
+  return true;
 }
