@@ -6,6 +6,7 @@
 // exact (object-fields.ts), so a shadow stack follows the C stack.
 import type { Expr } from "../ir/types.js";
 import { assignmentsOf, children, constantOf, forEachNode } from "../ir/walk.js";
+import { loadOps, storeOps } from "../ir/ops.js";
 
 export const STACK_POINTER = "__stack_pointer";
 
@@ -32,7 +33,31 @@ export function stackFrames(body: Expr): Map<number, Expr> {
   }
   // (memory reached through another copy of the stack pointer, or two frames carved from one
   // value of it, would alias a frame where the analyses see none: then no frame is known)
-  return frames.size && !framesAccountForStackPointer(body, frames, only) ? new Map() : frames;
+  return frames.size && (!framesAccountForStackPointer(body, frames, only) || reachesOutside(body, frames, assigns)) ? new Map() : frames;
+}
+
+/**
+ * Whether a load or store at a constant offset from a frame of constant size falls outside it
+ * (`h + 16` of a 16-byte frame h carved below g is g's first word): frames have shadow blocks
+ * of their own, so such an access would read or write the wrong shadow.
+ */
+function reachesOutside(body: Expr, frames: Map<number, Expr>, assigns: Map<number, Expr[]>): boolean {
+  let outside = false;
+  forEachNode(body, (n) => {
+    if (outside || (n.kind !== "load" && n.kind !== "store")) return;
+    let e = n.addr, off = n.offset;
+    if (e.kind === "binary" && (e.op === "i32.add" || e.op === "i32.sub")) {
+      const c = constantOf(e.right, assigns);
+      if (c === null || e.left.kind !== "local.get") return;
+      off += e.op === "i32.add" ? c : -c;
+      e = e.left;
+    }
+    if (e.kind !== "local.get" || !frames.has(e.local)) return;
+    const size = frames.get(e.local)!;
+    const bytes = (n.kind === "load" ? loadOps[n.op] : storeOps[n.op])?.bytes ?? 8;
+    if (off < 0 || (size.kind === "const" && off + bytes > Number(size.value))) outside = true;
+  });
+  return outside;
 }
 
 /**
