@@ -132,6 +132,23 @@ export function refuseIntegerCopies(a: Analyzed, isEntry: boolean, isModuleFunct
   };
   /** Whether a stored word is shown to be an integer: the value (its local) or every word it is loaded from. */
   const isInteger = (v: Expr) => (v.kind === "local.get" && ints().locals.has(v.local)) || loadsOf(v).every((k) => ints().slots.has(k));
+  // a pointer kept in a word whose bytes the function also overwrites in part (`i32.store8` over
+  // one of them): the word's shadow word, which says where the pointer's shadow is, would be
+  // left describing the old pointer
+  const pointerWords: { off: number; root: number }[] = [];
+  forEachNode(fn.body as Expr, (n) => {
+    if (n.kind !== "store" || n.op !== "i32.store" || !hasShadow(a.ptr.of(n.addr)) || !hasShadow(a.ptr.of(n.value))) return;
+    const k = parseSlotKey(slotKey(n.addr, n.offset, assigns));
+    if (k) pointerWords.push(k);
+  });
+  if (pointerWords.length) forEachNode(fn.body as Expr, (n) => {
+    if (n.kind !== "store" || isFloat(n.value.type) || n.op === "i32.store" || n.op === "i64.store") return;
+    const k = parseSlotKey(slotKey(n.addr, n.offset, assigns));
+    const bytes = accessBytes(n.op, n.value.type);
+    if (k && pointerWords.some((w) => w.root === k.root && k.off < w.off + 4 && w.off < k.off + bytes))
+      throw new UnsupportedError(fn.name, printExpr(n, 0, fn.localNames).replace(/\s+/g, " ").slice(0, 120),
+        "this store overwrites part of a word where the function keeps a pointer, whose shadow would then be lost; store the pointer whole (i32.store)");
+  });
   forEachNode(fn.body as Expr, (n) => {
     // an integer loaded from shadowed memory passed to a function that may store it (a float's
     // bits handed to a helper as an int): in reverse mode only if either side shows it to be an

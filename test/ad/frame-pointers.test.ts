@@ -84,12 +84,13 @@ describe("pointers kept in stack frames", () => {
 // An adversarial review of the frame analyses (test/fixtures/frame-pointers/review/): a frame word
 // retargeted through a local set to 0 and then to 4, read at `f + c` with c = 0 (zeros the word
 // analyses once left out), a parameter reassigned before the copy, two leaf frames carved from one
-// value of the stack pointer, and the stack pointer read again as an address. Each gave a silent
-// wrong derivative in one mode or both. Every kernel there must now be refused (or stop at run
-// time) or agree with finite differences, in both modes.
+// value of the stack pointer, the stack pointer read again as an address, an access beyond a
+// carved frame, a kept pointer's byte overwritten with i32.store8. Each gave a silent wrong
+// derivative in one mode or both. Every kernel there must now be refused (or stop at run time) or
+// agree with finite differences, in both modes.
 describe("frame analyses under review: refused or exact, never silently wrong", () => {
   const dir = new URL("../fixtures/frame-pointers/review/", import.meta.url);
-  const files = ["retarget", "sp-alias", "sp-alias2", "offsets", "params", "twins", "sp-copy"];
+  const files = ["retarget", "sp-alias", "sp-alias2", "offsets", "params", "twins", "sp-copy", "narrow"];
   const cases = files.flatMap((f) => {
     const text = readFileSync(new URL(`${f}.wat`, dir), "utf8");
     return [...text.matchAll(/\(func \(export "(\w+)"\)/g)].map((m) => [f, m[1], text] as const);
