@@ -7,7 +7,7 @@ import { StableMemory, StoreSummary } from "../analysis/stable-memory.js";
 import { assignmentsOf, forEachNode } from "../ir/walk.js";
 import type { ActivitySignature } from "../analysis/signature.js";
 import { signatureKey } from "../analysis/signature.js";
-import { normalizeFunction, withParamsUnassigned } from "../ir/normalize.js";
+import { normalizeFunction, withExplicitZeros, withParamsUnassigned } from "../ir/normalize.js";
 import type { CallIndirect, Expr, IRFunction, IRGlobal, IRModule, IRTable, ValType } from "../ir/types.js";
 import { sameTypes } from "./calls.js";
 import { verifyFunction } from "../ir/verify.js";
@@ -31,7 +31,7 @@ import { type FloatSummary, floatWidths } from "./float-widths.js";
 import { type CalleeWords, type CleanWords, cleanWords, type Dep, wordAssignments } from "./clean-words.js";
 import { inertFrameArgs } from "./inert-frame-args.js";
 import { deltaOfFunction, type ParameterWords, parameterWords, pointerDeltaFunction, wordAtCall, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
-import { STACK_POINTER } from "./stack-frames.js";
+import { refuseStackPointerAccess, STACK_POINTER } from "./stack-frames.js";
 import { allocatorOf, reallocatorOf, RETURN_DELTA } from "../analysis/allocators.js";
 
 /**
@@ -152,7 +152,7 @@ export class Differentiator {
     if (!f) {
       const orig = this.module.functions.find((x) => x.name === name);
       if (!orig) throw new Error(`unknown function ${name}`);
-      f = withShadowAllocations(retypeCopies(inlineAllocatingCalls(lowerMemFunctions(withParamsUnassigned(normalizeFunction(orig)), this.module), this.module, (n) => this.plainNormalized(n), this.wrappers)), this.module);
+      f = withShadowAllocations(retypeCopies(inlineAllocatingCalls(lowerMemFunctions(withExplicitZeros(withParamsUnassigned(normalizeFunction(orig))), this.module), this.module, (n) => this.plainNormalized(n), this.wrappers)), this.module);
       verifyFunction(f, this.module);
       this.normalized.set(name, f);
     }
@@ -176,6 +176,7 @@ export class Differentiator {
     const first = analyses(this.normalizedFn(name));
     refuseBitReads(first);
     refusePointerGlobals(first);
+    if (this.module.globals.some((g) => g.name === STACK_POINTER)) refuseStackPointerAccess(first.fn);
     refuseIntegerCopies(first, this.takesUserArguments(name), (f) => !this.isImport(f), mode, (f) => this.parameterWordsOf(f), this.cleanWordsIn(first.fn, name, words), (f) => this.resultOf(f));
     refuseViewFieldStores(first, (f) => this.mayStore(f));
     this.refuseMixedFloatWidths(first.fn, name, mode);

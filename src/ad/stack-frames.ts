@@ -4,9 +4,12 @@
 // Such a frame is a block like any other allocation: it gets a shadow block of K bytes
 // (allocations.ts), and slots holding pointers and integers are read as locals where that is
 // exact (object-fields.ts), so a shadow stack follows the C stack.
-import type { Expr } from "../ir/types.js";
+import type { Expr, IRFunction } from "../ir/types.js";
+import { UnsupportedError } from "../errors.js";
+import { printExpr } from "../ir/print.js";
 import { assignmentsOf, children, constantOf, forEachNode } from "../ir/walk.js";
 import { loadOps, storeOps } from "../ir/ops.js";
+import { slotOf } from "./memory-pointers.js";
 
 export const STACK_POINTER = "__stack_pointer";
 
@@ -45,17 +48,12 @@ function reachesOutside(body: Expr, frames: Map<number, Expr>, assigns: Map<numb
   let outside = false;
   forEachNode(body, (n) => {
     if (outside || (n.kind !== "load" && n.kind !== "store")) return;
-    let e = n.addr, off = n.offset;
-    if (e.kind === "binary" && (e.op === "i32.add" || e.op === "i32.sub")) {
-      const c = constantOf(e.right, assigns);
-      if (c === null || e.left.kind !== "local.get") return;
-      off += e.op === "i32.add" ? c : -c;
-      e = e.left;
-    }
-    if (e.kind !== "local.get" || !frames.has(e.local)) return;
-    const size = frames.get(e.local)!;
+    // (through copies and constant offsets on either side: `q = h + 24`, `24 + h`)
+    const at = slotOf(n.addr, n.offset, assigns);
+    if (!at || !frames.has(at.root)) return;
+    const size = frames.get(at.root)!;
     const bytes = (n.kind === "load" ? loadOps[n.op] : storeOps[n.op])?.bytes ?? 8;
-    if (off < 0 || (size.kind === "const" && off + bytes > Number(size.value))) outside = true;
+    if (at.off < 0 || (size.kind === "const" && at.off + bytes > Number(size.value))) outside = true;
   });
   return outside;
 }
@@ -126,4 +124,45 @@ function framesAccountForStackPointer(body: Expr, frames: Map<number, Expr>, onl
     }
   }
   return true;
+}
+
+/**
+ * Refuses a function that reads the stack pointer other than to carve a frame, or carves frames
+ * the analysis cannot take for frames (stackFrames: aliased, reached beyond their size), and
+ * reaches memory through it (`f64.load offset=8 (global.get $__stack_pointer)` in a callee: its caller's
+ * frame). No analysis here names that memory; taken for module data, a derivative stored there
+ * by the caller would silently read as zero.
+ */
+export function refuseStackPointerAccess(fn: IRFunction): void {
+  const body = fn.body as Expr;
+  const assigns = assignmentsOf(body);
+  const only = (l: number) => { const v = assigns.get(l); return v && v.length === 1 ? v[0] : null; };
+  const isSP = (e: Expr) => e.kind === "global.get" && e.global === STACK_POINTER;
+  // reads that carve (`F = sp - K`, or a copy of sp kept for that) are the frame analysis's
+  const carving = (e: Expr, parent: Expr | null, grand: Expr | null) =>
+    (parent?.kind === "local.set" && only(parent.local) === e)
+    || (parent?.kind === "binary" && parent.op === "i32.sub" && parent.left === e && grand?.kind === "local.set" && only(grand.local) === parent);
+  const derived = new Set<number>();
+  let stray = false;
+  const visit = (e: Expr, parent: Expr | null, grand: Expr | null) => {
+    if (isSP(e) && !carving(e, parent, grand)) stray = true;
+    for (const c of children(e)) visit(c, e, parent);
+  };
+  visit(body, null, null);
+  // (frames carved here that the frame analysis could not take for frames: aliased, or reached beyond their size)
+  if (!stray) {
+    const frames = stackFrames(body);
+    for (const [l, vs] of assigns) if (vs.length === 1 && vs[0].kind === "binary" && vs[0].op === "i32.sub" && (isSP(vs[0].left) || (vs[0].left.kind === "local.get" && only(vs[0].left.local) !== null && isSP(only(vs[0].left.local)!))) && !frames.has(l)) stray = true;
+  }
+  if (!stray) return;
+  const fromSP = (e: Expr): boolean => { let r = false; forEachNode(e, (x) => { if (isSP(x) || (x.kind === "local.get" && derived.has(x.local))) r = true; }); return r; };
+  for (let changed = true; changed;) {
+    changed = false;
+    forEachNode(body, (n) => { if (n.kind === "local.set" && !derived.has(n.local) && fromSP(n.value)) { derived.add(n.local); changed = true; } });
+  }
+  forEachNode(body, (n) => {
+    if ((n.kind === "load" || n.kind === "store") && fromSP(n.addr))
+      throw new UnsupportedError(fn.name, printExpr(n, 0, fn.localNames).replace(/\s+/g, " ").slice(0, 120),
+        "the address comes from the C stack pointer read other than to carve a frame (memory of another function's frame, or a frame under another name), which no analysis here follows; pass the data as a pointer argument instead");
+  });
 }

@@ -6,7 +6,8 @@
 // earlier operands to locals when a later operand has effects.
 import type { Expr, IRFunction, LocalGet, ValType } from "./types.js";
 import { isValType } from "./types.js";
-import { stmtBlock } from "./builder.js";
+import { stmtBlock, zero } from "./builder.js";
+import { assignedBeforeRead } from "./definite-assignment.js";
 import { forEachNode, mapTree } from "./walk.js";
 
 const PURE = new Set(["const", "local.get", "global.get", "unary", "binary", "select", "load"]);
@@ -281,4 +282,20 @@ export function withParamsUnassigned(fn: IRFunction): IRFunction {
   const body = mapTree(fn.body as Expr, (n) => (n.kind === "local.get" || n.kind === "local.set" ? { ...n, local: to(n.local) } : n.kind === "tuple.set" ? { ...n, locals: n.locals.map(to) } : n));
   const entry: Expr[] = [...copy].map(([p, l]) => ({ kind: "local.set", type: "none", local: l, value: { kind: "local.get", type: fn.params[p], local: p }, tee: false }) as Expr);
   return { ...fn, locals, localNames, body: { kind: "block", type: body.type, label: null, body: [...entry, body] } };
+}
+
+/**
+ * fn with its locals' starting zeros made explicit: a local (not a parameter) that a read may
+ * see before any assignment gets `local = 0` at entry. Wasm zeroes them anyway; written out, the
+ * zero is an assignment like the others, so analyses that take a local's only assignment for
+ * its value (a constant offset naming a memory word) see that the first read gets 0.
+ */
+export function withExplicitZeros(fn: IRFunction): IRFunction {
+  if (!fn.body || ("kind" in fn.body && fn.body.kind === "cfg")) return fn;
+  const first = assignedBeforeRead(fn.body as Expr);
+  const read = new Set<number>();
+  forEachNode(fn.body as Expr, (n) => { if (n.kind === "local.get" && n.local >= fn.params.length && !first.has(n.local)) read.add(n.local); });
+  if (!read.size) return fn;
+  const zeros = [...read].sort((a, b) => a - b).map((l): Expr => ({ kind: "local.set", type: "none", local: l, value: zero(fn.locals[l]), tee: false }));
+  return { ...fn, body: { kind: "block", type: (fn.body as Expr).type, label: null, body: [...zeros, fn.body as Expr] } };
 }
