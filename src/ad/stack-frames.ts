@@ -87,7 +87,8 @@ function framesAccountForStackPointer(body: Expr, frames: Map<number, Expr>, onl
     at++;
     if (e.kind === "local.get") gets.set(e.local, [...(gets.get(e.local) ?? []), { at, parent, grand }]);
     if (isRead(e)) {
-      const copy = parent?.kind === "local.set" && copies.has(parent.local);
+      // (a copy kept to restore the stack pointer from, `__stack_pointer = saved`, as clang's -O2 epilogues do)
+      const copy = (parent?.kind === "local.set" && copies.has(parent.local)) || (parent?.kind === "global.set" && parent.global === STACK_POINTER);
       const carving = parent?.kind === "binary" && parent.op === "i32.sub" && parent.left === e && grand?.kind === "local.set" && frames.has(grand.local);
       if (!copy && !carving) { ok = false; return; }
       if (carving) {
@@ -137,10 +138,16 @@ export function refuseStackPointerAccess(fn: IRFunction): void {
   const body = fn.body as Expr;
   const assigns = assignmentsOf(body);
   const only = (l: number) => { const v = assigns.get(l); return v && v.length === 1 ? v[0] : null; };
-  const isSP = (e: Expr) => e.kind === "global.get" && e.global === STACK_POINTER;
-  // reads that carve (`F = sp - K`, or a copy of sp kept for that) are the frame analysis's
+  // the stack pointer, or a local only ever assigned it (or such a copy)
+  const copies = new Set<number>();
+  const isSP = (e: Expr): boolean => (e.kind === "global.get" && e.global === STACK_POINTER) || (e.kind === "local.get" && copies.has(e.local));
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [l, vs] of assigns) if (!copies.has(l) && l >= fn.params.length && vs.length === 1 && isSP(vs[0])) { copies.add(l); changed = true; }
+  }
+  // reads that carve (`F = sp - K`, or a copy of sp kept for that or to restore it) are the frame analysis's
   const carving = (e: Expr, parent: Expr | null, grand: Expr | null) =>
-    (parent?.kind === "local.set" && only(parent.local) === e)
+    (parent?.kind === "local.set" && only(parent.local) === e) || (parent?.kind === "global.set" && parent.global === STACK_POINTER)
     || (parent?.kind === "binary" && parent.op === "i32.sub" && parent.left === e && grand?.kind === "local.set" && only(grand.local) === parent);
   const derived = new Set<number>();
   let stray = false;
@@ -152,7 +159,7 @@ export function refuseStackPointerAccess(fn: IRFunction): void {
   // (frames carved here that the frame analysis could not take for frames: aliased, or reached beyond their size)
   if (!stray) {
     const frames = stackFrames(body);
-    for (const [l, vs] of assigns) if (vs.length === 1 && vs[0].kind === "binary" && vs[0].op === "i32.sub" && (isSP(vs[0].left) || (vs[0].left.kind === "local.get" && only(vs[0].left.local) !== null && isSP(only(vs[0].left.local)!))) && !frames.has(l)) stray = true;
+    for (const [l, vs] of assigns) if (vs.length === 1 && vs[0].kind === "binary" && vs[0].op === "i32.sub" && isSP(vs[0].left) && !frames.has(l)) stray = true;
   }
   if (!stray) return;
   const fromSP = (e: Expr): boolean => { let r = false; forEachNode(e, (x) => { if (isSP(x) || (x.kind === "local.get" && derived.has(x.local))) r = true; }); return r; };

@@ -280,7 +280,10 @@ export function withParamsUnassigned(fn: IRFunction): IRFunction {
   for (const p of assigned) { copy.set(p, locals.push(fn.params[p]) - 1); localNames[locals.length - 1] = `${localNames[p] ?? "p" + p}_var`; }
   const to = (l: number) => copy.get(l) ?? l;
   const body = mapTree(fn.body as Expr, (n) => (n.kind === "local.get" || n.kind === "local.set" ? { ...n, local: to(n.local) } : n.kind === "tuple.set" ? { ...n, locals: n.locals.map(to) } : n));
-  const entry: Expr[] = [...copy].map(([p, l]) => ({ kind: "local.set", type: "none", local: l, value: { kind: "local.get", type: fn.params[p], local: p }, tee: false }) as Expr);
+  // (a parameter whose value no read sees, reused as a local by binaryen's coalesce-locals, needs no
+  // copy: the local then has only the body's assignments, and a frame carved into it stays one)
+  const dead = assignedBeforeRead(fn.body as Expr);
+  const entry: Expr[] = [...copy].filter(([p]) => !dead.has(p)).map(([p, l]) => ({ kind: "local.set", type: "none", local: l, value: { kind: "local.get", type: fn.params[p], local: p }, tee: false }) as Expr);
   return { ...fn, locals, localNames, body: { kind: "block", type: body.type, label: null, body: [...entry, body] } };
 }
 
