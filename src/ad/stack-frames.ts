@@ -68,6 +68,16 @@ function reachesOutside(body: Expr, frames: Map<number, Expr>, assigns: Map<numb
 const madeFrom = (v: Expr, made: Set<number>): boolean => (v.kind === "local.get" && made.has(v.local))
   || (v.kind === "binary" && (v.op === "i32.add" || v.op === "i32.sub") && (madeFrom(v.left, made) || (v.op === "i32.add" && madeFrom(v.right, made))));
 
+/** A frame and the locals made from it (copies and offsets; a value loaded through it is no address into it). */
+function madeOf(body: Expr, frame: number): Set<number> {
+  const made = new Set([frame]);
+  for (let changed = true; changed;) {
+    changed = false;
+    forEachNode(body, (n) => { if (n.kind === "local.set" && !made.has(n.local) && madeFrom(n.value, made)) { made.add(n.local); changed = true; } });
+  }
+  return made;
+}
+
 function framesAccountForStackPointer(body: Expr, frames: Map<number, Expr>, only: (l: number) => Expr | null): boolean {
   const copies = new Set<number>();
   const isRead = (e: Expr) => (e.kind === "global.get" && e.global === STACK_POINTER) || (e.kind === "local.get" && copies.has(e.local));
@@ -77,9 +87,27 @@ function framesAccountForStackPointer(body: Expr, frames: Map<number, Expr>, onl
       if (n.kind === "local.set" && !copies.has(n.local) && !frames.has(n.local) && only(n.local) === n.value && isRead(n.value)) { copies.add(n.local); changed = true; }
     });
   }
+  // (two frames carved from one local, a saved copy of the stack pointer or a frame, are one
+  // block under two names whatever the stack pointer did in between)
+  const sources = new Map<number, number>();
+  for (const f of frames.keys()) {
+    const v = only(f);
+    if (v?.kind === "binary" && v.left.kind === "local.get") sources.set(v.left.local, (sources.get(v.left.local) ?? 0) + 1);
+  }
+  if ([...sources.values()].some((n) => n > 1)) return false;
   let ok = true, at = 0;
-  /** Frames carved from the stack pointer since it was last set, with where. */
-  let open: { frame: number; at: number }[] = [];
+  /** Where each frame is carved, and the stack pointer's restores (`sp = saved`, `sp = F + K`): the frames they give back. */
+  const carvedAt = new Map<number, number>();
+  const pops: { at: number; from: number }[] = [];
+  const calls: number[] = [];
+  /**
+   * Frames carved from each value of the stack pointer (numbered by the sets before its read: a
+   * saved copy keeps the value it read), with where: two of one value may be one block.
+   */
+  let epoch = 0;
+  const epochOf = new Map<number, number>();
+  const open = new Map<number, { frame: number; at: number }[]>();
+  const valueOf = (e: Expr): number => (e.kind === "local.get" ? epochOf.get(e.local) ?? -1 : epoch);
   const twins: { frame: number; until: number }[] = [];
   const gets = new Map<number, { at: number; parent: Expr | null; grand: Expr | null }[]>();
   const visit = (e: Expr, parent: Expr | null, grand: Expr | null) => {
@@ -91,28 +119,45 @@ function framesAccountForStackPointer(body: Expr, frames: Map<number, Expr>, onl
       const copy = (parent?.kind === "local.set" && copies.has(parent.local)) || (parent?.kind === "global.set" && parent.global === STACK_POINTER);
       const carving = parent?.kind === "binary" && parent.op === "i32.sub" && parent.left === e && grand?.kind === "local.set" && frames.has(grand.local);
       if (!copy && !carving) { ok = false; return; }
+      if (copy && parent?.kind === "local.set") epochOf.set(parent.local, valueOf(e));
       if (carving) {
         const f = (grand as Expr & { kind: "local.set" }).local;
-        for (const o of open) twins.push({ frame: o.frame, until: at });
-        open.push({ frame: f, at });
+        if (!carvedAt.has(f)) carvedAt.set(f, at);
+        const same = open.get(valueOf(e)) ?? [];
+        for (const o of same) twins.push({ frame: o.frame, until: at });
+        open.set(valueOf(e), [...same, { frame: f, at }]);
       }
     }
+    if (e.kind === "local.set" && frames.has(e.local) && !carvedAt.has(e.local)) carvedAt.set(e.local, at);
+    if ((e.kind === "call" && !e.func.startsWith("__ad_")) || e.kind === "call_indirect") calls.push(at);
     for (const c of children(e)) visit(c, e, parent);
-    if (e.kind === "global.set" && e.global === STACK_POINTER) open = [];
+    if (e.kind === "global.set" && e.global === STACK_POINTER) {
+      epoch++;
+      // a restore gives back the frames carved from the saved value, or the frame F and those carved after it
+      const v = e.value;
+      const base = v.kind === "local.get" ? v : v.kind === "binary" && v.op === "i32.add" && v.left.kind === "local.get" ? v.left : null;
+      if (base && copies.has(base.local)) {
+        const from = Math.min(...[...frames.keys()].filter((f) => { const w = only(f); return w?.kind === "binary" && w.left.kind === "local.get" && w.left.local === base.local; }).map((f) => carvedAt.get(f) ?? Infinity));
+        if (Number.isFinite(from)) pops.push({ at, from });
+      } else if (base && frames.has(base.local) && v.kind === "binary") pops.push({ at, from: carvedAt.get(base.local) ?? Infinity });
+    }
   };
   visit(body, null, null);
   if (!ok) return false;
+  // a frame given back and used after (another frame, a callee's, may be carved over it): unknown
+  // (read back before anything else may carve over it, a frame given back still holds its bytes: Wasm runs nothing in between)
+  const given: { frame: number; until: number }[] = [];
+  for (const p of pops) {
+    const over = Math.min(...[...carvedAt.values(), ...calls].filter((c) => c > p.at));
+    if (Number.isFinite(over)) for (const [f, c] of carvedAt) if (c >= p.from && c < p.at) given.push({ frame: f, until: over });
+  }
+  for (const t of [...twins, ...given]) {
+    const made = madeOf(body, t.frame);
+    for (const l of made) for (const g of gets.get(l) ?? []) if (g.at > t.until) return false;
+  }
   for (const t of twins) {
-    // the earlier frame and the locals made from it: used only as addresses before the later carving
-    const made = new Set([t.frame]);
-    for (let changed = true; changed;) {
-      changed = false;
-      forEachNode(body, (n) => {
-        if (n.kind !== "local.set" || made.has(n.local)) return;
-        // (an address made from it: a copy or an offset; a value loaded through it is no address into it)
-        if (madeFrom(n.value, made)) { made.add(n.local); changed = true; }
-      });
-    }
+    // the earlier frame and the locals made from it: used only as addresses (it must not escape)
+    const made = madeOf(body, t.frame);
     /** Whether a read of an address made from the frame goes into an address (or a local made from it), nowhere else. */
     // (or into the derivative code's own helpers, `__ad_shadow_alloc(size, frame)`, which keep no address)
     const staysAddress = (e: Expr, p: Expr | null): boolean => !!p && ((p.kind === "load" && p.addr === e) || (p.kind === "store" && p.addr === e)
@@ -168,6 +213,10 @@ export function refuseStackPointerAccess(fn: IRFunction): void {
     forEachNode(body, (n) => { if (n.kind === "local.set" && !derived.has(n.local) && fromSP(n.value)) { derived.add(n.local); changed = true; } });
   }
   forEachNode(body, (n) => {
+    // (or handed to a callee, which may reach memory through it)
+    if ((n.kind === "call" && !n.func.startsWith("__ad_") && n.args.some(fromSP)) || (n.kind === "call_indirect" && n.args.some(fromSP)))
+      throw new UnsupportedError(fn.name, n.kind === "call" ? `call ${n.func}` : "call_indirect",
+        "an argument comes from the C stack pointer read other than to carve a frame (memory of another function's frame), which no analysis here follows; pass the data as a pointer argument instead");
     if ((n.kind === "load" || n.kind === "store") && fromSP(n.addr))
       throw new UnsupportedError(fn.name, printExpr(n, 0, fn.localNames).replace(/\s+/g, " ").slice(0, 120),
         "the address comes from the C stack pointer read other than to carve a frame (memory of another function's frame, or a frame under another name), which no analysis here follows; pass the data as a pointer argument instead");
