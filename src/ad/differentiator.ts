@@ -176,7 +176,7 @@ export class Differentiator {
     const first = analyses(this.normalizedFn(name));
     refuseBitReads(first);
     refusePointerGlobals(first);
-    if (this.module.globals.some((g) => g.name === STACK_POINTER)) refuseStackPointerAccess(first.fn);
+    if (stack) refuseStackPointerAccess(first.fn);
     refuseIntegerCopies(first, this.takesUserArguments(name), (f) => !this.isImport(f), mode, (f) => this.parameterWordsOf(f), this.cleanWordsIn(first.fn, name, words), (f) => this.resultOf(f));
     refuseViewFieldStores(first, (f) => this.mayStore(f));
     this.refuseMixedFloatWidths(first.fn, name, mode);

@@ -58,13 +58,20 @@ function reachesOutside(body: Expr, frames: Map<number, Expr>, assigns: Map<numb
   return outside;
 }
 
-/**
- * Whether every read of the stack pointer is the start of a frame's carving (`F = sp - K`,
- * directly or through copies only used so), and frames carved from one value of the stack
- * pointer (no `__stack_pointer = …` between them: leaves inlined one after another) do not
- * live at once: the earlier is not used after the later is carved, nor does its address
- * leave the function's locals (in a leaf, `sp - 16` twice is one block under two names).
- */
+/** The stack pointer, or a local of `copies`. */
+const isStackPointer = (e: Expr, copies: Set<number>): boolean => (e.kind === "global.get" && e.global === STACK_POINTER) || (e.kind === "local.get" && copies.has(e.local));
+
+/** Locals whose one assignment is the stack pointer or such a copy (saved to carve a frame from, or to restore it). */
+function stackPointerCopies(body: Expr, only: (l: number) => Expr | null): Set<number> {
+  const copies = new Set<number>();
+  for (let changed = true; changed;) {
+    changed = false;
+    forEachNode(body, (n) => { if (n.kind === "local.set" && !copies.has(n.local) && only(n.local) === n.value && isStackPointer(n.value, copies)) { copies.add(n.local); changed = true; } });
+  }
+  return copies;
+}
+
+/** Whether an address is one of `made` or an offset from one. */
 const madeFrom = (v: Expr, made: Set<number>): boolean => (v.kind === "local.get" && made.has(v.local))
   || (v.kind === "binary" && (v.op === "i32.add" || v.op === "i32.sub") && (madeFrom(v.left, made) || (v.op === "i32.add" && madeFrom(v.right, made))));
 
@@ -78,15 +85,17 @@ function madeOf(body: Expr, frame: number): Set<number> {
   return made;
 }
 
+/**
+ * Whether every read of the stack pointer carves a frame (`F = sp - K`, directly or through
+ * saved copies) or restores it from a saved copy; frames carved from one value of the stack
+ * pointer (leaves inlined one after another; a saved copy keeps the value it read) do not live
+ * at once: the earlier is not used after the later is carved, nor does its address leave the
+ * function's locals (in a leaf, `sp - 16` twice is one block under two names); and a frame
+ * given back is not used once a callee or another frame may have been carved over it.
+ */
 function framesAccountForStackPointer(body: Expr, frames: Map<number, Expr>, only: (l: number) => Expr | null): boolean {
-  const copies = new Set<number>();
-  const isRead = (e: Expr) => (e.kind === "global.get" && e.global === STACK_POINTER) || (e.kind === "local.get" && copies.has(e.local));
-  for (let changed = true; changed;) {
-    changed = false;
-    forEachNode(body, (n) => {
-      if (n.kind === "local.set" && !copies.has(n.local) && !frames.has(n.local) && only(n.local) === n.value && isRead(n.value)) { copies.add(n.local); changed = true; }
-    });
-  }
+  const copies = stackPointerCopies(body, only);
+  const isRead = (e: Expr) => isStackPointer(e, copies);
   // (two frames carved from one local, a saved copy of the stack pointer or a frame, are one
   // block under two names whatever the stack pointer did in between)
   const sources = new Map<number, number>();
@@ -151,7 +160,7 @@ function framesAccountForStackPointer(body: Expr, frames: Map<number, Expr>, onl
     const over = Math.min(...[...carvedAt.values(), ...calls].filter((c) => c > p.at));
     if (Number.isFinite(over)) for (const [f, c] of carvedAt) if (c >= p.from && c < p.at) given.push({ frame: f, until: over });
   }
-  for (const t of [...twins, ...given]) {
+  for (const t of given) {
     const made = madeOf(body, t.frame);
     for (const l of made) for (const g of gets.get(l) ?? []) if (g.at > t.until) return false;
   }
@@ -183,13 +192,8 @@ export function refuseStackPointerAccess(fn: IRFunction): void {
   const body = fn.body as Expr;
   const assigns = assignmentsOf(body);
   const only = (l: number) => { const v = assigns.get(l); return v && v.length === 1 ? v[0] : null; };
-  // the stack pointer, or a local only ever assigned it (or such a copy)
-  const copies = new Set<number>();
-  const isSP = (e: Expr): boolean => (e.kind === "global.get" && e.global === STACK_POINTER) || (e.kind === "local.get" && copies.has(e.local));
-  for (let changed = true; changed;) {
-    changed = false;
-    for (const [l, vs] of assigns) if (!copies.has(l) && l >= fn.params.length && vs.length === 1 && isSP(vs[0])) { copies.add(l); changed = true; }
-  }
+  const copies = stackPointerCopies(body, only);
+  const isSP = (e: Expr) => isStackPointer(e, copies);
   // reads that carve (`F = sp - K`, or a copy of sp kept for that or to restore it) are the frame analysis's
   const carving = (e: Expr, parent: Expr | null, grand: Expr | null) =>
     (parent?.kind === "local.set" && only(parent.local) === e) || (parent?.kind === "global.set" && parent.global === STACK_POINTER)

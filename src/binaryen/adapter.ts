@@ -130,15 +130,12 @@ export function runFunctionPasses(m: BModule, passes: readonly string[], heavy: 
   B.setOptimizeLevel(3);
   B.setShrinkLevel(0);
   B.setLowMemoryUnused(false);
-  const big: string[] = [];
+  const defined: { name: string; big: boolean }[] = [];
   for (let i = 0; i < m.getNumFunctions(); i++) {
     const info = B.getFunctionInfo(m.getFunctionByIndex(i));
-    if (info.body && info.vars.length > maxLocals) big.push(info.name);
+    if (info.body) defined.push({ name: info.name, big: info.vars.length > maxLocals });
   }
-  if (!big.length) { m.runPasses([...passes]); return; }
+  if (!defined.some((f) => f.big)) { m.runPasses([...passes]); return; }
   const light = passes.filter((p) => p !== heavy);
-  for (let i = 0; i < m.getNumFunctions(); i++) {
-    const info = B.getFunctionInfo(m.getFunctionByIndex(i));
-    if (info.body) m.runPassesOnFunction(info.name, big.includes(info.name) ? light : [...passes]);
-  }
+  for (const f of defined) m.runPassesOnFunction(f.name, f.big ? light : [...passes]);
 }
