@@ -3,8 +3,9 @@
 // shadows back. Semantics are Enzyme's (shared/DESIGN.md §1).
 import { ArgumentError } from "../errors.js";
 import type { Mode } from "./activity.js";
-import { type ArgPlan, copyBack, placeArguments, planArguments, primalArg, runGuarded, shadowArg, signatureOf } from "./call.js";
-import type { Kernel } from "./program.js";
+import { isFloat } from "../ir/types.js";
+import { type ArgPlan, copyBack, placeArguments, planArguments, primalArg, shadowArg, signatureCode, signatureOf, trapped } from "./call.js";
+import type { CompiledDerivative, Kernel } from "./program.js";
 
 export interface AutodiffResult {
   /** Reverse: ∂L/∂arg for each Active argument, null for the others. */
@@ -30,37 +31,78 @@ export async function autodiff(mode: Mode, kernel: Kernel, ...args: unknown[]): 
   if (!kernel || typeof (kernel as Kernel).call !== "function" || !(kernel as Kernel).fn)
     throw new ArgumentError("the second argument of autodiff is a kernel from program.kernel(name)");
   const plans = planArguments(kernel, args, mode.kind);
-  const sig = signatureOf(kernel, plans);
-  const pending = kernel.program.derivative(kernel, mode.kind, sig, mode.withPrimal);
-  const compiled = pending instanceof Promise ? await pending : pending;
-  const tapeBase = placeArguments(kernel, plans, mode.kind === "reverse" ? TAPE_RESERVE : 0);
+  const reverse = mode.kind === "reverse";
   const fn = kernel.fn;
   const hasResult = fn.results.length === 1;
+  const resultActive = hasResult && isFloat(fn.results[0]);
+  const compiled = compiledFor(kernel, plans, mode) ?? await compileFor(kernel, plans, mode);
+  const tapeBase = placeArguments(kernel, plans, reverse ? TAPE_RESERVE : 0);
   const stats = { tapeBytes: 0, compileMs: compiled.compileMs, moduleBytes: compiled.bytes };
-  if (mode.kind === "reverse") {
-    const callArgs: unknown[] = plans.map(primalArg);
-    for (const p of plans) if (p.activity === "dup") callArgs.push(shadowArg(p));
-    if (sig.resultActive) callArgs.push(1.0);
-    callArgs.push(tapeBase, ...plans.map(byteLengthOf));
-    const out = runGuarded(kernel, () => compiled.entry(...callArgs), true, compiled.stopped);
+  // the entry's arguments: primal values, shadows (reverse: of Duplicated buffers; forward:
+  // tangents of Duplicated scalars too), the seed of an active result (reverse), the tape's
+  // base, and (reverse) each buffer's byte length for checkpoint snapshots
+  const callArgs: unknown[] = [];
+  for (const p of plans) callArgs.push(primalArg(p));
+  for (const p of plans) {
+    if (p.activity === "dup") callArgs.push(shadowArg(p));
+    else if (!reverse && p.activity === "active") callArgs.push(p.shadow);
+  }
+  if (reverse && resultActive) callArgs.push(1.0);
+  callArgs.push(tapeBase); // forward: shadow blocks of the kernel's own allocations go on a tape there
+  if (reverse) for (const p of plans) callArgs.push(byteLengthOf(p));
+  let out: unknown;
+  try {
+    out = compiled.entry(...callArgs);
+  } catch (e) {
+    throw trapped(kernel, e, true, compiled.stopped);
+  }
+  copyBack(kernel, plans);
+  if (reverse) {
     const values = Array.isArray(out) ? out : [out];
-    copyBack(kernel, plans);
     let k = 0;
     const primal = hasResult ? values[k++] : undefined;
     const derivs = plans.map((p) => (p.activity === "active" ? (values[k++] as number) : null));
     stats.tapeBytes = values[k] as number;
-    return { derivs, ...(mode.withPrimal ? { primal } : {}), stats };
+    return mode.withPrimal ? { derivs, primal, stats } : { derivs, stats };
   }
-  const callArgs: unknown[] = plans.map(primalArg);
-  for (const p of plans) {
-    if (p.activity === "active") callArgs.push(p.shadow);
-    else if (p.activity === "dup") callArgs.push(shadowArg(p));
-  }
-  callArgs.push(tapeBase); // shadow blocks of the kernel's own allocations go on a tape there
-  const out = runGuarded(kernel, () => compiled.entry(...callArgs), true, compiled.stopped);
-  copyBack(kernel, plans);
   const derivs = plans.map(() => null);
   if (!hasResult) return { derivs, stats };
   const values = Array.isArray(out) ? out : [out];
-  return { derivs, ...(mode.withPrimal ? { primal: values[0] } : {}), ...(sig.resultActive ? { tangent: values[1] as number } : {}), stats };
+  const r: AutodiffResult = { derivs, stats };
+  if (mode.withPrimal) r.primal = values[0] as number | bigint;
+  if (resultActive) r.tangent = values[1] as number;
+  return r;
+}
+
+/**
+ * The call's code in its kernel's table of compiled derivatives: reverse or forward, whether
+ * a Reverse call leaves the primal result unused (its module does less), and the signature.
+ */
+function callCode(kernel: Kernel, plans: ArgPlan[], mode: Mode): number {
+  const sig = signatureCode(plans);
+  if (sig < 0) return -1;
+  const unused = mode.kind === "reverse" && !mode.withPrimal && kernel.fn.results.length > 0;
+  return (sig * 2 + (unused ? 1 : 0)) * 2 + (mode.kind === "reverse" ? 1 : 0);
+}
+
+/** The compiled derivative for this call if the kernel's table has it (the common case: no promise, no key string). */
+function compiledFor(kernel: Kernel, plans: ArgPlan[], mode: Mode): CompiledDerivative | undefined {
+  if (kernel.readyGeneration !== kernel.program.generation) return undefined;
+  const code = callCode(kernel, plans, mode);
+  return code < 0 ? undefined : kernel.ready.get(code);
+}
+
+/** Compiles (or finds in the program's cache) the derivative for this call, and files it in the kernel's table. */
+async function compileFor(kernel: Kernel, plans: ArgPlan[], mode: Mode): Promise<CompiledDerivative> {
+  const program = kernel.program;
+  const generation = program.generation;
+  const pending = program.derivative(kernel, mode.kind, signatureOf(kernel, plans), mode.withPrimal);
+  const compiled = pending instanceof Promise ? await pending : pending;
+  const code = callCode(kernel, plans, mode);
+  // (not if a rule, mark or checkpoint emptied the cache meanwhile: this module predates it)
+  if (code >= 0 && program.generation === generation) {
+    if (kernel.readyGeneration !== generation) { kernel.ready.clear(); kernel.readyGeneration = generation; }
+    kernel.ready.set(code, compiled);
+  }
+  return compiled;
 }

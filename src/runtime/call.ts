@@ -7,6 +7,7 @@ import { ArgumentError, TrapError } from "../errors.js";
 import type { ValType } from "../ir/types.js";
 import { isFloat } from "../ir/types.js";
 import { type Annotated, describe, isAnnotated } from "./activity.js";
+import type { AscParam } from "../frontend/assemblyscript.js";
 import type { Kernel } from "./program.js";
 import { isWasmArray, type WasmArray } from "./wasm-array.js";
 
@@ -44,63 +45,73 @@ export function planArguments(kernel: Kernel, args: unknown[], mode: "forward" |
   const fn = kernel.fn;
   if (args.length !== fn.params.length)
     throw new ArgumentError(`kernel ${kernel.name} takes ${fn.params.length} arguments (${fn.params.join(", ")}), got ${args.length}`);
-  return args.map((raw, i) => {
-    const param = fn.params[i];
-    const a: Annotated = isAnnotated(raw) ? raw : { activity: "const", value: raw as number };
-    const where = () => `argument ${i} of ${kernel.name} (${param})`; // (built only for an error)
-    if (mode === "call" && a.activity !== "const") throw new ArgumentError(`${where()}: kernel.call takes plain values; use autodiff for ${a.activity} arguments`);
-    if (a.activity === "batch") throw new ArgumentError(`${where()}: BatchDuplicated is not supported yet; call autodiff once per shadow`);
-    const v = a.value as unknown;
-    const checkOwner = (b: unknown) => {
-      if (isWasmArray(b) && (b.owner !== kernel.program || b.freed))
-        throw new ArgumentError(`${where()}: ${b.freed ? "the WasmArray was freed" : "the WasmArray belongs to another Program"}`);
-    };
-    checkOwner(v);
-    checkOwner((a as { shadow?: unknown }).shadow);
-    if (isBuffer(v)) {
-      if (param !== "i32") throw new ArgumentError(`${where()}: a buffer can only be passed for an i32 (pointer) parameter`);
-    } else if (typeof v === "number" || typeof v === "bigint") {
-      if (param === "i64" ? typeof v !== "bigint" && !Number.isInteger(v) : typeof v !== "number")
-        throw new ArgumentError(`${where()}: expected a ${param === "i64" ? "bigint or integer" : "number"}, got ${describe(v)}`);
-      if (param === "i32" && !Number.isInteger(v)) throw new ArgumentError(`${where()}: expected an integer, got ${v}`);
-    } else throw new ArgumentError(`${where()}: expected a number or a typed array, got ${describe(v)}`);
-    const value = (param === "i64" && typeof v === "number" ? BigInt(v) : v) as ArgPlan["value"];
-    const plan: ArgPlan = { param, activity: "const", value, shadow: null, address: -1, shadowAddress: -1 };
-    const asc = kernel.program.ascParams?.get(kernel.name)?.[i];
-    if (asc?.kind === "managed")
-      throw new ArgumentError(`${where()}: the AssemblyScript parameter is a ${asc.type}, a managed object the wrapper cannot build; take the data as StaticArray<f64> or as a usize pointer (load<f64>(p + (<usize>i << 3)))`);
-    if (asc?.kind === "staticarray") {
-      const want = asc.elem === "f64" ? Float64Array : Float32Array;
-      if (!(v instanceof want)) throw new ArgumentError(`${where()}: the AssemblyScript parameter is a StaticArray<${asc.elem}>; pass a ${want.name} (copied in, after the object header the wrapper writes)`);
-      plan.header = { rtId: asc.rtId };
-    }
-    if (asc?.kind === "view") {
-      const want = asc.elem === "f64" ? Float64Array : Float32Array;
-      const type = asc.size === 12 ? `${want.name}` : `Array<${asc.elem}>`;
-      if (!(v instanceof want)) throw new ArgumentError(`${where()}: the AssemblyScript parameter is a ${type}; pass a ${want.name} (copied in; the wrapper builds the ${type} object around it)`);
-      if (a.activity === "duplicated" && !(a.shadow instanceof want)) throw new ArgumentError(`${where()}: the shadow of a ${type} parameter must be a ${want.name} too (the wrapper builds a shadow object around it)`);
-      plan.header = { rtId: ARRAYBUFFER_ID };
-      plan.view = { rtId: asc.rtId, size: asc.size, elemBytes: want.BYTES_PER_ELEMENT, object: -1, shadowObject: -1 };
-    }
-    if (a.activity === "active") {
-      if (mode !== "reverse") throw new ArgumentError(`${where()}: Active is for reverse mode; in forward mode pass Duplicated(value, tangent)`);
-      if (!isFloat(param)) throw new ArgumentError(`${where()}: only float (f32/f64) parameters can be Active; pass integers as Const`);
+  // (a loop without closures: this runs on every call, and a small kernel's call is mostly this)
+  const ascParams = kernel.program.ascParams?.get(kernel.name);
+  const plans: ArgPlan[] = new Array(args.length);
+  for (let i = 0; i < args.length; i++) plans[i] = planArgument(kernel, args[i], i, mode, ascParams?.[i]);
+  return plans;
+}
+
+/** How an argument is named in errors. */
+const where = (kernel: Kernel, i: number) => `argument ${i} of ${kernel.name} (${kernel.fn.params[i]})`;
+
+function checkOwner(kernel: Kernel, b: unknown, i: number): void {
+  if (isWasmArray(b) && (b.owner !== kernel.program || b.freed))
+    throw new ArgumentError(`${where(kernel, i)}: ${b.freed ? "the WasmArray was freed" : "the WasmArray belongs to another Program"}`);
+}
+
+function planArgument(kernel: Kernel, raw: unknown, i: number, mode: "forward" | "reverse" | "call", asc: AscParam | undefined): ArgPlan {
+  const param = kernel.fn.params[i];
+  const a: Annotated = isAnnotated(raw) ? raw : { activity: "const", value: raw as number };
+  if (mode === "call" && a.activity !== "const") throw new ArgumentError(`${where(kernel, i)}: kernel.call takes plain values; use autodiff for ${a.activity} arguments`);
+  if (a.activity === "batch") throw new ArgumentError(`${where(kernel, i)}: BatchDuplicated is not supported yet; call autodiff once per shadow`);
+  const v = a.value as unknown;
+  checkOwner(kernel, v, i);
+  if (a.activity === "duplicated") checkOwner(kernel, a.shadow, i);
+  const buffer = isBuffer(v);
+  if (buffer) {
+    if (param !== "i32") throw new ArgumentError(`${where(kernel, i)}: a buffer can only be passed for an i32 (pointer) parameter`);
+  } else if (typeof v === "number" || typeof v === "bigint") {
+    if (param === "i64" ? typeof v !== "bigint" && !Number.isInteger(v) : typeof v !== "number")
+      throw new ArgumentError(`${where(kernel, i)}: expected a ${param === "i64" ? "bigint or integer" : "number"}, got ${describe(v)}`);
+    if (param === "i32" && !Number.isInteger(v)) throw new ArgumentError(`${where(kernel, i)}: expected an integer, got ${v}`);
+  } else throw new ArgumentError(`${where(kernel, i)}: expected a number or a typed array, got ${describe(v)}`);
+  const value = (param === "i64" && typeof v === "number" ? BigInt(v) : v) as ArgPlan["value"];
+  const plan: ArgPlan = { param, activity: "const", value, shadow: null, address: -1, shadowAddress: -1 };
+  if (asc?.kind === "managed")
+    throw new ArgumentError(`${where(kernel, i)}: the AssemblyScript parameter is a ${asc.type}, a managed object the wrapper cannot build; take the data as StaticArray<f64> or as a usize pointer (load<f64>(p + (<usize>i << 3)))`);
+  if (asc?.kind === "staticarray") {
+    const want = asc.elem === "f64" ? Float64Array : Float32Array;
+    if (!(v instanceof want)) throw new ArgumentError(`${where(kernel, i)}: the AssemblyScript parameter is a StaticArray<${asc.elem}>; pass a ${want.name} (copied in, after the object header the wrapper writes)`);
+    plan.header = { rtId: asc.rtId };
+  }
+  if (asc?.kind === "view") {
+    const want = asc.elem === "f64" ? Float64Array : Float32Array;
+    const type = asc.size === 12 ? `${want.name}` : `Array<${asc.elem}>`;
+    if (!(v instanceof want)) throw new ArgumentError(`${where(kernel, i)}: the AssemblyScript parameter is a ${type}; pass a ${want.name} (copied in; the wrapper builds the ${type} object around it)`);
+    if (a.activity === "duplicated" && !(a.shadow instanceof want)) throw new ArgumentError(`${where(kernel, i)}: the shadow of a ${type} parameter must be a ${want.name} too (the wrapper builds a shadow object around it)`);
+    plan.header = { rtId: ARRAYBUFFER_ID };
+    plan.view = { rtId: asc.rtId, size: asc.size, elemBytes: want.BYTES_PER_ELEMENT, object: -1, shadowObject: -1 };
+  }
+  if (a.activity === "active") {
+    if (mode !== "reverse") throw new ArgumentError(`${where(kernel, i)}: Active is for reverse mode; in forward mode pass Duplicated(value, tangent)`);
+    if (!isFloat(param)) throw new ArgumentError(`${where(kernel, i)}: only float (f32/f64) parameters can be Active; pass integers as Const`);
+    plan.activity = "active";
+  } else if (a.activity === "duplicated") {
+    if (buffer) {
+      if (!isBuffer(a.shadow)) throw new ArgumentError(`${where(kernel, i)}: the shadow of a buffer must be a typed array, got ${describe(a.shadow)}`);
+      if (a.shadow.byteLength !== (v as ArrayBufferView | WasmArray).byteLength)
+        throw new ArgumentError(`${where(kernel, i)}: the shadow has ${a.shadow.byteLength} bytes but its buffer has ${(v as ArrayBufferView | WasmArray).byteLength}; they must be equal`);
+      plan.activity = "dup";
+    } else {
+      if (!isFloat(param)) throw new ArgumentError(`${where(kernel, i)}: only float parameters and buffers can be Duplicated; pass integers as Const`);
+      if (mode === "reverse") throw new ArgumentError(`${where(kernel, i)}: a scalar is Active in reverse mode (its derivative comes back in r.derivs); Duplicated(value, tangent) is for forward mode`);
+      if (typeof a.shadow !== "number") throw new ArgumentError(`${where(kernel, i)}: the tangent of a scalar must be a number, got ${describe(a.shadow)}`);
       plan.activity = "active";
-    } else if (a.activity === "duplicated") {
-      if (isBuffer(v)) {
-        if (!isBuffer(a.shadow)) throw new ArgumentError(`${where()}: the shadow of a buffer must be a typed array, got ${describe(a.shadow)}`);
-        if (a.shadow.byteLength !== v.byteLength)
-          throw new ArgumentError(`${where()}: the shadow has ${a.shadow.byteLength} bytes but its buffer has ${v.byteLength}; they must be equal`);
-      } else {
-        if (!isFloat(param)) throw new ArgumentError(`${where()}: only float parameters and buffers can be Duplicated; pass integers as Const`);
-        if (mode === "reverse") throw new ArgumentError(`${where()}: a scalar is Active in reverse mode (its derivative comes back in r.derivs); Duplicated(value, tangent) is for forward mode`);
-        if (typeof a.shadow !== "number") throw new ArgumentError(`${where()}: the tangent of a scalar must be a number, got ${describe(a.shadow)}`);
-      }
-      plan.activity = isBuffer(v) || mode === "forward" ? (isBuffer(v) ? "dup" : "active") : "active";
-      plan.shadow = a.shadow as ArgPlan["shadow"];
     }
-    return plan;
-  });
+    plan.shadow = a.shadow as ArgPlan["shadow"];
+  }
+  return plan;
 }
 
 export function signatureOf(kernel: Kernel, plans: ArgPlan[]): ActivitySignature {
@@ -109,29 +120,42 @@ export function signatureOf(kernel: Kernel, plans: ArgPlan[]): ActivitySignature
   return { params, resultActive: r.length === 1 && isFloat(r[0]) };
 }
 
+/**
+ * The signature as a small integer, two bits per parameter (const, dup, active, const-ptr),
+ * for the per-kernel cache of compiled derivatives that every call looks up; -1 when the
+ * kernel has too many parameters for the code to stay a small integer (then the string key).
+ */
+export function signatureCode(plans: ArgPlan[]): number {
+  if (plans.length > 13) return -1;
+  let code = 0;
+  for (const p of plans) code = code * 4 + (p.activity === "dup" ? 1 : p.activity === "active" ? 2 : isBuffer(p.value) ? 3 : 0);
+  return code;
+}
+
+/** An argument's buffer (k even) or its shadow (k odd), if it is one. */
+const bufferAt = (plans: ArgPlan[], k: number): unknown => (k & 1 ? plans[k >> 1].shadow : plans[k >> 1].value);
+const bufferName = (k: number) => (k & 1 ? `the shadow of argument ${k >> 1}` : `argument ${k >> 1}`);
+
 /** Refuses arguments whose memory overlaps: each argument gets its own copy, so aliasing could not be honoured. */
 function checkAliasing(kernel: Kernel, plans: ArgPlan[]): void {
-  const views: { what: string; v: ArrayBufferView }[] = [];
-  const handles: { what: string; h: WasmArray }[] = [];
-  plans.forEach((p, i) => {
-    if (isCopied(p.value)) views.push({ what: `argument ${i}`, v: p.value });
-    if (isCopied(p.shadow)) views.push({ what: `the shadow of argument ${i}`, v: p.shadow });
-    if (isWasmArray(p.value)) handles.push({ what: `argument ${i}`, h: p.value });
-    if (isWasmArray(p.shadow)) handles.push({ what: `the shadow of argument ${i}`, h: p.shadow });
-  });
-  for (let i = 0; i < handles.length; i++)
-    for (let j = i + 1; j < handles.length; j++) {
-      const a = handles[i].h, b = handles[j].h;
-      if (a.byteLength && b.byteLength && a.address < b.address + b.byteLength && b.address < a.address + a.byteLength)
-        throw new ArgumentError(`${kernel.name}: ${handles[i].what} and ${handles[j].what} share memory; pass separate buffers (aliased arguments are not supported)`);
+  // (pairs of buffers without building lists: this runs on every call)
+  const n = 2 * plans.length;
+  for (let i = 0; i < n; i++) {
+    const a = bufferAt(plans, i);
+    if (typeof a !== "object" || a === null) continue;
+    for (let j = i + 1; j < n; j++) {
+      const b = bufferAt(plans, j);
+      if (typeof b !== "object" || b === null) continue;
+      if (isWasmArray(a) && isWasmArray(b)) {
+        if (a.byteLength && b.byteLength && a.address < b.address + b.byteLength && b.address < a.address + a.byteLength)
+          throw new ArgumentError(`${kernel.name}: ${bufferName(i)} and ${bufferName(j)} share memory; pass separate buffers (aliased arguments are not supported)`);
+      } else if (isCopied(a) && isCopied(b)) {
+        if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) continue;
+        if (a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength)
+          throw new ArgumentError(`${kernel.name}: ${bufferName(i)} and ${bufferName(j)} share memory; pass separate arrays (aliased arguments are not supported)`);
+      }
     }
-  for (let i = 0; i < views.length; i++)
-    for (let j = i + 1; j < views.length; j++) {
-      const a = views[i].v, b = views[j].v;
-      if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) continue;
-      if (a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength)
-        throw new ArgumentError(`${kernel.name}: ${views[i].what} and ${views[j].what} share memory; pass separate arrays (aliased arguments are not supported)`);
-    }
+  }
 }
 
 /** Places buffers and shadows in the scratch region; returns the tape base. */
@@ -151,8 +175,11 @@ export function placeArguments(kernel: Kernel, plans: ArgPlan[], tapeReserve: nu
     }
   }
   const tapeBase = arena.place(0);
-  arena.ensure(tapeBase + 64);
-  arena.tryEnsure(tapeBase + tapeReserve);
+  // (one read of the memory's size when it is large enough already, as it is after the first call)
+  if (tapeBase + Math.max(tapeReserve, 64) > arena.memory.buffer.byteLength) {
+    arena.ensure(tapeBase + 64);
+    arena.tryEnsure(tapeBase + tapeReserve);
+  }
   for (const p of plans) {
     if (isCopied(p.value)) arena.write(p.address, p.value);
     if (isCopied(p.value) && p.header) arena.write(p.address - AS_HEADER, header(p.header.rtId, p.value.byteLength));
@@ -194,10 +221,14 @@ export function runGuarded<T>(kernel: Kernel, f: () => T, derivative = false, st
   try {
     return f();
   } catch (e) {
-    if (e instanceof WebAssembly.RuntimeError)
-      throw kernel.program.heapExhausted(kernel.name) ?? stopped() ?? new TrapError(`kernel ${kernel.name} trapped: ${e.message}; the caller's arrays were left unchanged${derivative && /out of bounds/.test(e.message) ? UNTRACKED_POINTER : ""}`, { cause: e });
-    throw e;
+    throw trapped(kernel, e, derivative, stopped);
   }
+}
+
+/** What a call that threw throws on: a Wasm trap becomes the error that says why. */
+export function trapped(kernel: Kernel, e: unknown, derivative: boolean, stopped: () => Error | null): unknown {
+  if (!(e instanceof WebAssembly.RuntimeError)) return e;
+  return kernel.program.heapExhausted(kernel.name) ?? stopped() ?? new TrapError(`kernel ${kernel.name} trapped: ${e.message}; the caller's arrays were left unchanged${derivative && /out of bounds/.test(e.message) ? UNTRACKED_POINTER : ""}`, { cause: e });
 }
 
 export function callKernel(kernel: Kernel, args: unknown[]): number | bigint | undefined {

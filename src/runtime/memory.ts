@@ -23,14 +23,14 @@ export class ScratchArena {
   readonly heap: ProgramHeap;
 
   /** The lowest address the runtime may place anything at now. */
-  floor(): number { return alignUp(Math.max(64, this.kernelPages() * PAGE + this.reserve), 64); }
+  floor(pages = this.kernelPages()): number { return alignUp(Math.max(64, pages * PAGE + this.reserve), 64); }
 
   /**
    * Starts a call's layout. Returns the page the kernel may grow to during the call: the first
    * page the runtime uses (its live zero-copy buffers, else this call's scratch region).
    */
-  reset(): number {
-    this.top = Math.max(this.floor(), this.heap.live ? this.heap.top : 0);
+  reset(pages = this.kernelPages()): number {
+    this.top = Math.max(this.floor(pages), this.heap.live ? this.heap.top : 0);
     return Math.floor((this.heap.live ? this.heap.start : this.top) / PAGE);
   }
 

@@ -75,6 +75,14 @@ export interface CompiledDerivative {
 export class Kernel {
   private writes?: boolean;
   constructor(readonly program: Program, readonly name: string, readonly fn: IRFunction) {}
+
+  /**
+   * @internal Compiled derivatives by call code (mode, primal use, signature code, see
+   * autodiff.ts), valid while the program's compile cache is at `readyGeneration`: the lookup
+   * every call makes, without building the cache's string key.
+   */
+  readonly ready = new Map<number, CompiledDerivative>();
+  readyGeneration = -1;
   /**
    * Whether running the kernel can write memory: it or a function it calls stores, or it calls
    * an import other than Math's, or the program has custom rules. When it cannot, its buffers
@@ -191,7 +199,8 @@ export class Program {
     return g;
   }
 
-  private kernelPages(): number { return this.global(KERNEL_PAGES).value as number; }
+  private kernelPages(): number { return (this.pagesGlobal ??= this.global(KERNEL_PAGES)).value as number; }
+  private pagesGlobal: WebAssembly.Global | null = null;
 
   /** Bytes the kernel may grow by during the current call (for the message when it runs out). */
   private heapRoom = 0;
@@ -201,11 +210,16 @@ export class Program {
    * kernel's pages and its reserve, and the kernel may grow only up to the runtime's first page.
    */
   beginCall(): ScratchArena {
-    const limit = this.arena.reset();
-    this.global(KERNEL_LIMIT).value = limit;
-    this.heapRoom = (limit - this.kernelPages()) * PAGE;
+    const pages = this.kernelPages();
+    const limit = this.arena.reset(pages);
+    // (a Global's value setter is a good part of a small call: write only when it changes)
+    if (limit !== this.limitSet) { (this.limitGlobal ??= this.global(KERNEL_LIMIT)).value = limit; this.limitSet = limit; }
+    this.heapRoom = (limit - pages) * PAGE;
     return this.arena;
   }
+  private limitGlobal: WebAssembly.Global | null = null;
+  /** The value last written to the kernel's limit (only the runtime writes it). */
+  private limitSet = -1;
 
   /**
    * @internal After a trap: the error for a kernel whose own heap ran into the runtime's regions (the
@@ -235,7 +249,7 @@ export class Program {
     const targets = resolveFunction(this.ir, name);
     if (targets.length === 0) throw new ArgumentError(`inactive(${JSON.stringify(name)}): no such function or import in the module`);
     for (const f of targets) f.inactive = true;
-    this.cache.clear(); this.ready.clear();
+    this.invalidate();
     return this;
   }
 
@@ -266,7 +280,7 @@ export class Program {
       if (!Number.isInteger(i) || f.params[i] !== "i32")
         throw new ArgumentError(`${what}: size index ${JSON.stringify(i)} is not an i32 parameter of ${name} ${sig}; expected ${form}`);
     for (const t of targets) t.allocator = { size: [...size] as [number] | [number, number] };
-    this.cache.clear(); this.ready.clear();
+    this.invalidate();
     return this;
   }
 
@@ -282,7 +296,7 @@ export class Program {
   rule(name: string, spec: RuleSpec): this {
     registerRule(this.ir, this.jsRules, name, spec, this.imports);
     this.hasRules = true;
-    this.cache.clear(); this.ready.clear();
+    this.invalidate();
     return this;
   }
   private readonly jsRules: Record<string, (...a: never[]) => unknown> = {};
@@ -304,7 +318,7 @@ export class Program {
     const targets = resolveFunction(this.ir, name).filter((f) => f.body);
     if (targets.length === 0) throw new ArgumentError(`checkpoint(${JSON.stringify(name)}): no such function in the module`);
     for (const f of targets) f.checkpoint = { every };
-    this.cache.clear(); this.ready.clear();
+    this.invalidate();
     return this;
   }
 
@@ -321,6 +335,17 @@ export class Program {
   /** The exported primal function of the instance. */
   primalExport(name: string): (...a: unknown[]) => unknown {
     return this.instance.exports[name] as (...a: unknown[]) => unknown;
+  }
+
+  /**
+   * @internal Bumped whenever a rule, mark or checkpoint empties the compile cache; a kernel's
+   * own table of compiled derivatives is valid only for the generation it was filled in.
+   */
+  generation = 0;
+
+  private invalidate(): void {
+    this.cache.clear(); this.ready.clear();
+    this.generation++;
   }
 
   /** The derivative entry for (kernel, mode, signature), compiled once and cached. */

@@ -36,6 +36,28 @@ describe("program.inactive", () => {
     expect(f.tangent).toBe(12);
     expect(k.call(2)).toBe(8.002);
   });
+  it("marking a function after a call recompiles: the kernel's cached derivative is not reused", async () => {
+    const p = await Program.fromWat(wat, { imports: { env: { log: () => {} } } });
+    p.inactive("env.log");
+    const k = p.kernel("f");
+    const before = [await autodiff(Reverse, k, Active(2)), await autodiff(Reverse, k, Active(2))];
+    for (const r of before) expect(r.derivs[0]).toBeCloseTo(12.001, 12);
+    expect((await autodiff(Forward, k, Duplicated(2, 1))).tangent).toBeCloseTo(12.001, 12);
+    p.inactive("jitter");
+    // the same Kernel object, the same signature: the derivative now leaves jitter out
+    expect((await autodiff(Reverse, k, Active(2))).derivs[0]).toBe(12);
+    expect((await autodiff(Reverse, k, Active(2))).derivs[0]).toBe(12);
+    expect((await autodiff(Forward, k, Duplicated(2, 1))).tangent).toBe(12);
+  });
+  it("a mark made while a derivative compiles is not undone when that compile finishes", async () => {
+    const p = await Program.fromWat(wat, { imports: { env: { log: () => {} } } });
+    p.inactive("env.log");
+    const k = p.kernel("f");
+    const early = autodiff(Reverse, k, Active(2)); // compiles the module with jitter active
+    p.inactive("jitter");
+    expect((await early).derivs[0]).toBeCloseTo(12.001, 12);
+    expect((await autodiff(Reverse, k, Active(2))).derivs[0]).toBe(12);
+  });
   it("unknown names are an ArgumentError", async () => {
     const p = await Program.fromWat(wat, { imports: { env: { log: () => {} } } });
     expect(() => p.inactive("nope")).toThrow(ArgumentError);
