@@ -19,6 +19,7 @@ import { mathImportName } from "../ir/math-imports.js";
 import { printFunction } from "../ir/print.js";
 import { StoreSummary } from "../analysis/stable-memory.js";
 import { callKernel } from "./call.js";
+import { instantiate } from "./instantiate.js";
 import { ScratchArena } from "./memory.js";
 import { type TypedArray, type TypedArrayConstructor, WasmArray } from "./wasm-array.js";
 import { growsMemory, HEAP_EXHAUSTED, KERNEL_LIMIT, KERNEL_PAGES, virtualizeMemory } from "./prepare.js";
@@ -170,7 +171,7 @@ export class Program {
     }
     let instance: WebAssembly.Instance;
     try {
-      instance = (await WebAssembly.instantiate(bytes as BufferSource, imports as WebAssembly.Imports)).instance;
+      instance = await instantiate(bytes, imports as WebAssembly.Imports);
     } catch (e) {
       throw new ArgumentError(`cannot instantiate the module: ${(e as Error).message}`);
     }
@@ -414,7 +415,7 @@ export class Program {
     const imports: Imports = { ...this.imports, [SHARED]: { memory: this.memory }, [RULE_IMPORTS]: this.jsRules };
     for (const g of this.ir.globals)
       if (g.mutable && !g.import) imports[SHARED][`g_${g.name}`] = this.instance.exports[`${SHARED}_g_${g.name}`];
-    const { instance } = await WebAssembly.instantiate(bytes as BufferSource, imports as WebAssembly.Imports);
+    const instance = await instantiate(bytes, imports as WebAssembly.Imports);
     const flag = instance.exports.stop as WebAssembly.Global | undefined;
     const stopped = () => {
       const site = flag ? (flag.value as number) : 0;

@@ -1,0 +1,23 @@
+// Instantiating a module the runtime built (the lifted primal, a derivative module) without
+// the wait of WebAssembly.instantiate: that hands the compile to background threads and its
+// result comes back a task later, often 10 ms or more for a module of a few hundred bytes on
+// a busy machine, a third of a small kernel's first call; compiling synchronously takes
+// microseconds for such a module. Browsers refuse synchronous compilation and instantiation
+// on the main thread above a size (Chrome: 4 KB) with a RangeError: then the asynchronous
+// path is taken.
+
+export async function instantiate(bytes: Uint8Array, imports: WebAssembly.Imports): Promise<WebAssembly.Instance> {
+  let module: WebAssembly.Module;
+  try {
+    module = new WebAssembly.Module(bytes as BufferSource);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    return (await WebAssembly.instantiate(bytes as BufferSource, imports)).instance;
+  }
+  try {
+    return new WebAssembly.Instance(module, imports);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    return WebAssembly.instantiate(module, imports);
+  }
+}
