@@ -21,7 +21,7 @@ const source = readFileSync(new URL("../../assembly/rk4.ts", import.meta.url), "
 interface Row { steps: number; variant: string; primalMs: number; reverseMs: number; ratio: number; tapeBytes: number; memoryBytes: number }
 
 async function measure(steps: number, every: number | null | undefined, calls: number): Promise<Row & { grad: number[] }> {
-  const p = await Program.fromAssemblyScript(source);
+  const p = await Program.fromAssemblyScript(source, { optimize: "fast" }); // (timed: the optimized tier at once)
   if (every !== undefined) p.checkpoint("rk4", every === null ? {} : { every });
   const k = p.kernel("rk4");
   const prm = Float64Array.of(1.1, 0.4, 0.4, 0.1);

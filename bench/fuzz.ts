@@ -2,7 +2,7 @@
 // and checked against the primal and finite differences (bench/fuzz/property.ts), with
 // fast-check's shrinking on failure.
 //
-//   node dist/bench/fuzz.js --count N [--seed S] [--max-failures F] [--optimize L] [--size small|medium]
+//   node dist/bench/fuzz.js --count N [--seed S] [--max-failures F] [--optimize L|fast] [--size small|medium]
 //                           [--no-minimize] [--out DIR]
 //
 // Runs N programs (fast-check, numRuns N, seed S; default seed 20261127). On a failure the
@@ -11,7 +11,9 @@
 // test/fuzz/regressions/, which test/fuzz/fuzz.test.ts runs as regression tests) with a
 // JSON comment header holding the input seed and the kernel signature; then the campaign
 // goes on with the remaining count under the next seed, until F (default 5) failures.
-// Exit status 1 if anything failed.
+// Exit status 1 if anything failed. Programs are compiled as a user's are by default (optimize:
+// "tiered": the checked calls run the unoptimized first tier); --optimize fast checks the
+// optimized tier, --optimize L a binaryen level.
 //
 // Run it as built JS under plain node (npx tsc -p tsconfig.json first).
 import { createHash } from "node:crypto";
@@ -23,7 +25,7 @@ import { minimize } from "./fuzz/minimize.js";
 import { regressionText } from "./fuzz/regression.js";
 import { checkProgramDetailed, type CheckDetails } from "./fuzz/property.js";
 
-interface Options { count: number; seed: number; maxFailures: number; optimize: number | undefined; out: string; size: "small" | "medium"; minimize: boolean }
+interface Options { count: number; seed: number; maxFailures: number; optimize: number | "fast" | undefined; out: string; size: "small" | "medium"; minimize: boolean }
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
@@ -31,7 +33,7 @@ function parseArgs(argv: string[]): Options {
     out: fileURLToPath(new URL("../../test/fuzz/regressions/", import.meta.url)),
   };
   const usage = () => {
-    console.error("usage: node dist/bench/fuzz.js --count N [--seed S] [--max-failures F] [--optimize L] [--size small|medium] [--no-minimize] [--out DIR]");
+    console.error("usage: node dist/bench/fuzz.js --count N [--seed S] [--max-failures F] [--optimize L|fast] [--size small|medium] [--no-minimize] [--out DIR]");
     process.exit(2);
   };
   for (let i = 0; i < argv.length; i++) {
@@ -40,7 +42,7 @@ function parseArgs(argv: string[]): Options {
     if (a === "--count") o.count = int();
     else if (a === "--seed") o.seed = int();
     else if (a === "--max-failures") o.maxFailures = int();
-    else if (a === "--optimize") o.optimize = int();
+    else if (a === "--optimize") { if (v === "fast") { o.optimize = "fast"; i++; } else o.optimize = int(); }
     else if (a === "--out" && v !== undefined) { o.out = v; i++; }
     else if (a === "--size" && (v === "small" || v === "medium")) { o.size = v; i++; }
     else if (a === "--no-minimize") o.minimize = false;

@@ -58,7 +58,7 @@ export async function checkProgram(program: FuzzProgram | SavedCase, seed: numbe
   return (await checkProgramDetailed(program, seed)).failure;
 }
 
-export async function checkProgramDetailed(program: FuzzProgram | SavedCase, seed: number, options: { optimize?: number } = {}): Promise<CheckDetails> {
+export async function checkProgramDetailed(program: FuzzProgram | SavedCase, seed: number, options: { optimize?: number | "fast" } = {}): Promise<CheckDetails> {
   const c: SavedCase = "wat" in program ? program : { wat: toWat(program), sig: sigOf(program) };
   const details: CheckDetails = { failure: null, fdUnreliable: 0, fdChecked: 0 };
   try {
@@ -79,7 +79,7 @@ function describeError(e: unknown): string {
   return `crash: ${err?.constructor?.name ?? "error"}: ${err?.message ?? String(e)}\n${err?.stack?.split("\n").slice(1, 6).join("\n") ?? ""}`;
 }
 
-async function check({ wat, sig }: SavedCase, seed: number, details: CheckDetails, options: { optimize?: number }): Promise<string | null> {
+async function check({ wat, sig }: SavedCase, seed: number, details: CheckDetails, options: { optimize?: number | "fast" }): Promise<string | null> {
   const tol = sig.single ? TOL.single : TOL.f64;
   const r = rng(seed);
   // inputs in [-1, 1]; with f32 involved, on a 2^-10 grid (exact in f32, and x ± h stays exact)

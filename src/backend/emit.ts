@@ -1,6 +1,6 @@
 // Validate, optimize and emit: the last step from IR to Wasm bytes. Validation comes
 // before optimization because binaryen's optimizer can silently "repair" invalid modules.
-import { B, BModule, describeBinaryenError, optimizeModule, runFunctionPasses, runModulePasses, validateModule } from "../binaryen/adapter.js";
+import { B, BModule, describeBinaryenError, FEATURES, optimizeModule, runFunctionPasses, runModulePasses, validateModule } from "../binaryen/adapter.js";
 import { BackendError } from "../errors.js";
 import { verifyModule } from "../ir/verify.js";
 import type { IRModule } from "../ir/types.js";
@@ -41,16 +41,37 @@ export function emitModule(mod: IRModule, opts: EmitOptions = {}): { bytes: Uint
     const complaint = validateModule(m);
     if (complaint) throw new BackendError(`binaryen rejected the generated module (a bug in wasm-autodiff):\n${complaint.slice(0, 4000)}`);
     const level = opts.optimize ?? 3;
-    if (level === "fast") {
-      runModulePasses(m, ["inlining"]);
-      runFunctionPasses(m, ["local-cse", "coalesce-locals", "optimize-instructions"], "coalesce-locals", COALESCE_MAX_LOCALS);
-      runModulePasses(m, ["remove-unused-module-elements"]);
-    }
+    if (level === "fast") runFastPasses(m);
     else if (level > 0) optimizeModule(m, level);
     B.setDebugInfo(!!opts.names);
     const bytes: Uint8Array = m.emitBinary();
     B.setDebugInfo(false);
     return { bytes: new Uint8Array(bytes) };
+  } finally {
+    m.dispose();
+  }
+}
+
+function runFastPasses(m: BModule): void {
+  runModulePasses(m, ["inlining"]);
+  runFunctionPasses(m, ["local-cse", "coalesce-locals", "optimize-instructions"], "coalesce-locals", COALESCE_MAX_LOCALS);
+  runModulePasses(m, ["remove-unused-module-elements"]);
+}
+
+/**
+ * The "fast" pipeline over a module that emitModule wrote without optimizing: the second tier
+ * of a derivative (runtime/tiers.ts). Binaryen reads back what it wrote, so the result is the
+ * module emitModule(…, { optimize: "fast" }) would have given.
+ */
+export function optimizeBinary(bytes: Uint8Array, opts: { names?: boolean } = {}): Uint8Array {
+  const m = B.readBinary(bytes);
+  try {
+    m.setFeatures(FEATURES);
+    runFastPasses(m);
+    B.setDebugInfo(!!opts.names);
+    const out: Uint8Array = m.emitBinary();
+    B.setDebugInfo(false);
+    return new Uint8Array(out);
   } finally {
     m.dispose();
   }

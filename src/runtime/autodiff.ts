@@ -36,6 +36,8 @@ export async function autodiff(mode: Mode, kernel: Kernel, ...args: unknown[]): 
   const hasResult = fn.results.length === 1;
   const resultActive = hasResult && isFloat(fn.results[0]);
   const compiled = compiledFor(kernel, plans, mode) ?? await compileFor(kernel, plans, mode);
+  // (tiered: a derivative that has run as long as its first compile took is optimized now, before anything is placed)
+  if (compiled.due) await compiled.optimize();
   const tapeBase = placeArguments(kernel, plans, reverse ? TAPE_RESERVE : 0);
   const stats = { tapeBytes: 0, compileMs: compiled.compileMs, moduleBytes: compiled.bytes };
   // the entry's arguments: primal values, shadows (reverse: of Duplicated buffers; forward:
@@ -51,11 +53,14 @@ export async function autodiff(mode: Mode, kernel: Kernel, ...args: unknown[]): 
   callArgs.push(tapeBase); // forward: shadow blocks of the kernel's own allocations go on a tape there
   if (reverse) for (const p of plans) callArgs.push(byteLengthOf(p));
   let out: unknown;
+  const timed = compiled.timed;
+  const t0 = timed ? performance.now() : 0;
   try {
     out = compiled.entry(...callArgs);
   } catch (e) {
-    throw trapped(kernel, e, true, compiled.stopped);
+    throw trapped(kernel, e, true, () => compiled.stopped());
   }
+  if (timed) compiled.ran(performance.now() - t0);
   copyBack(kernel, plans);
   if (reverse) {
     const values = Array.isArray(out) ? out : [out];

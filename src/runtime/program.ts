@@ -20,6 +20,7 @@ import { printFunction } from "../ir/print.js";
 import { StoreSummary } from "../analysis/stable-memory.js";
 import { callKernel } from "./call.js";
 import { instantiate } from "./instantiate.js";
+import { CompiledDerivative } from "./compiled.js";
 import { ScratchArena } from "./memory.js";
 import { type TypedArray, type TypedArrayConstructor, WasmArray } from "./wasm-array.js";
 import { growsMemory, HEAP_EXHAUSTED, KERNEL_LIMIT, KERNEL_PAGES, virtualizeMemory } from "./prepare.js";
@@ -32,10 +33,13 @@ export interface ProgramOptions {
   imports?: Record<string, Record<string, unknown>>;
   /**
    * How derivative modules (and the lifted primal) are optimized: a binaryen optimize level
-   * (0 turns optimization off, 3 is binaryen's -O3), or "fast" (the default): a short pass
-   * list, as fast on the bench kernels as -O3 at about half the compile time (backend/emit.ts).
+   * (0 turns optimization off, 3 is binaryen's -O3); "fast": a short pass list, as fast on the
+   * bench kernels as -O3 at about half the compile time (backend/emit.ts); or "tiered" (the
+   * default): a derivative is first compiled without optimization and optimized with the "fast"
+   * list once its calls have taken as long as that first compile (runtime/compiled.ts). The
+   * primal is compiled once, with "fast" unless a level is given.
    */
-  optimize?: number | "fast";
+  optimize?: number | "fast" | "tiered";
   /**
    * Give every assignment its own local before differentiating (binaryen's ssa pass). Optimized
    * output of asc or clang reuses one local for unrelated values (a pointer, later a counter),
@@ -65,13 +69,7 @@ const mib = (bytes: number) => `${+(bytes / (1 << 20)).toFixed(2)} MiB`;
 type Imports = Record<string, Record<string, unknown>>;
 const SHARED = "__ad";
 
-export interface CompiledDerivative {
-  entry: (...args: unknown[]) => unknown;
-  compileMs: number;
-  bytes: number;
-  /** After a trap: the error of the run-time stop that caused it (bulk-memory.ts), if one did (it is cleared). */
-  stopped: () => Error | null;
-}
+export { CompiledDerivative };
 
 export class Kernel {
   private writes?: boolean;
@@ -155,7 +153,9 @@ export class Program {
     };
     if (memory.import) delete primal.memory!.exportName;
     // the lifted module went through ssa (more locals, copies at merges): optimize it back
-    const { bytes } = emitModule(primal, { optimize: options.optimize ?? "fast" });
+    // (instantiated once, so not tiered: "tiered" optimizes it at once, as "fast" does)
+    const level = options.optimize ?? "tiered";
+    const { bytes } = emitModule(primal, { optimize: level === "tiered" ? "fast" : level });
     const imports: Imports = { ...user, Math: { ...hostMath, ...(user.Math ?? {}) } };
     // AssemblyScript's JSMath bindings import env."Math.exp" and friends, and constants as globals (Math.PI)
     const jsMath = [...ir.globals.map((g) => ({ imp: g.import, kind: "number" })), ...ir.functions.map((f) => ({ imp: f.import, kind: "function" }))];
@@ -411,18 +411,12 @@ export class Program {
       for (const f of mod.functions) if (f.body && f.name.includes("__")) console.error(printFunction(f));
     }
     // (with debugging on, the module keeps its function names, so a trap's stack trace names the derivative function)
-    const { bytes } = emitModule(mod, { optimize: this.options.optimize ?? "fast", names: debugEnabled() });
+    const optimize = this.options.optimize ?? "tiered";
+    const tiered = optimize === "tiered";
+    const { bytes } = emitModule(mod, { optimize: tiered ? 0 : optimize, names: debugEnabled() });
     const imports: Imports = { ...this.imports, [SHARED]: { memory: this.memory }, [RULE_IMPORTS]: this.jsRules };
     for (const g of this.ir.globals)
       if (g.mutable && !g.import) imports[SHARED][`g_${g.name}`] = this.instance.exports[`${SHARED}_g_${g.name}`];
-    const instance = await instantiate(bytes, imports as WebAssembly.Imports);
-    const flag = instance.exports.stop as WebAssembly.Global | undefined;
-    const stopped = () => {
-      const site = flag ? (flag.value as number) : 0;
-      if (!site) return null;
-      flag!.value = 0;
-      return stops[site - 1] ?? null;
-    };
-    return { entry: instance.exports.entry as (...a: unknown[]) => unknown, compileMs: performance.now() - t0, bytes: bytes.length, stopped };
+    return CompiledDerivative.create(bytes, imports as WebAssembly.Imports, stops, { tiered, names: debugEnabled(), startedAt: t0 });
   }
 }

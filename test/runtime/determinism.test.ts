@@ -1,7 +1,7 @@
 // Determinism: the same inputs give bit-identical results (Object.is per value: primal,
 // reverse derivatives and shadows, forward tangents and shadows, final buffers) across
 // repeated calls on one Program (compile cache hits), across two Program instances of the
-// same module, and with optimize: 0 and 3 against the default pass list — binaryen's
+// same module, with optimize: 0, 3 and the default's two tiers against the "fast" pass list — binaryen's
 // optimizer must not change float semantics (no reassociation, no fused operations).
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -111,11 +111,17 @@ describe("determinism: bit-identical derivatives", () => {
       expectIdentical(await c.run(b), await c.run(a), "second Program");
     });
 
-    it("with optimize: 0, binaryen's -O3 and the default (\"fast\" pass list)", async () => {
-      const [opt, plain, o3] = await Promise.all([load(c), load(c, { optimize: 0 }), load(c, { optimize: 3 })]);
-      const want = await c.run(opt);
-      expectIdentical(await c.run(plain), want, "optimize 0 vs default");
-      expectIdentical(await c.run(o3), want, "optimize 3 vs default");
+    it("with optimize: 0, binaryen's -O3, the \"fast\" pass list and the default (tiered)", async () => {
+      const [tiered, plain, o3, fast] = await Promise.all([load(c), load(c, { optimize: 0 }), load(c, { optimize: 3 }), load(c, { optimize: "fast" })]);
+      const want = await c.run(fast);
+      expectIdentical(await c.run(plain), want, "optimize 0 vs fast");
+      expectIdentical(await c.run(o3), want, "optimize 3 vs fast");
+      // tiered: unoptimized first, then optimized once the calls have run as long as the compile took
+      expectIdentical(await c.run(tiered), want, "tiered, first tier vs fast");
+      expect([...tiered.ready.values()].some((d) => !d.optimized), "a first tier ran").toBe(true);
+      for (const d of tiered.ready.values()) d.ran(Infinity);
+      expectIdentical(await c.run(tiered), want, "tiered, optimized vs fast");
+      expect([...tiered.ready.values()].every((d) => d.optimized), "every derivative optimized").toBe(true);
     });
   });
 });
