@@ -6,14 +6,16 @@
 //    forward against reverse (bench/fuzz/property.ts). On failure the shrunk counterexample
 //    is printed as WAT. Longer campaigns: `node dist/bench/fuzz.js --count N [--seed S]`,
 //    which also minimizes further and saves failures under test/fuzz/regressions/.
-//    FUZZ_RUNS=n overrides the number of programs (default 300, ≈ 30 s).
+//    FUZZ_RUNS=n overrides the number of programs (default 300, ≈ 30 s). Programs with an odd
+//    input seed run as a user's first calls do (the unoptimized first tier of optimize:
+//    "tiered"), the others optimized (optimize: "fast").
 // 2. Every saved regression (test/fuzz/regressions/*.wat) must pass: each is a minimal
 //    program that once failed, so these fail until the bug they record is fixed.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type FuzzProgram, programArb, toWat } from "../../bench/fuzz/generator.js";
-import { checkProgram } from "../../bench/fuzz/property.js";
+import { checkProgramDetailed } from "../../bench/fuzz/property.js";
 import { parseRegression } from "../../bench/fuzz/regression.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
@@ -25,7 +27,8 @@ describe("fuzz: random kernels, both modes against the primal, finite difference
     let last: { program: FuzzProgram; seed: number; failure: string } | null = null;
     await fc.assert(
       fc.asyncProperty(programArb, fc.integer({ min: 0, max: 2 ** 31 - 1 }), async (program, seed) => {
-        const failure = await checkProgram(program, seed);
+        // both compilation tiers: the default's first (unoptimized) tier, and the optimized one
+        const failure = (await checkProgramDetailed(program, seed, seed % 2 ? {} : { optimize: "fast" })).failure;
         if (failure === null) return true;
         failures.set(program, failure);
         last = { program, seed, failure };
@@ -54,7 +57,9 @@ describe("fuzz regressions (test/fuzz/regressions/*.wat)", () => {
   if (files.length === 0) it("none saved", () => expect(files).toEqual([]));
   it.each(files)("%s", async (file) => {
     const { seed, case: saved } = parseRegression(readFileSync(new URL(file, DIR), "utf8"));
-    const failure = await checkProgram(saved, seed);
-    expect(failure, `${file} (input seed ${seed}) still fails:\n${failure}\n\n${saved.wat}`).toBeNull();
+    for (const options of [{}, { optimize: "fast" as const }]) {
+      const failure = (await checkProgramDetailed(saved, seed, options)).failure;
+      expect(failure, `${file} (input seed ${seed}, ${options.optimize ?? "first tier"}) still fails:\n${failure}\n\n${saved.wat}`).toBeNull();
+    }
   }, 120_000);
 });
