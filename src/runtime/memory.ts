@@ -60,12 +60,27 @@ export class ScratchArena {
     try { this.ensure(end); } catch { /* the tape grows on demand inside the call */ }
   }
 
+  // (views of the whole memory, re-made when growth detaches them: a small call's copies
+  // would otherwise build two views each; Float64Array to Float64Array copies bytes as they are)
+  private views: { buffer: ArrayBuffer; u8: Uint8Array; f64: Float64Array } | null = null;
+  private memoryViews(): { u8: Uint8Array; f64: Float64Array } {
+    const buffer = this.memory.buffer;
+    if (this.views?.buffer !== buffer) this.views = { buffer, u8: new Uint8Array(buffer), f64: new Float64Array(buffer) };
+    return this.views;
+  }
+
   write(address: number, view: ArrayBufferView): void {
-    new Uint8Array(this.memory.buffer, address, view.byteLength).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+    const m = this.memoryViews();
+    if (view instanceof Float64Array && (address & 7) === 0) m.f64.set(view, address >>> 3);
+    else m.u8.set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength), address);
   }
 
   read(address: number, into: ArrayBufferView): void {
-    new Uint8Array(into.buffer, into.byteOffset, into.byteLength).set(new Uint8Array(this.memory.buffer, address, into.byteLength));
+    const m = this.memoryViews();
+    // (subarray would clamp where a view's constructor throws)
+    if (address + into.byteLength > m.u8.length) throw new RangeError(`read of ${into.byteLength} bytes at ${address} is beyond the memory's ${m.u8.length}`);
+    if (into instanceof Float64Array && (address & 7) === 0) into.set(m.f64.subarray(address >>> 3, (address >>> 3) + into.length));
+    else new Uint8Array(into.buffer, into.byteOffset, into.byteLength).set(m.u8.subarray(address, address + into.byteLength));
   }
 }
 
