@@ -145,6 +145,9 @@ export class Program {
     const reserve = options.heapReserve ?? defaultHeapReserve(lifted, pages, memory.maximum);
     if (typeof reserve !== "number" || !Number.isInteger(reserve) || reserve < 0 || reserve > 2 ** 32)
       throw new ArgumentError(`options.heapReserve must be a number of bytes between 0 and 4 GiB, got ${String(reserve)}`);
+    const o = options.optimize;
+    if (o !== undefined && o !== "tiered" && o !== "fast" && !(typeof o === "number" && Number.isInteger(o) && o >= 0 && o <= 4))
+      throw new ArgumentError(`options.optimize must be "tiered" (the default), "fast" or a binaryen optimize level 0–4, got ${JSON.stringify(o)}`);
     const ir = virtualizeMemory(lifted, { initial: pages, maximum: memory.maximum });
     const primal: IRModule = {
       ...ir, memory: { ...memory, exportName: `${SHARED}_memory` },

@@ -3,7 +3,7 @@
 // first compile; results are bit-identical across the tiers (determinism.test.ts checks more
 // kernels), and run-time stops still name their cause after the swap.
 import { describe, expect, it } from "vitest";
-import { Const, Duplicated, Forward, Program, Reverse, UnsupportedError, autodiff } from "../../src/index.js";
+import { ArgumentError, Const, Duplicated, Forward, Program, Reverse, UnsupportedError, autodiff } from "../../src/index.js";
 
 // Σ 100 (x[i+1] − x[i]²)² + (1 − x[i])²
 const rosenbrock = `(module (memory (export "memory") 1)
@@ -101,5 +101,11 @@ describe("tiered compilation", () => {
     const g2 = new Float64Array(2);
     await run(0, g2);
     expect([...g2]).toEqual([...g]);
+  });
+
+  it("an unknown optimize option is an ArgumentError, not silently unoptimized code", async () => {
+    for (const optimize of ["O3", 5, -1, 1.5, null])
+      await expect(Program.fromWat(rosenbrock, { optimize: optimize as never })).rejects.toThrow(ArgumentError);
+    await expect(Program.fromWat(rosenbrock, { optimize: "fasst" as never })).rejects.toThrow(/options\.optimize must be "tiered" \(the default\), "fast" or a binaryen optimize level 0–4, got "fasst"/);
   });
 });
