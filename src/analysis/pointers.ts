@@ -62,7 +62,7 @@ function spreadThrough(sets: { local: number; value: Expr }[], marked: Set<numbe
 /** The i32 locals (not parameters) every assignment of which is null or a copy of such a local. */
 function nullLocals(fn: IRFunction): Set<number> {
   const assigns = new Map<number, Expr[]>();
-  forEachNode(fn.body as Expr, (n) => { if (n.kind === "local.set" && fn.locals[n.local] === "i32" && n.local >= fn.params.length) assigns.set(n.local, [...(assigns.get(n.local) ?? []), n.value]); });
+  forEachNode(fn.body as Expr, (n) => { if (n.kind === "local.set" && fn.locals[n.local] === "i32" && n.local >= fn.params.length) { const vs = assigns.get(n.local); if (vs) vs.push(n.value); else assigns.set(n.local, [n.value]); } });
   // (greatest fixpoint from every candidate: a cycle of copies of nulls holds null)
   const out = new Set<number>();
   for (const [l, vs] of assigns) if (vs.every((v) => isNull(v) || v.kind === "local.get")) out.add(l);
