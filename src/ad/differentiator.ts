@@ -27,7 +27,7 @@ import { inlineAllocatingCalls } from "./inline-allocating.js";
 import { COPY_STOP, copyAdjointFunctions, copyStopFunction, lowerMemFunctions, STOP_GLOBAL } from "./bulk-memory.js";
 import { refuseIntegerCopies } from "./integer-copies.js";
 import { retypeCopies } from "./typed-copies.js";
-import { type FloatSummary, floatWidths } from "./float-widths.js";
+import { type FloatSummary, type FloatWidths, floatWidths } from "./float-widths.js";
 import { type CalleeWords, type CleanWords, cleanWords, type Dep, wordAssignments } from "./clean-words.js";
 import { inertFrameArgs } from "./inert-frame-args.js";
 import { deltaOfFunction, type ParameterWords, parameterWords, pointerDeltaFunction, wordAtCall, SINK_WORD, WORD_LOG, wordLogFunctions, ZERO_WORD } from "./memory-pointers.js";
@@ -276,17 +276,30 @@ export class Differentiator {
   private readonly floatSummaries = new Map<string, FloatSummary | null>();
   /** float-widths.ts's account of the float accesses module function `name` makes through its parameters; null for an import or a helper of the derivative code. */
   private floatSummaryOf(name: string): FloatSummary | null {
-    if (this.floatSummaries.has(name)) return this.floatSummaries.get(name)!;
+    if (this.floatSummaries.has(name)) {
+      const s = this.floatSummaries.get(name)!;
+      if (!s) this.floatRecursed = true;
+      return s;
+    }
     const f = this.module.functions.find((x) => x.name === name);
     if (!f || f.import || !f.body || name.startsWith("__ad_")) return null;
     this.floatSummaries.set(name, null); // recursion: its accesses are its own, seen where they are made
-    const s = floatWidths(this.normalizedFn(name), (g) => this.floatSummaryOf(g)).summary;
-    this.floatSummaries.set(name, s);
-    return s;
+    const fn = this.normalizedFn(name);
+    const widths = floatWidths(fn, (g) => this.floatSummaryOf(g));
+    this.floatWidthsOf.set(name, { fn, widths });
+    this.floatSummaries.set(name, widths.summary);
+    return widths.summary;
   }
+  /** The floatWidths each summary came from, for refuseMixedFloatWidths to reuse. */
+  private readonly floatWidthsOf = new Map<string, { fn: IRFunction; widths: FloatWidths }>();
+  /** Whether a summary was asked for while it was being made (recursion): those made meanwhile saw a callee's summary as null. */
+  private floatRecursed = false;
   /** Refuses a float access that carries a derivative over bytes also reached as a float of another width (float-widths.ts). */
   private refuseMixedFloatWidths(fn: IRFunction, name: string, mode: "forward" | "reverse"): void {
-    const widths = floatWidths(fn, (g) => this.floatSummaryOf(g));
+    // (a callee's summary came from the same computation on the same normalized function: the
+    // same accesses, unless a summary it consulted was still being made, which recursion shows)
+    const made = this.floatWidthsOf.get(name);
+    const widths = made && made.fn === fn && !this.floatRecursed ? made.widths : floatWidths(fn, (g) => this.floatSummaryOf(g));
     const c = widths.conflict(mode);
     if (!c) return;
     throw new UnsupportedError(name, printExpr(c.node, 0, fn.localNames).replace(/\s+/g, " ").slice(0, 120),

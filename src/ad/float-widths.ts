@@ -113,6 +113,9 @@ export function floatWidths(fn: IRFunction, callee: (f: string) => FloatSummary 
       for (const p of place(n.addr, n.offset)) accesses.push({ ...p, width, node: n });
     }
     if (n.kind !== "call") return;
+    // (a call passing no i32 passes no pointer: the callee's summary, which may take
+    // normalizing a function nothing else needs, such as a math routine, is not asked for)
+    if (!n.args.some((a) => a.type === "i32")) return;
     const s = callee(n.func);
     if (!s) return;
     n.args.forEach((a, j) => {

@@ -55,7 +55,8 @@ export class ReverseNeeds {
     const lout = new Map<number, Set<number>>();
     for (const id of cfg.blocks.keys()) { lin.set(id, new Set()); lout.set(id, new Set()); }
     const transfer = (id: number, record: boolean) => {
-      const L = new Set([...lin.get(id)!, ...(entryReads.get(id) ?? [])]);
+      const L = new Set(lin.get(id)!);
+      for (const x of entryReads.get(id) ?? []) L.add(x);
       const restores: number[][] = [];
       this.stmts.get(id)!.forEach((n, k) => {
         const restored = n.defs.filter((x) => L.has(x) || n.pre.has(x));

@@ -20,6 +20,15 @@ export const STACK_POINTER = "__stack_pointer";
  * stack pointer without moving it.
  */
 export function stackFrames(body: Expr): Map<number, Expr> {
+  // (several analyses ask for one function's frames; IR trees are never changed in place)
+  let got = framesCache.get(body);
+  if (!got) framesCache.set(body, got = findStackFrames(body));
+  return got;
+}
+/** stackFrames per function body; the maps are only read. */
+const framesCache = new WeakMap<Expr, Map<number, Expr>>();
+
+function findStackFrames(body: Expr): Map<number, Expr> {
   // (zeros count: the inliner resets only locals a read may see first, definite-assignment.ts)
   const assigns = assignmentsOf(body);
   const only = (l: number) => { const v = assigns.get(l); return v && v.length === 1 ? v[0] : null; };

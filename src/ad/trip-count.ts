@@ -254,8 +254,11 @@ function steppedByOne(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, as
 const sourceOf = (d: Expr): number | null => {
   if (d.kind !== "local.set" || d.tee) return null;
   if (d.value.kind === "local.get") return d.value.local;
-  for (const x of [d.value.kind === "binary" ? d.value.left : null, d.value.kind === "binary" ? d.value.right : null])
-    if (x?.kind === "local.get" && isStepByOne(d.value, x.local)) return x.local;
+  // (left, then right; without a list per call: counterClass asks again on every round of its fixpoint)
+  if (d.value.kind !== "binary") return null;
+  const { left, right } = d.value;
+  if (left.kind === "local.get" && isStepByOne(d.value, left.local)) return left.local;
+  if (right.kind === "local.get" && isStepByOne(d.value, right.local)) return right.local;
   return null;
 };
 
