@@ -3,7 +3,7 @@
 // The globals are synchronised around calls to module functions (which may use the tape)
 // and before returns.
 import type { CfgBody, Expr, IRFunction } from "../ir/types.js";
-import { mapTree } from "../ir/walk.js";
+import { mapTreeShared } from "../ir/walk.js";
 import { callsModule } from "./tape-checks.js";
 import { TAPE_GLOBALS } from "./tape.js";
 
@@ -14,7 +14,9 @@ export function localizeTape(fn: IRFunction, isImport: (name: string) => boolean
   const tp = locals.push("i32") - 1, lim = locals.push("i32") - 1;
   localNames[tp] = "tp"; localNames[lim] = "tlimit";
   const loc = (g: string) => (g === TAPE_GLOBALS.tp ? tp : g === TAPE_GLOBALS.limit ? lim : -1);
-  const rewrite = (e: Expr): Expr => mapTree(e, (n) => {
+  // (statements without the tape globals come back as they are: the input is thrown away, and a
+  // copy of every node of both sweeps was most of this pass's time)
+  const rewrite = (e: Expr): Expr => mapTreeShared(e, (n) => {
     if (n.kind === "global.get" && loc(n.global) >= 0) return { kind: "local.get", type: "i32", local: loc(n.global) };
     if (n.kind === "global.set" && loc(n.global) >= 0) return { kind: "local.set", type: "none", local: loc(n.global), value: n.value, tee: false };
     return n;

@@ -78,6 +78,48 @@ export function mapTree(e: Expr, f: (e: Expr) => Expr): Expr {
   return f(r);
 }
 
+/**
+ * Like mapTree, but keeps every subtree in which f changes nothing: the same object comes back,
+ * not a copy (f is given the original node when none of its children changed, and "changes
+ * nothing" means it returned what it was given). Only for trees nobody looks up by identity
+ * afterwards against the input (an analysis keyed by node), since the result shares nodes with e.
+ */
+export function mapTreeShared(e: Expr, f: (e: Expr) => Expr): Expr {
+  const m = (x: Expr) => mapTreeShared(x, f);
+  const all = (xs: Expr[]): Expr[] => {
+    let out: Expr[] | null = null;
+    for (let i = 0; i < xs.length; i++) {
+      const y = m(xs[i]);
+      if (y !== xs[i] && !out) out = xs.slice(0, i);
+      if (out) out.push(y);
+    }
+    return out ?? xs;
+  };
+  let r: Expr = e;
+  switch (e.kind) {
+    case "local.set": case "global.set": case "unary": case "drop": { const v = m(e.value); if (v !== e.value) r = { ...e, value: v } as Expr; break; }
+    case "tuple.set": { const v = m(e.value); if (v !== e.value) r = { ...e, value: v as typeof e.value }; break; }
+    case "binary": { const a = m(e.left), b = m(e.right); if (a !== e.left || b !== e.right) r = { ...e, left: a, right: b }; break; }
+    case "select": { const a = m(e.ifTrue), b = m(e.ifFalse), c = m(e.cond); if (a !== e.ifTrue || b !== e.ifFalse || c !== e.cond) r = { ...e, ifTrue: a, ifFalse: b, cond: c }; break; }
+    case "load": { const a = m(e.addr); if (a !== e.addr) r = { ...e, addr: a }; break; }
+    case "store": { const a = m(e.addr), v = m(e.value); if (a !== e.addr || v !== e.value) r = { ...e, addr: a, value: v }; break; }
+    case "call": { const a = all(e.args); if (a !== e.args) r = { ...e, args: a }; break; }
+    case "tuple.make": { const a = all(e.values); if (a !== e.values) r = { ...e, values: a }; break; }
+    case "call_indirect": { const a = all(e.args), t = m(e.target); if (a !== e.args || t !== e.target) r = { ...e, args: a, target: t }; break; }
+    case "block": { const a = all(e.body); if (a !== e.body) r = { ...e, body: a }; break; }
+    case "loop": { const b = m(e.body); if (b !== e.body) r = { ...e, body: b }; break; }
+    case "if": { const c = m(e.cond), t = m(e.then), x = e.else ? m(e.else) : null; if (c !== e.cond || t !== e.then || x !== e.else) r = { ...e, cond: c, then: t, else: x }; break; }
+    case "br": { const v = e.value ? m(e.value) : null, c = e.cond ? m(e.cond) : null; if (v !== e.value || c !== e.cond) r = { ...e, value: v, cond: c }; break; }
+    case "br_table": { const v = e.value ? m(e.value) : null, i = m(e.index); if (v !== e.value || i !== e.index) r = { ...e, value: v, index: i }; break; }
+    case "return": { const v = e.value ? m(e.value) : null; if (v !== e.value) r = { ...e, value: v }; break; }
+    case "memory.grow": { const d = m(e.delta); if (d !== e.delta) r = { ...e, delta: d }; break; }
+    case "memory.copy": { const d = m(e.dest), s = m(e.src), n = m(e.size); if (d !== e.dest || s !== e.src || n !== e.size) r = { ...e, dest: d, src: s, size: n }; break; }
+    case "memory.fill": { const d = m(e.dest), v = m(e.value), n = m(e.size); if (d !== e.dest || v !== e.value || n !== e.size) r = { ...e, dest: d, value: v, size: n }; break; }
+    default: break;
+  }
+  return f(r);
+}
+
 /** An i32 null: the constant 0 (a C null, an inlined callee's local starting at zero). */
 export const isNull = (e: Expr): boolean => e.kind === "const" && e.type === "i32" && e.value === 0;
 
