@@ -50,7 +50,10 @@ export class ReverseNeeds {
     const assigned = new Set([...raw.values()].flatMap((ns) => ns.flatMap((n) => n.defs)));
     const across = new AcrossBlocks(cfg, raw, ptr.fn.params.length);
     for (const [id, b] of cfg.blocks) this.stmts.set(id, this.rematerialize(id, b.stmts, raw.get(id)!, assigned, across));
-    const blockStmts = (id: number) => cfg.blocks.get(id)!.stmts;
+    // (which statements restore by their inverse, and each block's incoming edges with their edge sets:
+    // asked on every round of the fixpoint below, and the same every time)
+    const inverts = new Map([...cfg.blocks].map(([id, b]) => [id, b.stmts.map((st) => invertible(st) !== null)]));
+    const incoming = new Map([...cfg.blocks].map(([id, b]) => [id, b.preds.map((p) => ({ p, e: edgeSets.get(`${p}>${id}`) }))]));
     const lin = new Map<number, Set<number>>();
     const lout = new Map<number, Set<number>>();
     for (const id of cfg.blocks.keys()) { lin.set(id, new Set()); lout.set(id, new Set()); }
@@ -65,21 +68,25 @@ export class ReverseNeeds {
         for (const x of n.defs) L.delete(x);
         for (const x of n.post) L.add(x);
         // restoring by the inverse operation reads the value the statement produced
-        if (restored.length && invertible(blockStmts(id)[k])) for (const x of restored) L.add(x);
+        if (restored.length && inverts.get(id)![k]) for (const x of restored) L.add(x);
       });
       if (record) this.restore.set(id, restores);
       return L;
     };
+    // (a block whose in-set did not grow since its last transfer gives the same out-set: not run again)
+    const transferred = new Set<number>();
     for (let changed = true; changed;) {
       changed = false;
       for (const id of cfg.order) {
-        const b = cfg.blocks.get(id)!;
         const inSet = lin.get(id)!;
-        for (const p of b.preds) {
-          const e = edgeSets.get(`${p}>${id}`);
-          for (const x of lout.get(p)!) if (!inSet.has(x) && !e?.sets.has(x)) { inSet.add(x); changed = true; }
-          if (e) for (const x of e.reads) if (!inSet.has(x)) { inSet.add(x); changed = true; }
+        let grew = false;
+        for (const { p, e } of incoming.get(id)!) {
+          for (const x of lout.get(p)!) if (!inSet.has(x) && !e?.sets.has(x)) { inSet.add(x); grew = true; }
+          if (e) for (const x of e.reads) if (!inSet.has(x)) { inSet.add(x); grew = true; }
         }
+        if (grew) changed = true;
+        else if (transferred.has(id)) continue;
+        transferred.add(id);
         const out = transfer(id, false);
         const prev = lout.get(id)!;
         if (out.size !== prev.size) { lout.set(id, out); changed = true; }
@@ -99,7 +106,9 @@ export class ReverseNeeds {
    * its place (assigned ones, not already read): restoring the value alone is cheaper.
    */
   private rematerialize(block: number, stmts: Expr[], raw: StmtNeeds[], assigned: Set<number>, across: AcrossBlocks): StmtNeeds[] {
-    const { lastDefBefore, resolve } = this.resolverFor(stmts, raw);
+    let own = across.resolvers.get(block);
+    if (!own) across.resolvers.set(block, own = this.resolverFor(stmts, raw));
+    const { lastDefBefore, resolve } = own;
     const MAX_NODES = 48;
     return raw.map((n, k) => {
       const subst = new Map<number, Expr>();
@@ -127,7 +136,9 @@ export class ReverseNeeds {
   private resolveAcross(y: number, block: number, pos: number, across: AcrossBlocks, budget: number) {
     const def = across.onlyDef(y);
     if (!def || def.block === block || !across.dominates(def.block, block)) return null;
-    const inD = this.resolverFor(across.cfg.blocks.get(def.block)!.stmts, across.raw.get(def.block)!);
+    // (one resolver per block: building one indexes the block's definitions, and every use asks again)
+    let inD = across.resolvers.get(def.block);
+    if (!inD) across.resolvers.set(def.block, inD = this.resolverFor(across.cfg.blocks.get(def.block)!.stmts, across.raw.get(def.block)!));
     const r = inD.resolve(y, def.pos + 1, { nodes: budget }, def.pos + 1);
     if (!r) return null;
     for (const w of r.leaves.keys()) if (across.assignedBetween(w, def, block, pos)) return null;
@@ -250,6 +261,10 @@ export class ReverseNeeds {
 class AcrossBlocks {
   private readonly defs = new Map<number, { block: number; pos: number }[]>();
   private readonly succ = new Map<number, number[]>();
+  /** ReverseNeeds' resolver for each block's statements, made on first use (the statements do not change meanwhile). */
+  readonly resolvers = new Map<number, ReturnType<ReverseNeeds["resolverFor"]>>();
+  /** reach's answers: the CFG does not change while the analysis runs, and the callers only read the sets. */
+  private readonly reached = new Map<string, Set<number>>();
   constructor(readonly cfg: ForwardCfg, readonly raw: Map<number, StmtNeeds[]>, private readonly params: number) {
     for (const [id, ns] of raw) ns.forEach((n, pos) => n.defs.forEach((x) => { const l = this.defs.get(x) ?? []; l.push({ block: id, pos }); this.defs.set(x, l); }));
     for (const [id, b] of cfg.blocks) this.succ.set(id, successors(b.exit));
@@ -261,6 +276,12 @@ class AcrossBlocks {
   }
   /** Blocks reachable from `from`'s successors (or from `from` itself, with `inclusive`) without passing through `avoid`. */
   private reach(from: number, avoid: number, inclusive = false): Set<number> {
+    const key = `${from},${avoid},${inclusive}`;
+    let got = this.reached.get(key);
+    if (!got) this.reached.set(key, got = this.walk(from, avoid, inclusive));
+    return got;
+  }
+  private walk(from: number, avoid: number, inclusive: boolean): Set<number> {
     const seen = new Set<number>(), todo = inclusive ? [from] : [...this.succ.get(from)!];
     while (todo.length) {
       const b = todo.pop()!;
