@@ -10,11 +10,20 @@ import { stmtBlock, zero } from "./builder.js";
 import { assignedBeforeRead } from "./definite-assignment.js";
 import { forEachNode, mapTree } from "./walk.js";
 
-const PURE = new Set(["const", "local.get", "global.get", "unary", "binary", "select", "load"]);
+/**
+ * Whether every node of e is a const, local.get, global.get, unary, binary, select or load.
+ * (Stops at the first other node: norm asks this of every node on its way down, and a walk of
+ * the whole subtree each time made normalizing a nested body quadratic in its depth.)
+ */
 export const isPureTree = (e: Expr): boolean => {
-  let pure = true;
-  forEachNode(e, (n) => { if (!PURE.has(n.kind)) pure = false; });
-  return pure;
+  switch (e.kind) {
+    case "const": case "local.get": case "global.get": return true;
+    case "unary": return isPureTree(e.value);
+    case "binary": return isPureTree(e.left) && isPureTree(e.right);
+    case "select": return isPureTree(e.ifTrue) && isPureTree(e.ifFalse) && isPureTree(e.cond);
+    case "load": return isPureTree(e.addr);
+    default: return false;
+  }
 };
 
 /**
