@@ -247,7 +247,7 @@ function steppedByOne(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, as
       if (stepBlock !== undefined && every.has(stepBlock)) return { cls: new Set([i]), block: stepBlock };
     }
   }
-  return counterClass(cfg, loop, every, assigned, i, paramCount);
+  return counterClass(cfg, loop, every, assigned, sourcesOf(assigned), i, paramCount);
 }
 
 /** The local a class assignment copies or steps, or null for any other assignment. */
@@ -279,20 +279,25 @@ function assignedIn(stmts: Expr[]): Set<number> {
   return got;
 }
 
-/** The copy class of i (see steppedByOne), with the block that advances it, or null. */
-function counterClass(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, assigned: Map<number, Expr[]>, i: number, paramCount: number): CounterClass | null {
+/** Every assignment of `assigned` with its source (sourceOf), in the order of the map and its lists. */
+function sourcesOf(assigned: Map<number, Expr[]>): { l: number; d: Expr; src: number | null }[] {
+  const out: { l: number; d: Expr; src: number | null }[] = [];
+  for (const [l, ds] of assigned) for (const d of ds) out.push({ l, d, src: sourceOf(d) });
+  return out;
+}
+
+/** The copy class of i (see steppedByOne), with the block that advances it, or null. `sources`: sourcesOf(assigned), made once per round of foldCounterCopies rather than on every round of the fixpoint here. */
+function counterClass(cfg: ForwardCfg, loop: CountedLoop, every: Set<number>, assigned: Map<number, Expr[]>, sources: { l: number; d: Expr; src: number | null }[], i: number, paramCount: number): CounterClass | null {
   const cls = new Set([i]);
   for (let grew = true; grew;) {
     grew = false;
-    for (const [l, ds] of assigned)
-      for (const d of ds) {
-        const src = sourceOf(d);
-        if (src === null) { if (cls.has(l)) return null; continue; }
-        if (cls.has(l) && !cls.has(src)) { cls.add(src); grew = true; }
-        // a copy of a member is a member; a step from one may be another counter (a row
-        // counter starting at col + 1), which the class's checks need not cover
-        if (cls.has(src) && !cls.has(l) && d.kind === "local.set" && d.value.kind === "local.get") { cls.add(l); grew = true; }
-      }
+    for (const { l, d, src } of sources) {
+      if (src === null) { if (cls.has(l)) return null; continue; }
+      if (cls.has(l) && !cls.has(src)) { cls.add(src); grew = true; }
+      // a copy of a member is a member; a step from one may be another counter (a row
+      // counter starting at col + 1), which the class's checks need not cover
+      if (cls.has(src) && !cls.has(l) && d.kind === "local.set" && d.value.kind === "local.get") { cls.add(l); grew = true; }
+    }
   }
   if (cls.size === 1) return null;
   // every class assignment in one block B on every iteration: from all equal to V, they end all equal to V + 1
@@ -380,12 +385,20 @@ export function foldCounterCopies(cfg: ForwardCfg, loops: Map<number, CountedLoo
     for (let folded = true; folded;) {
       folded = false;
       const assigned = assignedLocals(cfg, loop);
-      const steps = [...loop.blocks].flatMap((b) => cfg.blocks.get(b)!.stmts).filter((st) => st.kind === "local.set" && st.type === "none" && st.value.kind === "binary" && st.value.type === "i32" && sourceOf(st) !== null && sourceOf(st) !== st.local);
+      // (the loop's statements in order, without building the list of all of them each round)
+      const steps: Expr[] = [];
+      for (const b of loop.blocks)
+        for (const st of cfg.blocks.get(b)!.stmts) {
+          if (st.kind !== "local.set" || st.type !== "none" || st.value.kind !== "binary" || st.value.type !== "i32") continue;
+          const src = sourceOf(st);
+          if (src !== null && src !== st.local) steps.push(st);
+        }
+      const sources = sourcesOf(assigned);
       for (const step of steps) {
         const r = (step as { local: number }).local;
         if (tried.has(r)) continue;
         tried.add(r);
-        const found = counterClass(cfg, loop, every, assigned, r, paramCount);
+        const found = counterClass(cfg, loop, every, assigned, sources, r, paramCount);
         if (!found) continue;
         const { cls, block } = found;
         // values relative to the iteration's start, statement by statement through B: a read of m
