@@ -59,10 +59,10 @@ function spreadThrough(sets: { local: number; value: Expr }[], marked: Set<numbe
   }
 }
 
-/** The i32 locals (not parameters) every assignment of which is null or a copy of such a local. */
-function nullLocals(fn: IRFunction): Set<number> {
+/** The i32 locals (not parameters) every assignment of which is null or a copy of such a local; `i32Sets`: fn's assignments to i32 locals, in walk order. */
+function nullLocals(fn: IRFunction, i32Sets: { local: number; value: Expr }[]): Set<number> {
   const assigns = new Map<number, Expr[]>();
-  forEachNode(fn.body as Expr, (n) => { if (n.kind === "local.set" && fn.locals[n.local] === "i32" && n.local >= fn.params.length) { const vs = assigns.get(n.local); if (vs) vs.push(n.value); else assigns.set(n.local, [n.value]); } });
+  for (const { local, value } of i32Sets) if (local >= fn.params.length) { const vs = assigns.get(local); if (vs) vs.push(value); else assigns.set(local, [value]); }
   // (greatest fixpoint from every candidate: a cycle of copies of nulls holds null)
   const out = new Set<number>();
   for (const [l, vs] of assigns) if (vs.every((v) => isNull(v) || v.kind === "local.get")) out.add(l);
@@ -95,25 +95,28 @@ export class PointerAnalysis {
     this.allocates = blocks.size > 0;
     for (const [block, delta] of blocks) this.locals[block] = { kind: "alloc", delta };
     const mixed: { local: number; value: Expr }[] = [];
-    // locals that only ever hold null (`None` kept in a local at -O0, then copied into an
-    // Option<NonNull> that otherwise holds a pointer): a copy of one is a null too
-    const nulls = nullLocals(fn);
-    const nullish = (v: Expr) => isNull(v) || (v.kind === "local.get" && nulls.has(v.local));
     // pointers loaded from memory: their deltas are set from the shadow word (src/ad/memory-pointers.ts)
     const sites: { delta: number; addr: Expr }[] = [];
     // a block's own assignment (a stack frame carved as `frame - n·8`) is what makes it a block
     const allocated = new Set<number>();
     // locals whose delta is set beside each assignment (allocations.ts, merged pointers) may hold any pointer
     const tracked = new Set<number>();
-    // (one walk collects all four: each is read only after it)
+    // every assignment to an i32 local, in order: nullLocals reads them all, sets and mixed the ones not null
+    const i32Sets: { local: number; value: Expr }[] = [];
+    // (one walk collects all five: each is read only after it)
     forEachNode(fn.body as Expr, (n) => {
-      // null is no buffer: `p = 0` (a C null, an inlined callee's locals starting at zero) leaves p's buffer as it is
-      if (n.kind === "local.set" && fn.locals[n.local] === "i32" && !nullish(n.value)) (blocks.has(n.local) ? mixed : sets).push({ local: n.local, value: n.value });
+      if (n.kind === "local.set" && fn.locals[n.local] === "i32") i32Sets.push({ local: n.local, value: n.value });
       if (n.kind === "tuple.set") n.locals.forEach((l) => { if (fn.locals[l] === "i32") this.locals[l] = join(this.locals[l], unknown("it is returned by a call")); });
       if (n.kind === "local.set" && n.value.kind === "call" && n.value.func === POINTER_DELTA) sites.push({ delta: n.local, addr: n.value.args[0] });
       if (n.kind === "call" && n.func === SHADOW_ALLOC && n.args[1]?.kind === "local.get") allocated.add(n.args[1].local);
       if (n.kind === "local.set" && n.value.kind === "call" && n.value.func === DELTA_OF) tracked.add(n.local);
     });
+    // locals that only ever hold null (`None` kept in a local at -O0, then copied into an
+    // Option<NonNull> that otherwise holds a pointer): a copy of one is a null too
+    const nulls = nullLocals(fn, i32Sets);
+    const nullish = (v: Expr) => isNull(v) || (v.kind === "local.get" && nulls.has(v.local));
+    // null is no buffer: `p = 0` (a C null, an inlined callee's locals starting at zero) leaves p's buffer as it is
+    for (const d of i32Sets) if (!nullish(d.value)) (blocks.has(d.local) ? mixed : sets).push(d);
     // object parameters whose data pointer is read from a field: only while the parameter keeps its value
     const assigned = new Set(sets.map((s) => s.local));
     for (const [p, offsets] of fn.viewParams ?? []) if (!assigned.has(p) && (sig.params[p] === "dup" || sig.params[p] === "const-ptr")) this.views.set(p, offsets);
