@@ -4,6 +4,7 @@
 // whose element type the function does not show stops the call at run time, in reverse mode,
 // when it moves bytes (Rust's Vec at -O0 has such a copy on a path that does not run);
 // overlapping regions trap.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Duplicated, Forward, Program, Reverse, ReverseWithPrimal, TrapError, UnsupportedError, autodiff } from "../../src/index.js";
 
@@ -57,13 +58,7 @@ describe("bulk memory on shadowed buffers", () => {
   });
 
   it("where such a copy does not run, the reverse call is exact (finite differences, forward mode), and the same kernel stops when it does", async () => {
-    const p = await Program.fromWat(`(module (memory (export "memory") 1)
-      (func $move (param $d i32) (param $s i32) (param $n i32) (memory.copy (local.get $d) (local.get $s) (local.get $n)))
-      ;; y[0] = x[0]² · x[1]; the helper's copy of x into y runs only when grow is set
-      (func (export "maybe") (param $x i32) (param $y i32) (param $grow i32) (result f64)
-        (if (local.get $grow) (then (call $move (local.get $y) (local.get $x) (i32.const 16))))
-        (f64.store (local.get $y) (f64.mul (f64.mul (f64.load (local.get $x)) (f64.load (local.get $x))) (f64.load offset=8 (local.get $x))))
-        (f64.add (f64.load (local.get $y)) (f64.load offset=8 (local.get $y)))))`);
+    const p = await Program.fromWat(readFileSync(new URL("../fixtures/bulk-memory/maybe-copy.wat", import.meta.url), "utf8"));
     const k = p.kernel("maybe");
     const x0 = Float64Array.of(1.5, -0.5);
     const f = (x: Float64Array) => k.call(x, new Float64Array(2), 0) as number;

@@ -2,6 +2,7 @@
 // first and is optimized with the "fast" pass list once its calls have taken as long as its
 // first compile; results are bit-identical across the tiers (determinism.test.ts checks more
 // kernels), and run-time stops still name their cause after the swap.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ArgumentError, Const, Duplicated, Forward, Program, Reverse, UnsupportedError, autodiff } from "../../src/index.js";
 
@@ -80,12 +81,7 @@ describe("tiered compilation", () => {
   });
 
   it("a run-time stop in the optimized tier still names its cause, and the flag is cleared", async () => {
-    const p = await Program.fromWat(`(module (memory (export "memory") 1)
-      (func $move (param $d i32) (param $s i32) (param $n i32) (memory.copy (local.get $d) (local.get $s) (local.get $n)))
-      (func (export "maybe") (param $x i32) (param $y i32) (param $grow i32) (result f64)
-        (if (local.get $grow) (then (call $move (local.get $y) (local.get $x) (i32.const 16))))
-        (f64.store (local.get $y) (f64.mul (f64.mul (f64.load (local.get $x)) (f64.load (local.get $x))) (f64.load offset=8 (local.get $x))))
-        (f64.add (f64.load (local.get $y)) (f64.load offset=8 (local.get $y)))))`);
+    const p = await Program.fromWat(readFileSync(new URL("../fixtures/bulk-memory/maybe-copy.wat", import.meta.url), "utf8"));
     const k = p.kernel("maybe");
     const x = Float64Array.of(1.5, -0.5);
     const run = (grow: number, g = new Float64Array(2)) => autodiff(Reverse, k, Duplicated(x.slice(), g), Duplicated(new Float64Array(2), new Float64Array(2)), grow);
