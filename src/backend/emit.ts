@@ -60,7 +60,7 @@ function runFastPasses(m: BModule): void {
 
 /**
  * The "fast" pipeline over a module that emitModule wrote without optimizing: the second tier
- * of a derivative (runtime/tiers.ts). Binaryen reads back what it wrote, so the result is the
+ * of a derivative (runtime/compiled.ts). Binaryen reads back what it wrote, so the result is the
  * module emitModule(…, { optimize: "fast" }) would have given.
  */
 export function optimizeBinary(bytes: Uint8Array, opts: { names?: boolean } = {}): Uint8Array {

@@ -4,8 +4,8 @@
 import { ArgumentError } from "../errors.js";
 import type { Mode } from "./activity.js";
 import { isFloat } from "../ir/types.js";
-import { type ArgPlan, copyBack, placeArguments, planArguments, primalArg, shadowArg, signatureCode, signatureOf, trapped } from "./call.js";
-import type { CompiledDerivative, Kernel } from "./program.js";
+import { type ArgPlan, copyBack, placeArguments, planArguments, primalArg, shadowArg, signatureOf, trapped } from "./call.js";
+import type { Kernel } from "./program.js";
 
 export interface AutodiffResult {
   /** Reverse: ∂L/∂arg for each Active argument, null for the others. */
@@ -35,7 +35,8 @@ export async function autodiff(mode: Mode, kernel: Kernel, ...args: unknown[]): 
   const fn = kernel.fn;
   const hasResult = fn.results.length === 1;
   const resultActive = hasResult && isFloat(fn.results[0]);
-  const compiled = compiledFor(kernel, plans, mode) ?? await compileFor(kernel, plans, mode);
+  const pending = kernel.program.derivative(kernel, mode.kind, signatureOf(kernel, plans), mode.withPrimal);
+  const compiled = pending instanceof Promise ? await pending : pending;
   // (tiered: a derivative that has run as long as its first compile took is optimized now, before anything is placed)
   if (compiled.due) await compiled.optimize();
   const tapeBase = placeArguments(kernel, plans, reverse ? TAPE_RESERVE : 0);
@@ -77,37 +78,4 @@ export async function autodiff(mode: Mode, kernel: Kernel, ...args: unknown[]): 
   if (mode.withPrimal) r.primal = values[0] as number | bigint;
   if (resultActive) r.tangent = values[1] as number;
   return r;
-}
-
-/**
- * The call's code in its kernel's table of compiled derivatives: reverse or forward, whether
- * a Reverse call leaves the primal result unused (its module does less), and the signature.
- */
-function callCode(kernel: Kernel, plans: ArgPlan[], mode: Mode): number {
-  const sig = signatureCode(plans);
-  if (sig < 0) return -1;
-  const unused = mode.kind === "reverse" && !mode.withPrimal && kernel.fn.results.length > 0;
-  return (sig * 2 + (unused ? 1 : 0)) * 2 + (mode.kind === "reverse" ? 1 : 0);
-}
-
-/** The compiled derivative for this call if the kernel's table has it (the common case: no promise, no key string). */
-function compiledFor(kernel: Kernel, plans: ArgPlan[], mode: Mode): CompiledDerivative | undefined {
-  if (kernel.readyGeneration !== kernel.program.generation) return undefined;
-  const code = callCode(kernel, plans, mode);
-  return code < 0 ? undefined : kernel.ready.get(code);
-}
-
-/** Compiles (or finds in the program's cache) the derivative for this call, and files it in the kernel's table. */
-async function compileFor(kernel: Kernel, plans: ArgPlan[], mode: Mode): Promise<CompiledDerivative> {
-  const program = kernel.program;
-  const generation = program.generation;
-  const pending = program.derivative(kernel, mode.kind, signatureOf(kernel, plans), mode.withPrimal);
-  const compiled = pending instanceof Promise ? await pending : pending;
-  const code = callCode(kernel, plans, mode);
-  // (not if a rule, mark or checkpoint emptied the cache meanwhile: this module predates it)
-  if (code >= 0 && program.generation === generation) {
-    if (kernel.readyGeneration !== generation) { kernel.ready.clear(); kernel.readyGeneration = generation; }
-    kernel.ready.set(code, compiled);
-  }
-  return compiled;
 }

@@ -120,18 +120,6 @@ export function signatureOf(kernel: Kernel, plans: ArgPlan[]): ActivitySignature
   return { params, resultActive: r.length === 1 && isFloat(r[0]) };
 }
 
-/**
- * The signature as a small integer, two bits per parameter (const, dup, active, const-ptr),
- * for the per-kernel cache of compiled derivatives that every call looks up; -1 when the
- * kernel has too many parameters for the code to stay a small integer (then the string key).
- */
-export function signatureCode(plans: ArgPlan[]): number {
-  if (plans.length > 13) return -1;
-  let code = 0;
-  for (const p of plans) code = code * 4 + (p.activity === "dup" ? 1 : p.activity === "active" ? 2 : isBuffer(p.value) ? 3 : 0);
-  return code;
-}
-
 /** An argument's buffer (k even) or its shadow (k odd), if it is one. */
 const bufferAt = (plans: ArgPlan[], k: number): unknown => (k & 1 ? plans[k >> 1].shadow : plans[k >> 1].value);
 const bufferName = (k: number) => (k & 1 ? `the shadow of argument ${k >> 1}` : `argument ${k >> 1}`);

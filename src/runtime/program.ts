@@ -2,7 +2,7 @@
 // state every call shares), its kernels, and the compile cache of derivative modules.
 // Derivative modules import the program's memory and mutable globals, so primal calls
 // and derivative calls see one state, in one linear memory.
-import type { ActivitySignature } from "../analysis/signature.js";
+import type { ActivitySignature, ParamActivity } from "../analysis/signature.js";
 import { signatureKey } from "../analysis/signature.js";
 import { Differentiator } from "../ad/differentiator.js";
 import { forwardEntry, reverseEntry } from "../ad/entry.js";
@@ -69,19 +69,29 @@ const mib = (bytes: number) => `${+(bytes / (1 << 20)).toFixed(2)} MiB`;
 type Imports = Record<string, Record<string, unknown>>;
 const SHARED = "__ad";
 
+const DIGIT: Partial<Record<ParamActivity, number>> = { const: 0, dup: 1, active: 2, "const-ptr": 3 };
+/**
+ * A call's key among a kernel's compiled derivatives: a small integer (two bits per parameter,
+ * then the result's activity, the primal's use and the mode) where the signature allows, as
+ * every call looks it up; else the signature as a string.
+ */
+function callCode(mode: "forward" | "reverse", sig: ActivitySignature, unused: boolean): number | string {
+  if (sig.params.length > 13) return callString(mode, sig, unused);
+  let code = 0;
+  for (const p of sig.params) {
+    const d = DIGIT[p];
+    if (d === undefined) return callString(mode, sig, unused);
+    code = code * 4 + d;
+  }
+  return ((code * 2 + (sig.resultActive ? 1 : 0)) * 2 + (unused ? 1 : 0)) * 2 + (mode === "reverse" ? 1 : 0);
+}
+const callString = (mode: "forward" | "reverse", sig: ActivitySignature, unused: boolean) => `${mode}|${signatureKey(sig)}${unused ? "|np" : ""}`;
+
 export { CompiledDerivative };
 
 export class Kernel {
   private writes?: boolean;
   constructor(readonly program: Program, readonly name: string, readonly fn: IRFunction) {}
-
-  /**
-   * @internal Compiled derivatives by call code (mode, primal use, signature code, see
-   * autodiff.ts), valid while the program's compile cache is at `readyGeneration`: the lookup
-   * every call makes, without building the cache's string key.
-   */
-  readonly ready = new Map<number, CompiledDerivative>();
-  readyGeneration = -1;
   /**
    * Whether running the kernel can write memory: it or a function it calls stores, or it calls
    * an import other than Math's, or the program has custom rules. When it cannot, its buffers
@@ -341,36 +351,41 @@ export class Program {
     return this.instance.exports[name] as (...a: unknown[]) => unknown;
   }
 
-  /**
-   * @internal Bumped whenever a rule, mark or checkpoint empties the compile cache; a kernel's
-   * own table of compiled derivatives is valid only for the generation it was filled in.
-   */
-  generation = 0;
-
   private invalidate(): void {
     this.cache.clear(); this.ready.clear();
-    this.generation++;
   }
 
   /** The derivative entry for (kernel, mode, signature), compiled once and cached. */
   derivative(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature, primalUsed = true): Promise<CompiledDerivative> | CompiledDerivative {
     // (`Reverse` without the primal has a module of its own: its forward sweep does less)
     const unused = mode === "reverse" && !primalUsed && kernel.fn.results.length > 0;
-    const key = `${kernel.name}|${mode}|${signatureKey(sig)}${unused ? "|np" : ""}`;
-    // (compiled already: no promise to wait on, which a small kernel's call would notice)
-    const ready = this.ready.get(key);
+    const code = callCode(mode, sig, unused);
+    // (compiled already: no promise to wait on, and no key string to build, which a small kernel's call would notice)
+    const ready = this.ready.get(kernel.name)?.get(code);
     if (ready) return ready;
+    const key = `${kernel.name}|${code}`;
     let got = this.cache.get(key);
     if (!got) {
       got = this.compile(kernel, mode, sig, !unused);
       this.cache.set(key, got);
       const compiling = got;
       // (unless a rule, mark or checkpoint cleared the cache while it compiled)
-      got.then((c) => { if (this.cache.get(key) === compiling) this.ready.set(key, c); }, () => this.cache.delete(key));
+      got.then((c) => {
+        if (this.cache.get(key) !== compiling) return;
+        let table = this.ready.get(kernel.name);
+        if (!table) this.ready.set(kernel.name, table = new Map());
+        table.set(code, c);
+      }, () => this.cache.delete(key));
     }
     return got;
   }
-  private readonly ready = new Map<string, CompiledDerivative>();
+  /** Compiled derivatives by kernel name, then call code. */
+  private readonly ready = new Map<string, Map<number | string, CompiledDerivative>>();
+
+  /** @internal The derivatives compiled for a kernel so far (tests reach their tiers through this). */
+  compiledDerivatives(kernel: Kernel): CompiledDerivative[] {
+    return [...(this.ready.get(kernel.name)?.values() ?? [])];
+  }
 
   /** The derivative module's IR, for inspection and tests (not optimized, not instantiated). */
   derivativeIR(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature, opts: { primalUsed?: boolean } = {}): IRModule {
