@@ -52,30 +52,7 @@ export function forEachNode(e: Expr, f: (e: Expr) => void): void {
 
 /** Rebuilds e bottom-up, replacing each node by f(node with rebuilt children). */
 export function mapTree(e: Expr, f: (e: Expr) => Expr): Expr {
-  const m = (x: Expr) => mapTree(x, f);
-  let r: Expr;
-  switch (e.kind) {
-    case "local.set": case "global.set": case "unary": case "drop": r = { ...e, value: m(e.value) } as Expr; break;
-    case "tuple.set": r = { ...e, value: m(e.value) as typeof e.value }; break;
-    case "binary": r = { ...e, left: m(e.left), right: m(e.right) }; break;
-    case "select": r = { ...e, ifTrue: m(e.ifTrue), ifFalse: m(e.ifFalse), cond: m(e.cond) }; break;
-    case "load": r = { ...e, addr: m(e.addr) }; break;
-    case "store": r = { ...e, addr: m(e.addr), value: m(e.value) }; break;
-    case "call": r = { ...e, args: e.args.map(m) }; break;
-    case "tuple.make": r = { ...e, values: e.values.map(m) }; break;
-    case "call_indirect": r = { ...e, args: e.args.map(m), target: m(e.target) }; break;
-    case "block": r = { ...e, body: e.body.map(m) }; break;
-    case "loop": r = { ...e, body: m(e.body) }; break;
-    case "if": r = { ...e, cond: m(e.cond), then: m(e.then), else: e.else ? m(e.else) : null }; break;
-    case "br": r = { ...e, value: e.value ? m(e.value) : null, cond: e.cond ? m(e.cond) : null }; break;
-    case "br_table": r = { ...e, value: e.value ? m(e.value) : null, index: m(e.index) }; break;
-    case "return": r = { ...e, value: e.value ? m(e.value) : null }; break;
-    case "memory.grow": r = { ...e, delta: m(e.delta) }; break;
-    case "memory.copy": r = { ...e, dest: m(e.dest), src: m(e.src), size: m(e.size) }; break;
-    case "memory.fill": r = { ...e, dest: m(e.dest), value: m(e.value), size: m(e.size) }; break;
-    default: r = e;
-  }
-  return f(r);
+  return rebuild(e, f, false);
 }
 
 /**
@@ -85,9 +62,17 @@ export function mapTree(e: Expr, f: (e: Expr) => Expr): Expr {
  * afterwards against the input (an analysis keyed by node), since the result shares nodes with e.
  */
 export function mapTreeShared(e: Expr, f: (e: Expr) => Expr): Expr {
-  const m = (x: Expr) => mapTreeShared(x, f);
+  return rebuild(e, f, true);
+}
+
+/**
+ * mapTree (`share` false: every node with children is a new object, with new child arrays) and
+ * mapTreeShared (`share` true: a node none of whose children changed is kept).
+ */
+function rebuild(e: Expr, f: (e: Expr) => Expr, share: boolean): Expr {
+  const m = (x: Expr) => rebuild(x, f, share);
   const all = (xs: Expr[]): Expr[] => {
-    let out: Expr[] | null = null;
+    let out: Expr[] | null = share ? null : [];
     for (let i = 0; i < xs.length; i++) {
       const y = m(xs[i]);
       if (y !== xs[i] && !out) out = xs.slice(0, i);
@@ -95,26 +80,28 @@ export function mapTreeShared(e: Expr, f: (e: Expr) => Expr): Expr {
     }
     return out ?? xs;
   };
+  // (kept: nothing below changed and sharing is asked for)
+  const kept = (changed: boolean) => share && !changed;
   let r: Expr = e;
   switch (e.kind) {
-    case "local.set": case "global.set": case "unary": case "drop": { const v = m(e.value); if (v !== e.value) r = { ...e, value: v } as Expr; break; }
-    case "tuple.set": { const v = m(e.value); if (v !== e.value) r = { ...e, value: v as typeof e.value }; break; }
-    case "binary": { const a = m(e.left), b = m(e.right); if (a !== e.left || b !== e.right) r = { ...e, left: a, right: b }; break; }
-    case "select": { const a = m(e.ifTrue), b = m(e.ifFalse), c = m(e.cond); if (a !== e.ifTrue || b !== e.ifFalse || c !== e.cond) r = { ...e, ifTrue: a, ifFalse: b, cond: c }; break; }
-    case "load": { const a = m(e.addr); if (a !== e.addr) r = { ...e, addr: a }; break; }
-    case "store": { const a = m(e.addr), v = m(e.value); if (a !== e.addr || v !== e.value) r = { ...e, addr: a, value: v }; break; }
-    case "call": { const a = all(e.args); if (a !== e.args) r = { ...e, args: a }; break; }
-    case "tuple.make": { const a = all(e.values); if (a !== e.values) r = { ...e, values: a }; break; }
-    case "call_indirect": { const a = all(e.args), t = m(e.target); if (a !== e.args || t !== e.target) r = { ...e, args: a, target: t }; break; }
-    case "block": { const a = all(e.body); if (a !== e.body) r = { ...e, body: a }; break; }
-    case "loop": { const b = m(e.body); if (b !== e.body) r = { ...e, body: b }; break; }
-    case "if": { const c = m(e.cond), t = m(e.then), x = e.else ? m(e.else) : null; if (c !== e.cond || t !== e.then || x !== e.else) r = { ...e, cond: c, then: t, else: x }; break; }
-    case "br": { const v = e.value ? m(e.value) : null, c = e.cond ? m(e.cond) : null; if (v !== e.value || c !== e.cond) r = { ...e, value: v, cond: c }; break; }
-    case "br_table": { const v = e.value ? m(e.value) : null, i = m(e.index); if (v !== e.value || i !== e.index) r = { ...e, value: v, index: i }; break; }
-    case "return": { const v = e.value ? m(e.value) : null; if (v !== e.value) r = { ...e, value: v }; break; }
-    case "memory.grow": { const d = m(e.delta); if (d !== e.delta) r = { ...e, delta: d }; break; }
-    case "memory.copy": { const d = m(e.dest), s = m(e.src), n = m(e.size); if (d !== e.dest || s !== e.src || n !== e.size) r = { ...e, dest: d, src: s, size: n }; break; }
-    case "memory.fill": { const d = m(e.dest), v = m(e.value), n = m(e.size); if (d !== e.dest || v !== e.value || n !== e.size) r = { ...e, dest: d, value: v, size: n }; break; }
+    case "local.set": case "global.set": case "unary": case "drop": { const v = m(e.value); if (!kept(v !== e.value)) r = { ...e, value: v } as Expr; break; }
+    case "tuple.set": { const v = m(e.value); if (!kept(v !== e.value)) r = { ...e, value: v as typeof e.value }; break; }
+    case "binary": { const a = m(e.left), b = m(e.right); if (!kept(a !== e.left || b !== e.right)) r = { ...e, left: a, right: b }; break; }
+    case "select": { const a = m(e.ifTrue), b = m(e.ifFalse), c = m(e.cond); if (!kept(a !== e.ifTrue || b !== e.ifFalse || c !== e.cond)) r = { ...e, ifTrue: a, ifFalse: b, cond: c }; break; }
+    case "load": { const a = m(e.addr); if (!kept(a !== e.addr)) r = { ...e, addr: a }; break; }
+    case "store": { const a = m(e.addr), v = m(e.value); if (!kept(a !== e.addr || v !== e.value)) r = { ...e, addr: a, value: v }; break; }
+    case "call": { const a = all(e.args); if (!kept(a !== e.args)) r = { ...e, args: a }; break; }
+    case "tuple.make": { const a = all(e.values); if (!kept(a !== e.values)) r = { ...e, values: a }; break; }
+    case "call_indirect": { const a = all(e.args), t = m(e.target); if (!kept(a !== e.args || t !== e.target)) r = { ...e, args: a, target: t }; break; }
+    case "block": { const a = all(e.body); if (!kept(a !== e.body)) r = { ...e, body: a }; break; }
+    case "loop": { const b = m(e.body); if (!kept(b !== e.body)) r = { ...e, body: b }; break; }
+    case "if": { const c = m(e.cond), t = m(e.then), x = e.else ? m(e.else) : null; if (!kept(c !== e.cond || t !== e.then || x !== e.else)) r = { ...e, cond: c, then: t, else: x }; break; }
+    case "br": { const v = e.value ? m(e.value) : null, c = e.cond ? m(e.cond) : null; if (!kept(v !== e.value || c !== e.cond)) r = { ...e, value: v, cond: c }; break; }
+    case "br_table": { const v = e.value ? m(e.value) : null, i = m(e.index); if (!kept(v !== e.value || i !== e.index)) r = { ...e, value: v, index: i }; break; }
+    case "return": { const v = e.value ? m(e.value) : null; if (!kept(v !== e.value)) r = { ...e, value: v }; break; }
+    case "memory.grow": { const d = m(e.delta); if (!kept(d !== e.delta)) r = { ...e, delta: d }; break; }
+    case "memory.copy": { const d = m(e.dest), s = m(e.src), n = m(e.size); if (!kept(d !== e.dest || s !== e.src || n !== e.size)) r = { ...e, dest: d, src: s, size: n }; break; }
+    case "memory.fill": { const d = m(e.dest), v = m(e.value), n = m(e.size); if (!kept(d !== e.dest || v !== e.value || n !== e.size)) r = { ...e, dest: d, value: v, size: n }; break; }
     default: break;
   }
   return f(r);
