@@ -1,6 +1,7 @@
-// `npm run bench:peers`: our gradient against the other web AD systems (Rose, jax-js, tfjs on
-// its cpu and wasm backends), a hand-written adjoint in AssemblyScript and finite
-// differences, on issue 6's kernels, side by side in one process (shared/PEERS.md).
+// `npm run bench:peers` (the first part of `npm run bench`, bench/suite.ts): our gradient
+// against the other web AD systems (Rose, jax-js, tfjs on its cpu and wasm backends), a
+// hand-written adjoint in AssemblyScript and finite differences, on issue 6's kernels, side
+// by side in one process (shared/PEERS.md).
 //
 //   node dist/bench/peers.js [--quick] [--rounds N] [--only K,...] [--json FILE] [--svg FILE] [size flags]
 //   (--help lists the size flags)

@@ -1,6 +1,7 @@
-// `npm run bench`: primal, reverse-gradient and forward-derivative timings of the bench
-// kernels through the public API, their ratios against targets, first-call (compile)
-// latency and tape size, as a table on stdout (progress and warnings go to stderr).
+// `npm run bench:ratios` (the second part of `npm run bench`, bench/suite.ts): primal,
+// reverse-gradient and forward-derivative timings of the bench kernels through the public
+// API, their ratios against targets, first-call (compile) latency and tape size, as a table
+// on stdout (progress and warnings go to stderr).
 //
 //   node dist/bench/run.js [--quick] [--rounds N] [--json FILE]
 //
