@@ -51,6 +51,8 @@ try {
     const script = fileURLToPath(new URL(p.script, import.meta.url));
     process.stderr.write(`bench: ${p.name} (node ${p.script} ${p.args.join(" ")})\n`);
     const r = spawnSync(process.execPath, [script, ...p.args, "--json", out], { stdio: "inherit" });
+    // (2: a usage error, already printed: nothing else to run)
+    if (r.status === 2) process.exit(2);
     if (r.status !== 0) {
       failed++;
       process.stderr.write(`bench: the ${p.name} part failed (${r.error ? r.error.message : r.signal ?? `exit status ${r.status}`})\n`);
