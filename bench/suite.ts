@@ -44,7 +44,7 @@ const parts = [
   { name: "ratios", script: "run.js", args: both },
 ] as const;
 const doc: Record<string, unknown> = {};
-let failed = 0;
+let failed = 0, usageError = false;
 try {
   for (const p of parts) {
     const out = join(tmp, `${p.name}.json`);
@@ -52,7 +52,7 @@ try {
     process.stderr.write(`bench: ${p.name} (node ${p.script} ${p.args.join(" ")})\n`);
     const r = spawnSync(process.execPath, [script, ...p.args, "--json", out], { stdio: "inherit" });
     // (2: a usage error, already printed: nothing else to run)
-    if (r.status === 2) process.exit(2);
+    if (r.status === 2) { usageError = true; break; }
     if (r.status !== 0) {
       failed++;
       process.stderr.write(`bench: the ${p.name} part failed (${r.error ? r.error.message : r.signal ?? `exit status ${r.status}`})\n`);
@@ -61,11 +61,11 @@ try {
     doc[p.name] = JSON.parse(readFileSync(out, "utf8"));
     console.log();
   }
-  if (json) {
+  if (json && !usageError) {
     writeFileSync(json, JSON.stringify(doc, null, 2) + "\n");
     process.stderr.write(`bench: wrote ${json}${failed ? ` (without the ${failed} failed part${failed > 1 ? "s" : ""})` : ""}\n`);
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
-process.exit(failed ? 1 : 0);
+process.exit(usageError ? 2 : failed ? 1 : 0);
