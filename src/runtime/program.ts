@@ -13,7 +13,7 @@ import { watToWasm } from "../frontend/wat.js";
 import { type AscMath, type AscOptions, type AscParam, compileAssemblyScriptWithParams } from "../frontend/assemblyscript.js";
 import type { Expr, IRExport, IRFunction, IRModule } from "../ir/types.js";
 import { STOP_GLOBAL } from "../ad/bulk-memory.js";
-import { typeOfCallResults } from "../ir/types.js";
+import { isFloat, typeOfCallResults } from "../ir/types.js";
 import { hostMath } from "./host-math.js";
 import { mathImportName } from "../ir/math-imports.js";
 import { printFunction } from "../ir/print.js";
@@ -389,6 +389,8 @@ export class Program {
 
   /** The derivative module's IR, for inspection and tests (not optimized, not instantiated). */
   derivativeIR(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature, opts: { primalUsed?: boolean } = {}): IRModule {
+    if (mode !== "forward" && mode !== "reverse") throw new ArgumentError(`derivativeIR: mode must be "forward" or "reverse", got ${JSON.stringify(mode)}`);
+    checkSignature(kernel, sig);
     return this.derivativeModule(kernel, mode, sig, opts.primalUsed ?? true).mod;
   }
 
@@ -437,4 +439,28 @@ export class Program {
       if (g.mutable && !g.import) imports[SHARED][`g_${g.name}`] = this.instance.exports[`${SHARED}_g_${g.name}`];
     return CompiledDerivative.create(bytes, imports as WebAssembly.Imports, stops, { tiered, names: debugEnabled(), startedAt: t0 });
   }
+}
+
+const ACTIVITIES: readonly ParamActivity[] = ["active", "dup", "const-ptr", "const", "unknown"];
+
+/**
+ * A signature given by hand (derivativeIR) must fit the kernel, as the ones autodiff derives
+ * do: the differentiator trusts its signatures, and one that does not fit (an active result
+ * of a function without one) gives a module that fails validation, not a message.
+ */
+function checkSignature(kernel: Kernel, sig: ActivitySignature): void {
+  const fn = kernel.fn;
+  const where = `derivativeIR(${kernel.name})`;
+  if (!sig || !Array.isArray(sig.params) || typeof sig.resultActive !== "boolean")
+    throw new ArgumentError(`${where}: the signature must be { params: [...], resultActive: boolean }`);
+  if (sig.params.length !== fn.params.length)
+    throw new ArgumentError(`${where}: the kernel takes ${fn.params.length} parameters, the signature lists ${sig.params.length}`);
+  sig.params.forEach((p, i) => {
+    const t = fn.params[i];
+    if (!ACTIVITIES.includes(p)) throw new ArgumentError(`${where}: parameter ${i}: unknown activity ${JSON.stringify(p)} (one of ${ACTIVITIES.join(", ")})`);
+    if (p === "active" && !isFloat(t)) throw new ArgumentError(`${where}: parameter ${i} is ${t}; only f32 and f64 parameters can be "active"`);
+    if ((p === "dup" || p === "const-ptr" || p === "unknown") && t !== "i32") throw new ArgumentError(`${where}: parameter ${i} is ${t}; "${p}" is for i32 pointers`);
+  });
+  if (sig.resultActive && !(fn.results.length === 1 && isFloat(fn.results[0])))
+    throw new ArgumentError(`${where}: resultActive needs one f32 or f64 result; the kernel returns ${fn.results.length ? fn.results.join(", ") : "nothing"}`);
 }

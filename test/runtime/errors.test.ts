@@ -200,6 +200,24 @@ describe("ArgumentError", () => {
     await expectError(() => autodiff(undefined as never, k, Active(1), Active(2)), ArgumentError, "ARGUMENT", "mode");
     await expectError(() => autodiff(Reverse, {} as never, Active(1), Active(2)), ArgumentError, "ARGUMENT", "kernel");
   });
+
+  it("a signature given to derivativeIR that does not fit the kernel", async () => {
+    // heat(u, tmp, n: i32, a: f64, steps: i32) returns nothing: an active result used to give a module
+    // that failed the IR verifier ("local 7 has invalid type undefined") instead of a message
+    const p = await Program.fromWat(kernelWat("heat.wat"));
+    const k = p.kernel("heat");
+    const ok = { params: ["dup", "dup", "const", "active", "const"] as const, resultActive: false };
+    expect(p.derivativeIR(k, "reverse", { ...ok, params: [...ok.params] }).functions.length).toBeGreaterThan(0);
+    const bad = (sig: object, mode: "forward" | "reverse" = "reverse") => () => p.derivativeIR(k, mode, sig as never);
+    await expectError(bad({ ...ok, params: [...ok.params], resultActive: true }), ArgumentError, "ARGUMENT", "derivativeIR(heat)", "resultActive", "returns nothing");
+    await expectError(bad({ ...ok, params: [...ok.params], resultActive: true }, "forward"), ArgumentError, "ARGUMENT", "resultActive");
+    await expectError(bad({ params: ["dup", "dup", "const"], resultActive: false }), ArgumentError, "ARGUMENT", "takes 5 parameters", "lists 3");
+    await expectError(bad({ params: ["dup", "dup", "active", "active", "const"], resultActive: false }), ArgumentError, "ARGUMENT", "parameter 2 is i32", '"active"');
+    await expectError(bad({ params: ["dup", "dup", "const", "dup", "const"], resultActive: false }), ArgumentError, "ARGUMENT", "parameter 3 is f64", '"dup"');
+    await expectError(bad({ params: ["dup", "dup", "const", "bogus", "const"], resultActive: false }), ArgumentError, "ARGUMENT", "unknown activity");
+    await expectError(bad({ params: ok.params }), ArgumentError, "ARGUMENT", "resultActive: boolean");
+    await expectError(bad(ok, "sideways" as never), ArgumentError, "ARGUMENT", "mode");
+  });
 });
 
 // ---------------------------------------------------------------- ActivityError
