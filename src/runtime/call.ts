@@ -222,8 +222,14 @@ export function trapped(kernel: Kernel, e: unknown, derivative: boolean, stopped
 export function callKernel(kernel: Kernel, args: unknown[]): number | bigint | undefined {
   const plans = planArguments(kernel, args, "call");
   placeArguments(kernel, plans, 0);
-  const f = kernel.program.primalExport(kernel.name);
+  const tiers = kernel.program.primal;
+  // (tiered: a primal that has run as long as the program's creation took is optimized now)
+  if (tiers.due) tiers.optimize();
+  const f = tiers.fn(kernel.name);
+  const timed = tiers.timed;
+  const t0 = timed ? performance.now() : 0;
   const r = runGuarded(kernel, () => f(...plans.map(primalArg))) as number | bigint | undefined;
+  if (timed) tiers.ran(performance.now() - t0);
   copyBack(kernel, plans);
   return r;
 }

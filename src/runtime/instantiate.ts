@@ -21,3 +21,13 @@ export async function instantiate(bytes: Uint8Array, imports: WebAssembly.Import
     return WebAssembly.instantiate(module, imports);
   }
 }
+
+/** The instance, compiled and instantiated synchronously; null where the engine refuses that (then use instantiate). */
+export function instantiateNow(bytes: Uint8Array, imports: WebAssembly.Imports): WebAssembly.Instance | null {
+  try {
+    return new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), imports);
+  } catch (e) {
+    if (e instanceof RangeError) return null;
+    throw e;
+  }
+}

@@ -21,6 +21,7 @@ import { StoreSummary } from "../analysis/stable-memory.js";
 import { callKernel } from "./call.js";
 import { instantiate } from "./instantiate.js";
 import { CompiledDerivative } from "./compiled.js";
+import { PrimalTiers } from "./primal.js";
 import { ScratchArena } from "./memory.js";
 import { type TypedArray, type TypedArrayConstructor, WasmArray } from "./wasm-array.js";
 import { growsMemory, HEAP_EXHAUSTED, KERNEL_LIMIT, KERNEL_PAGES, virtualizeMemory } from "./prepare.js";
@@ -36,8 +37,9 @@ export interface ProgramOptions {
    * (0 turns optimization off, 3 is binaryen's -O3); "fast": a short pass list, as fast on the
    * bench kernels as -O3 at about half the compile time (backend/emit.ts); or "tiered" (the
    * default): a derivative is first compiled without optimization and optimized with the "fast"
-   * list once its calls have taken as long as that first compile (runtime/compiled.ts). The
-   * primal is compiled once, with "fast" unless a level is given.
+   * list once its calls have taken as long as that first compile (runtime/compiled.ts); the
+   * lifted primal likewise, once kernel.call has taken as long as the program's creation
+   * (runtime/primal.ts).
    */
   optimize?: number | "fast" | "tiered";
   /**
@@ -119,6 +121,7 @@ export class Program {
   }
 
   static async fromWasm(bytes: Uint8Array | ArrayBuffer, options: ProgramOptions = {}): Promise<Program> {
+    const startedAt = performance.now();
     const u8 = bytes instanceof Uint8Array ? bytes : bytes instanceof ArrayBuffer ? new Uint8Array(bytes) : null;
     if (!u8) throw new ParseError("Program.fromWasm takes a Uint8Array or an ArrayBuffer");
     const m = readWasm(u8);
@@ -129,7 +132,7 @@ export class Program {
       if (options.splitLocals) splitLocals(m);
       ir = liftModule(m);
     } finally { m.dispose(); }
-    return Program.instantiate(ir, options);
+    return Program.instantiate(ir, options, startedAt);
   }
 
   static async fromWat(text: string, options: ProgramOptions = {}): Promise<Program> {
@@ -145,7 +148,8 @@ export class Program {
     return program;
   }
 
-  private static async instantiate(lifted: IRModule, options: ProgramOptions): Promise<Program> {
+  /** `startedAt`: when the creation began (its time is the primal's first-tier budget). */
+  private static async instantiate(lifted: IRModule, options: ProgramOptions, startedAt: number): Promise<Program> {
     const user = options.imports ?? {};
     // every program has one memory: derivatives need it for shadows and the tape
     const memory = lifted.memory ?? { initial: 1, maximum: null };
@@ -165,10 +169,10 @@ export class Program {
         ...ir.globals.filter((g) => g.mutable && !g.import).map((g) => ({ name: `${SHARED}_g_${g.name}`, kind: "global" as const, target: g.name }))],
     };
     if (memory.import) delete primal.memory!.exportName;
-    // the lifted module went through ssa (more locals, copies at merges): optimize it back
-    // (instantiated once, so not tiered: "tiered" optimizes it at once, as "fast" does)
+    // the lifted module went through ssa (more locals, copies at merges): optimize it back, at
+    // once or (tiered) once its calls have taken as long as this creation (runtime/primal.ts)
     const level = options.optimize ?? "tiered";
-    const { bytes } = emitModule(primal, { optimize: level === "tiered" ? "fast" : level });
+    const { bytes } = emitModule(primal, { optimize: level === "tiered" ? 0 : level });
     const imports: Imports = { ...user, Math: { ...hostMath, ...(user.Math ?? {}) } };
     // AssemblyScript's JSMath bindings import env."Math.exp" and friends, and constants as globals (Math.PI)
     const jsMath = [...ir.globals.map((g) => ({ imp: g.import, kind: "number" })), ...ir.functions.map((f) => ({ imp: f.import, kind: "function" }))];
@@ -191,7 +195,13 @@ export class Program {
     const mem = memory.import
       ? (user[memory.import.module]?.[memory.import.base] as WebAssembly.Memory)
       : (instance.exports[`${SHARED}_memory`] as WebAssembly.Memory);
-    return new Program({ ...ir, memory }, instance, mem, imports, options, Math.ceil(reserve / PAGE) * PAGE);
+    const program = new Program({ ...ir, memory }, instance, mem, imports, options, Math.ceil(reserve / PAGE) * PAGE);
+    program.primal = new PrimalTiers(instance, level !== "tiered" ? null : {
+      build: () => emitModule({ ...program.sharedModule(), exports: program.ir.exports.filter((x) => x.kind === "function") }, { optimize: "fast", names: debugEnabled() }).bytes,
+      imports: () => program.sharedImports() as WebAssembly.Imports,
+      budgetMs: performance.now() - startedAt,
+    });
+    return program;
   }
 
   /**
@@ -346,10 +356,11 @@ export class Program {
     return new Kernel(this, name, this.ir.functions.find((f) => f.name === x.target)!);
   }
 
-  /** The exported primal function of the instance. */
-  primalExport(name: string): (...a: unknown[]) => unknown {
-    return this.instance.exports[name] as (...a: unknown[]) => unknown;
-  }
+  /**
+   * @internal The primal functions: the instance that owns the program's state, then (tiered) an
+   * optimized module over the same state (runtime/primal.ts). Set once, by the creation.
+   */
+  primal!: PrimalTiers;
 
   private invalidate(): void {
     this.cache.clear(); this.ready.clear();
@@ -395,14 +406,31 @@ export class Program {
   }
 
   /** The derivative module, and the errors its run-time stops stand for (by site number - 1). */
-  private derivativeModule(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature, primalUsed = true): { mod: IRModule; stops: Error[] } {
+  /**
+   * The program's module as one that runs over the primal instance's state: memory and mutable
+   * globals imported from it (sharedImports), no data segments, no start function, no exports.
+   * Derivative modules and the primal's optimized tier are built on it.
+   */
+  private sharedModule(): IRModule {
     const ir = this.ir;
-    const shared: IRModule = {
+    return {
       ...ir,
       memory: { initial: ir.memory!.initial, maximum: ir.memory!.maximum, import: ir.memory!.import ?? { module: SHARED, base: "memory" } },
       globals: ir.globals.map((g) => (g.mutable && !g.import ? { ...g, init: null, import: { module: SHARED, base: `g_${g.name}` } } : g)),
       data: [], start: null, exports: [],
     };
+  }
+
+  /** The imports of a module built on sharedModule: the user's, the primal instance's memory and mutable globals, the JS rules. */
+  private sharedImports(): Imports {
+    const imports: Imports = { ...this.imports, [SHARED]: { memory: this.memory }, [RULE_IMPORTS]: this.jsRules };
+    for (const g of this.ir.globals)
+      if (g.mutable && !g.import) imports[SHARED][`g_${g.name}`] = this.instance.exports[`${SHARED}_g_${g.name}`];
+    return imports;
+  }
+
+  private derivativeModule(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature, primalUsed = true): { mod: IRModule; stops: Error[] } {
+    const shared = this.sharedModule();
     // a kernel with a custom rule is differentiated through a call, so that the rule serves it too
     let target = kernel.fn.name;
     if (kernel.fn.rules?.length) {
@@ -434,10 +462,7 @@ export class Program {
     const optimize = this.options.optimize ?? "tiered";
     const tiered = optimize === "tiered";
     const { bytes } = emitModule(mod, { optimize: tiered ? 0 : optimize, names: debugEnabled() });
-    const imports: Imports = { ...this.imports, [SHARED]: { memory: this.memory }, [RULE_IMPORTS]: this.jsRules };
-    for (const g of this.ir.globals)
-      if (g.mutable && !g.import) imports[SHARED][`g_${g.name}`] = this.instance.exports[`${SHARED}_g_${g.name}`];
-    return CompiledDerivative.create(bytes, imports as WebAssembly.Imports, stops, { tiered, names: debugEnabled(), startedAt: t0 });
+    return CompiledDerivative.create(bytes, this.sharedImports() as WebAssembly.Imports, stops, { tiered, names: debugEnabled(), startedAt: t0 });
   }
 }
 

@@ -3,7 +3,7 @@
 // first compile; results are bit-identical across the tiers (determinism.test.ts checks more
 // kernels), and run-time stops still name their cause after the swap.
 import { readFileSync } from "node:fs";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ArgumentError, Const, Duplicated, Forward, Program, Reverse, UnsupportedError, autodiff } from "../../src/index.js";
 
 // Σ 100 (x[i+1] − x[i]²)² + (1 − x[i])²
@@ -103,5 +103,108 @@ describe("tiered compilation", () => {
     for (const optimize of ["O3", 5, -1, 1.5, null])
       await expect(Program.fromWat(rosenbrock, { optimize: optimize as never })).rejects.toThrow(ArgumentError);
     await expect(Program.fromWat(rosenbrock, { optimize: "fasst" as never })).rejects.toThrow(/options\.optimize must be "tiered" \(the default\), "fast" or a binaryen optimize level 0–4, got "fasst"/);
+  });
+});
+
+// The primal's tiers (runtime/primal.ts): created unoptimized, optimized once kernel.call has
+// taken as long as the creation, as a module over the first instance's state. The module keeps
+// state in every form a swap could lose: a mutable global, memory from a data segment, a start
+// function that must not run again, and a heap grown through the virtual memory size.
+const stateful = `(module
+  (memory (export "memory") 1)
+  (data (i32.const 64) "\\00\\00\\00\\00\\00\\00\\f8\\3f") ;; 1.5 at byte 64
+  (global $count (mut i32) (i32.const 0))
+  (global $boots (mut i32) (i32.const 0))
+  (func $boot (global.set $boots (i32.add (global.get $boots) (i32.const 1))))
+  (start $boot)
+  (func (export "tick") (result i32) (global.set $count (i32.add (global.get $count) (i32.const 1))) (global.get $count))
+  (func (export "boots") (result i32) (global.get $boots))
+  (func (export "peek") (param $a i32) (result f64) (f64.load (local.get $a)))
+  (func (export "poke") (param $a i32) (param $v f64) (f64.store (local.get $a) (local.get $v)))
+  (func (export "grow") (param $d i32) (result i32) (memory.grow (local.get $d)))
+  (func (export "pages") (result i32) (memory.size)))`;
+
+describe("the primal's tiers", () => {
+  it("starts unoptimized, swaps to an optimized module over the same state, and gives the same bits", async () => {
+    const p = await Program.fromWat(stateful);
+    const call = (name: string, ...a: number[]) => p.kernel(name).call(...a);
+    expect(p.primal.optimized).toBe(false);
+    expect(p.primal.timed).toBe(true);
+    expect(call("tick")).toBe(1);
+    expect(call("tick")).toBe(2);
+    expect(call("peek", 64)).toBe(1.5); // the data segment
+    call("poke", 64, 2.25);
+    expect(call("grow", 2)).toBe(1);
+    expect(call("pages")).toBe(3);
+    const before = p.primal.fn("tick");
+    p.primal.ran(Infinity);
+    expect(p.primal.due).toBe(true);
+    expect(call("tick")).toBe(3); // optimizes first, then runs: the global went on counting
+    expect(p.primal.optimized).toBe(true);
+    expect(p.primal.timed).toBe(false);
+    expect(p.primal.fn("tick")).not.toBe(before);
+    expect(call("boots")).toBe(1); // the start function ran once
+    expect(call("peek", 64)).toBe(2.25); // the data segment was not applied again
+    expect(call("pages")).toBe(3); // the virtual memory size is the first instance's
+    expect(call("grow", 1)).toBe(3);
+    expect(call("pages")).toBe(4);
+    expect(call("tick")).toBe(4);
+  });
+
+  it("tiers up through timed calls, bit-identical, and derivatives still see the program's state", async () => {
+    const p = await Program.fromWat(rosenbrock);
+    const k = p.kernel("f");
+    const v1 = k.call(x0, n) as number;
+    const started = performance.now();
+    let calls = 0;
+    while (!p.primal.optimized && performance.now() - started < 20000) { k.call(x0, n); calls++; }
+    expect(p.primal.optimized).toBe(true);
+    expect(calls).toBeGreaterThan(1);
+    expect(Object.is(k.call(x0, n), v1)).toBe(true);
+    const g = new Float64Array(n);
+    const r = await autodiff(Reverse, k, Duplicated(x0.slice(), g), Const(n));
+    expect(r.derivs).toEqual([null, null]);
+    expect(maxRel(g, exact(x0))).toBeLessThan(1e-13);
+  });
+
+  it("a program's mutable globals are shared by the optimized primal and the derivative modules", async () => {
+    // f(x) = s · x[0]², s a global the primal sets
+    const wat = `(module (memory (export "memory") 1) (global $s (mut f64) (f64.const 1))
+      (func (export "set") (param $v f64) (global.set $s (local.get $v)))
+      (func (export "f") (param $x i32) (result f64) (f64.mul (global.get $s) (f64.mul (f64.load (local.get $x)) (f64.load (local.get $x))))))`;
+    const p = await Program.fromWat(wat);
+    p.primal.ran(Infinity);
+    p.kernel("set").call(3); // optimizes, then sets s in the shared global
+    expect(p.primal.optimized).toBe(true);
+    const g = new Float64Array(1);
+    await autodiff(Reverse, p.kernel("f"), Duplicated(Float64Array.of(2), g));
+    expect(g[0]).toBe(12);
+    expect(p.kernel("f").call(Float64Array.of(2))).toBe(12);
+  });
+
+  it('optimize: "fast" and levels optimize the primal at once, without timing calls', async () => {
+    for (const optimize of ["fast", 0, 3] as const) {
+      const p = await Program.fromWat(stateful, { optimize });
+      expect(p.primal.optimized).toBe(true);
+      expect(p.primal.timed).toBe(false);
+      expect(p.kernel("tick").call()).toBe(1);
+    }
+  });
+
+  it("where synchronous compilation is refused, the optimized tier is swapped in when the asynchronous compile ends", async () => {
+    const p = await Program.fromWat(stateful);
+    const first = p.primal.fn("tick");
+    const refused = vi.spyOn(WebAssembly, "Module").mockImplementation(function () { throw new RangeError("WebAssembly.Module(): Buffer size is larger than 4KB"); });
+    try {
+      p.primal.ran(Infinity);
+      expect(p.kernel("tick").call()).toBe(1); // runs the first tier while the optimized one compiles
+      expect(refused).toHaveBeenCalled();
+    } finally {
+      refused.mockRestore();
+    }
+    for (let i = 0; i < 100 && p.primal.fn("tick") === first; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(p.primal.fn("tick")).not.toBe(first);
+    expect(p.primal.failure).toBe(null);
+    expect(p.kernel("tick").call()).toBe(2);
   });
 });
