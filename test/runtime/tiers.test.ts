@@ -4,7 +4,7 @@
 // kernels), and run-time stops still name their cause after the swap.
 import { readFileSync } from "node:fs";
 import { describe, expect, it, vi } from "vitest";
-import { ArgumentError, Const, Duplicated, Forward, Program, Reverse, UnsupportedError, autodiff } from "../../src/index.js";
+import { Active, ArgumentError, Const, Duplicated, Forward, Program, Reverse, UnsupportedError, autodiff } from "../../src/index.js";
 
 // Σ 100 (x[i+1] − x[i]²)² + (1 − x[i])²
 const rosenbrock = `(module (memory (export "memory") 1)
@@ -180,6 +180,30 @@ describe("the primal's tiers", () => {
     await autodiff(Reverse, p.kernel("f"), Duplicated(Float64Array.of(2), g));
     expect(g[0]).toBe(12);
     expect(p.kernel("f").call(Float64Array.of(2))).toBe(12);
+  });
+
+  it("a program with rules (a JS rule for an import, a Wasm rule) tiers its primal up after they are registered", async () => {
+    // k(x, w) = w · soft(sq(x)): soft a JS import with a JS rule, sq a module function with a Wasm rule
+    const wat = `(module
+      (import "env" "soft" (func $soft (param f64) (result f64)))
+      (memory (export "memory") 1)
+      (func $sq (export "sq") (param $x f64) (result f64) (f64.mul (local.get $x) (local.get $x)))
+      (func (export "sq_rev") (param $x f64) (param $adj f64) (result f64) (f64.mul (f64.mul (f64.const 2) (local.get $x)) (local.get $adj)))
+      (func (export "k") (param $x f64) (param $w f64) (result f64) (f64.mul (local.get $w) (call $soft (call $sq (local.get $x))))))`;
+    const soft = (v: number) => Math.log1p(Math.exp(v));
+    const dsoft = (v: number) => 1 / (1 + Math.exp(-v));
+    const p = await Program.fromWat(wat, { imports: { env: { soft } } });
+    const k = p.kernel("k");
+    const v1 = k.call(0.5, 2) as number;
+    p.rule("env.soft", { reverse: (v: number, adj: number) => dsoft(v) * adj });
+    p.rule("sq", { reverse: "sq_rev" });
+    p.primal.ran(Infinity);
+    expect(Object.is(k.call(0.5, 2), v1)).toBe(true); // optimizes (the rule import is in the module now), then runs
+    expect(p.primal.optimized).toBe(true);
+    expect(v1).toBe(2 * soft(0.25));
+    const r = await autodiff(Reverse, k, Active(0.5), Active(2));
+    expect(r.derivs[0]).toBeCloseTo(2 * dsoft(0.25) * 2 * 0.5, 14);
+    expect(r.derivs[1]).toBeCloseTo(soft(0.25), 14);
   });
 
   it('optimize: "fast" and levels optimize the primal at once, without timing calls', async () => {
