@@ -405,7 +405,6 @@ export class Program {
     return this.derivativeModule(kernel, mode, sig, opts.primalUsed ?? true).mod;
   }
 
-  /** The derivative module, and the errors its run-time stops stand for (by site number - 1). */
   /**
    * The program's module as one that runs over the primal instance's state: memory and mutable
    * globals imported from it (sharedImports), no data segments, no start function, no exports.
@@ -429,6 +428,7 @@ export class Program {
     return imports;
   }
 
+  /** The derivative module, and the errors its run-time stops stand for (by site number - 1). */
   private derivativeModule(kernel: Kernel, mode: "forward" | "reverse", sig: ActivitySignature, primalUsed = true): { mod: IRModule; stops: Error[] } {
     const shared = this.sharedModule();
     // a kernel with a custom rule is differentiated through a call, so that the rule serves it too
