@@ -9,17 +9,17 @@
 // bound of a JIT's tier-up).
 import { optimizeBinary } from "../backend/emit.js";
 import { instantiate } from "./instantiate.js";
+import { TierBudget } from "./tier-budget.js";
 
-export class CompiledDerivative {
+/** Tier 1: the unoptimized module's bytes, and its budget (tier-budget.ts). */
+export class CompiledDerivative extends TierBudget<{ bytes: Uint8Array; budgetMs: number }> {
   entry!: (...a: unknown[]) => unknown;
   private flag: WebAssembly.Global | undefined;
-  /** Tier 1: the unoptimized module and the run time (ms) left before it is optimized; null when optimized. */
-  private tier1: { bytes: Uint8Array; budgetMs: number } | null;
 
   private constructor(instance: WebAssembly.Instance, readonly compileMs: number, readonly bytes: number,
     private readonly stops: Error[], private readonly imports: WebAssembly.Imports, tier1Bytes: Uint8Array | null, private readonly names: boolean) {
+    super(tier1Bytes ? { bytes: tier1Bytes, budgetMs: compileMs } : null);
     this.link(instance);
-    this.tier1 = tier1Bytes ? { bytes: tier1Bytes, budgetMs: compileMs } : null;
   }
 
   /**
@@ -36,27 +36,14 @@ export class CompiledDerivative {
     this.flag = instance.exports.stop as WebAssembly.Global | undefined;
   }
 
-  /** Whether calls should be timed (tier 1, budget left). */
-  get timed(): boolean { return this.tier1 !== null && this.tier1.budgetMs > 0; }
-  /** Whether the next call should optimize first (tier 1, budget spent). */
-  get due(): boolean { return this.tier1 !== null && this.tier1.budgetMs <= 0; }
-  /** Whether the module runs optimized (always, unless tiered and not yet optimized). */
-  get optimized(): boolean { return this.tier1 === null; }
-
-  /** Counts a tier-1 call's run time against the budget. */
-  ran(ms: number): void {
-    if (this.tier1) this.tier1.budgetMs -= ms;
-  }
-
   /**
    * Optimizes the module and swaps the entry in. Where the engine refuses to compile it
    * synchronously (a browser's main thread, above 4 KB) the swap happens when the
    * asynchronous compile ends, and calls run the unoptimized module until then.
    */
   optimize(): void | Promise<void> {
-    const t = this.tier1;
+    const t = this.takeUnoptimized();
     if (!t) return;
-    this.tier1 = null;
     const bytes = optimizeBinary(t.bytes, { names: this.names });
     return instantiate(bytes, this.imports).then((i) => this.link(i));
   }

@@ -10,6 +10,7 @@
 // ski-rental bound as a derivative's tiers (runtime/compiled.ts): a program whose primal is
 // called rarely never pays for the passes.
 import { instantiateNow, instantiate } from "./instantiate.js";
+import { TierBudget } from "./tier-budget.js";
 
 type Exports = WebAssembly.Exports;
 
@@ -21,33 +22,20 @@ export interface PrimalTier2 {
   budgetMs: number;
 }
 
-export class PrimalTiers {
+export class PrimalTiers extends TierBudget<PrimalTier2> {
   private exports: Exports;
-  private tier2: PrimalTier2 | null;
   /** @internal Set when an optimization compiled asynchronously failed (the first tier keeps running). */
   failure: unknown = null;
 
   /** `tier2` null: the instance is optimized already. */
   constructor(first: WebAssembly.Instance, tier2: PrimalTier2 | null) {
+    super(tier2);
     this.exports = first.exports;
-    this.tier2 = tier2;
   }
 
   /** The exported function `name` of the tier that runs now. */
   fn(name: string): (...a: unknown[]) => unknown {
     return this.exports[name] as (...a: unknown[]) => unknown;
-  }
-
-  /** Whether calls should be timed (first tier, budget left). */
-  get timed(): boolean { return this.tier2 !== null && this.tier2.budgetMs > 0; }
-  /** Whether the next call should optimize first (first tier, budget spent). */
-  get due(): boolean { return this.tier2 !== null && this.tier2.budgetMs <= 0; }
-  /** Whether calls run optimized code (or an optimization is under way where the engine compiles asynchronously). */
-  get optimized(): boolean { return this.tier2 === null; }
-
-  /** Counts a first-tier call's run time against the budget. */
-  ran(ms: number): void {
-    if (this.tier2) this.tier2.budgetMs -= ms;
   }
 
   /**
@@ -56,9 +44,8 @@ export class PrimalTiers {
    * asynchronous compile ends; calls run the first tier until then.
    */
   optimize(): void {
-    const t = this.tier2;
+    const t = this.takeUnoptimized();
     if (!t) return;
-    this.tier2 = null;
     const bytes = t.build(), imports = t.imports();
     const now = instantiateNow(bytes, imports);
     if (now) { this.exports = now.exports; return; }
