@@ -7,19 +7,7 @@
 // path is taken.
 
 export async function instantiate(bytes: Uint8Array, imports: WebAssembly.Imports): Promise<WebAssembly.Instance> {
-  let module: WebAssembly.Module;
-  try {
-    module = new WebAssembly.Module(bytes as BufferSource);
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    return (await WebAssembly.instantiate(bytes as BufferSource, imports)).instance;
-  }
-  try {
-    return new WebAssembly.Instance(module, imports);
-  } catch (e) {
-    if (!(e instanceof RangeError)) throw e;
-    return WebAssembly.instantiate(module, imports);
-  }
+  return instantiateNow(bytes, imports) ?? (await WebAssembly.instantiate(bytes as BufferSource, imports)).instance;
 }
 
 /** The instance, compiled and instantiated synchronously; null where the engine refuses that (then use instantiate). */
